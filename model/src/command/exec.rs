@@ -1,0 +1,215 @@
+//! One execution unit: Redis's `processCommand` checks, `call()`, and `propagatePendingCommands`.
+//!
+//! Owns what every command shares: key lookup with lazy expiry, signalling a modified key to
+//! WATCH, counting `dirty`, and collecting what to propagate.
+//!
+//! Invariants: a command's own argv (or its rewrite) is propagated iff it incremented `dirty`
+//! or forced propagation, after any lazy-expiry `DEL` it caused; every change to a key goes
+//! through [`Exec::store`] / [`Exec::delete`] (or signals WATCH itself), so WATCH sees it;
+//! while loading nothing expires and nothing is propagated.
+
+use bytes::Bytes;
+
+use super::table::{self, Spec};
+use super::{reply, Ctx, Outcome, Propagated, Session, Shared};
+use crate::keyspace::{Entry, Keyspace, Value};
+use crate::resp::Frame;
+
+/// Arguments Redis itself writes into the propagated stream, upper case.
+pub(crate) const DEL: Bytes = Bytes::from_static(b"DEL");
+
+/// The state one top-level command runs against, and what it produced so far.
+pub(crate) struct Exec<'a> {
+    pub(crate) ks: &'a mut Keyspace,
+    pub(crate) shared: &'a mut Shared,
+    pub(crate) session: &'a mut Session,
+    pub(crate) ctx: Ctx,
+    /// Runs queued commands this layer does not know (see [`super::execute_with`]).
+    pub(crate) foreign: &'a mut dyn FnMut(&[Bytes]) -> Frame,
+    /// Redis's `also_propagate`: everything this unit propagates, in order.
+    props: Vec<Propagated>,
+    dirty: u64,
+    /// Redis's `rewriteClientCommandVector`: what to propagate instead of the argv.
+    rewrite: Option<Vec<Bytes>>,
+    /// Redis's `forceCommandPropagation`: propagate even if nothing changed.
+    force: bool,
+}
+
+impl<'a> Exec<'a> {
+    pub(crate) fn new(
+        ks: &'a mut Keyspace,
+        shared: &'a mut Shared,
+        session: &'a mut Session,
+        ctx: Ctx,
+        foreign: &'a mut dyn FnMut(&[Bytes]) -> Frame,
+    ) -> Self {
+        Exec {
+            ks,
+            shared,
+            session,
+            ctx,
+            foreign,
+            props: Vec::new(),
+            dirty: 0,
+            rewrite: None,
+            force: false,
+        }
+    }
+
+    /// Ends the unit: a unit that propagated more than one command is wrapped in
+    /// `MULTI`/`EXEC`, in the dbs of its first and last command (`propagatePendingCommands`).
+    pub(crate) fn finish(self, reply: Frame) -> Outcome {
+        let mut props = self.props;
+        if self.ctx.loading {
+            props.clear();
+        } else if props.len() > 1 {
+            let first = props[0].db;
+            let last = props[props.len() - 1].db;
+            props.insert(
+                0,
+                Propagated {
+                    db: first,
+                    argv: vec![Bytes::from_static(b"MULTI")],
+                },
+            );
+            props.push(Propagated {
+                db: last,
+                argv: vec![Bytes::from_static(b"EXEC")],
+            });
+        }
+        Outcome {
+            reply,
+            propagate: props,
+            dirty: self.dirty,
+        }
+    }
+
+    /// The selected database.
+    pub(crate) fn db(&self) -> usize {
+        self.session.db
+    }
+
+    /// Whether `entry` is logically gone (never while loading: the log replays as written).
+    pub(crate) fn is_expired(&self, entry: &Entry) -> bool {
+        !self.ctx.loading && entry.is_expired(self.ctx.now_ms)
+    }
+
+    /// Redis's `expireIfNeeded`: deletes `key` in `db` if expired, propagating `DEL key`.
+    pub(crate) fn expire_if_needed(&mut self, db: usize, key: &Bytes) -> bool {
+        let expired = self.ks.dbs[db]
+            .entries
+            .get(key)
+            .is_some_and(|e| self.is_expired(e));
+        if expired {
+            self.ks.dbs[db].entries.remove(key);
+            self.touch(db, key);
+            self.propagate(db, vec![DEL, key.clone()]);
+        }
+        expired
+    }
+
+    /// Redis's `lookupKeyRead`/`lookupKeyWrite` in the selected db.
+    pub(crate) fn lookup(&mut self, key: &Bytes) -> Option<Entry> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].entries.get(key).cloned()
+    }
+
+    /// A string key's value: `Ok(None)` if absent, `Err(WRONGTYPE)` if not a string.
+    pub(crate) fn lookup_string(&mut self, key: &Bytes) -> Result<Option<Entry>, Frame> {
+        match self.lookup(key) {
+            Some(entry) => {
+                string_of(&entry)?;
+                Ok(Some(entry))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Sets `key` in the selected db and signals it (Redis's `setKey`/`dbAdd` +
+    /// `signalModifiedKey`). The caller has looked the key up first, as Redis does, so an
+    /// expired previous value was already deleted and propagated.
+    pub(crate) fn store(&mut self, key: &Bytes, entry: Entry) {
+        let db = self.db();
+        self.ks.dbs[db].entries.insert(key.clone(), entry);
+        self.touch(db, key);
+    }
+
+    /// Deletes `key` from the selected db, signalling it if it existed.
+    pub(crate) fn delete(&mut self, key: &Bytes) -> bool {
+        let db = self.db();
+        let existed = self.ks.dbs[db].entries.remove(key).is_some();
+        if existed {
+            self.touch(db, key);
+        }
+        existed
+    }
+
+    /// Redis's `signalModifiedKey`, after the change.
+    pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
+        let exists = self.ks.dbs[db].entries.contains_key(key);
+        self.shared.watches.touch(db, key, exists);
+    }
+
+    pub(crate) fn add_dirty(&mut self, n: u64) {
+        self.dirty += n;
+    }
+
+    /// Propagate `argv` instead of the command as sent.
+    pub(crate) fn rewrite(&mut self, argv: Vec<Bytes>) {
+        self.rewrite = Some(argv);
+    }
+
+    /// Propagate the command even if it changed nothing (FLUSHALL, FLUSHDB).
+    pub(crate) fn force_propagation(&mut self) {
+        self.force = true;
+    }
+
+    /// Redis's `alsoPropagate`.
+    pub(crate) fn propagate(&mut self, db: usize, argv: Vec<Bytes>) {
+        self.props.push(Propagated { db, argv });
+    }
+}
+
+/// A string entry's bytes, or Redis's WRONGTYPE error for any other type.
+pub(crate) fn string_of(entry: &Entry) -> Result<&Bytes, Frame> {
+    // Strings are the only type so far; the arm below serves the types still to come.
+    #[allow(unreachable_patterns)]
+    match &entry.value {
+        Value::Str(b) => Ok(b),
+        _ => Err(reply::err(reply::WRONGTYPE)),
+    }
+}
+
+/// `processCommand`: unknown command and arity errors (which also fail a transaction being
+/// queued), queuing inside MULTI, else [`call`].
+pub(crate) fn dispatch(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    let spec = match table::check(argv) {
+        Ok(spec) => spec,
+        Err(error) => {
+            super::flag_transaction(x.session);
+            return error;
+        }
+    };
+    if let (Some(multi), false) = (&mut x.session.multi, spec.in_multi) {
+        multi.queued.push(argv.to_vec());
+        return reply::queued();
+    }
+    call(x, spec, argv)
+}
+
+/// Redis's `call()`: runs the command, then propagates it if it changed something.
+pub(crate) fn call(x: &mut Exec<'_>, spec: &Spec, argv: &[Bytes]) -> Frame {
+    let dirty_before = x.dirty;
+    // EXEC calls back in here: keep the outer command's rewrite state out of the way.
+    let outer = (x.rewrite.take(), std::mem::take(&mut x.force));
+    let reply = (spec.run)(x, argv);
+    // EXEC's queued commands propagated themselves; EXEC is not propagated.
+    if (x.dirty > dirty_before || x.force) && spec.name != "exec" {
+        let argv = x.rewrite.take().unwrap_or_else(|| argv.to_vec());
+        let db = x.db();
+        x.propagate(db, argv);
+    }
+    (x.rewrite, x.force) = outer;
+    reply
+}

@@ -1,0 +1,474 @@
+//! The engine: one owner of the data set and of every persistence decision.
+//!
+//! Inputs are `handle_*` calls with the current time; outputs are drained with `poll_*`
+//! (quinn-proto's shape). After any `handle_*`, drain `poll_effect` (hand each to the executor),
+//! `poll_reply` (send each to its client), `poll_log` (print), then arm a timer for
+//! `poll_timeout` and call `handle_timeout` when it fires.
+//!
+//! Invariants kept here (the model checker states them as properties):
+//! - a reply leaves only when the log has reached what the contract requires for every command
+//!   executed before it (see [`replies`]);
+//! - under every policy the write(2) of a record happens before its reply; under `always` the
+//!   fdatasync covering it too;
+//! - an I/O failure is sticky: writes are refused with MISCONF until a retry rewrote the suspect
+//!   bytes; no waiting reply claims durability after a failure;
+//! - an incr file becomes non-last only after it is durable, so a torn tail can only ever be in
+//!   the last file (Redis 7.0 fsyncs the old file in the background instead).
+
+mod info;
+mod log;
+mod outbox;
+mod procedure;
+mod replies;
+mod server;
+mod startup;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::Bytes;
+
+use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
+use crate::command::{self, Ctx, Session, Shared};
+use crate::config::{Config, Mutation};
+use crate::io::{join, Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
+use crate::keyspace::Keyspace;
+use crate::resp::Frame;
+
+use self::log::AofLog;
+use self::outbox::Outbox;
+use self::procedure::{persist_manifest, step, Procedure, Purpose, Step};
+use self::replies::{Need, Replies};
+use self::server::ClientInfo;
+pub use self::server::{is_engine_command, REDIS_VERSION};
+pub use self::startup::StartError;
+use self::startup::{Progress, Startup};
+
+/// A connection, as the runtime numbers them.
+pub type ClientId = u64;
+
+/// Where the engine is in its life.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Loading files and preparing the log; commands get `-LOADING`.
+    Loading,
+    Running,
+    /// Start-up refused: the runtime prints the error and exits non-zero.
+    Refused(StartError),
+    /// Shutting down: new commands are refused while the log is flushed and fsynced.
+    Stopping,
+    /// Everything logged is durable (or the log failed, said in `poll_log`): the process may exit.
+    Stopped,
+}
+
+/// How loud a log line is (Redis's `.`, `-`, `*`, `#` levels, loosely).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Level {
+    Notice,
+    Warning,
+}
+
+/// A line for the server log: every persistence event is reported as one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LogLine {
+    pub level: Level,
+    pub message: String,
+}
+
+/// Counters for INFO and tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Stats {
+    pub dirty: u64,
+    pub commands_loaded: u64,
+    pub truncations: u64,
+    pub rotations: u64,
+    pub commands_processed: u64,
+    pub connections_received: u64,
+}
+
+/// Milliseconds between cron runs (active expiry), as Redis's `hz 10`.
+const CRON_MS: u64 = 100;
+/// Keys looked at per active-expiry run: bounds the work done between two commands.
+const EXPIRE_BUDGET_KEYS: usize = 200;
+/// Temp name of a base written at start-up, in `dir` as Redis does.
+const TEMP_BASE: &str = "temp-rewriteaof-durakv.aof";
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Engine {
+    config: Config,
+    phase: Phase,
+    keyspace: Keyspace,
+    shared: Shared,
+    sessions: BTreeMap<ClientId, Session>,
+    clients: BTreeMap<ClientId, ClientInfo>,
+    started_ms: u64,
+    startup: Option<Startup>,
+    manifest: Option<Manifest>,
+    log: Option<AofLog>,
+    procedure: Option<Procedure>,
+    rotate_pending: bool,
+    stopping: bool,
+    out: Outbox,
+    replies: Replies,
+    logs: VecDeque<LogLine>,
+    cron_next_ms: u64,
+    random: u64,
+    stats: Stats,
+}
+
+impl Engine {
+    /// A new engine at start-up: it begins by loading (drain `poll_effect`).
+    pub fn new(config: Config, now_ms: u64) -> Engine {
+        let keyspace = Keyspace::new(config.databases);
+        let mut engine = Engine {
+            phase: Phase::Loading,
+            keyspace,
+            shared: Shared::default(),
+            sessions: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            started_ms: now_ms,
+            startup: None,
+            manifest: None,
+            log: None,
+            procedure: None,
+            rotate_pending: false,
+            stopping: false,
+            out: Outbox::default(),
+            replies: Replies::default(),
+            logs: VecDeque::new(),
+            cron_next_ms: now_ms + CRON_MS,
+            random: now_ms ^ 0x9e37_79b9_7f4a_7c15,
+            stats: Stats::default(),
+            config,
+        };
+        if engine.config.appendonly {
+            engine.startup = Some(Startup::begin(&engine.config, &mut engine.out));
+        } else {
+            engine.phase = Phase::Running;
+        }
+        engine
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Log offsets `(logged, written, durable)` of this run, if the AOF is on.
+    pub fn log_offsets(&self) -> Option<(u64, u64, u64)> {
+        self.log
+            .as_ref()
+            .map(|l| (l.offset_logged, l.offset_written, l.offset_durable))
+    }
+
+    /// Whether a switch to a new incr file is under way.
+    pub fn is_rotating(&self) -> bool {
+        self.rotate_pending
+            || self
+                .procedure
+                .as_ref()
+                .is_some_and(|p| matches!(p.purpose, Purpose::Rotate { .. }))
+    }
+
+    /// Replies waiting for the log.
+    pub fn replies_waiting(&self) -> usize {
+        self.replies.waiting_count()
+    }
+
+    /// Everysec writes done without waiting for a slow fsync (INFO `aof_delayed_fsync`).
+    pub fn delayed_fsync(&self) -> u64 {
+        self.log.as_ref().map_or(0, |l| l.delayed_fsync)
+    }
+
+    /// The sticky AOF error, if any (INFO `aof_last_write_status:err`).
+    pub fn aof_error(&self) -> Option<&IoError> {
+        self.log
+            .as_ref()
+            .and_then(|l| l.failure.as_ref())
+            .map(|f| &f.error)
+    }
+
+    /// A client sent a command (argv as received).
+    pub fn handle_command(&mut self, now_ms: u64, client: ClientId, argv: Vec<Bytes>) {
+        if argv.is_empty() {
+            return;
+        }
+        match &self.phase {
+            Phase::Loading => {
+                let frame = Frame::error("LOADING Redis is loading the dataset in memory");
+                self.replies.push(client, frame, Need::Nothing);
+            }
+            Phase::Refused(e) => {
+                self.replies
+                    .push(client, Frame::error(format!("ERR {e}")), Need::Nothing)
+            }
+            Phase::Stopping | Phase::Stopped => {
+                let frame = Frame::error("ERR the server is shutting down");
+                self.replies.push(client, frame, Need::Nothing);
+            }
+            Phase::Running => self.execute(now_ms, client, &argv),
+        }
+        self.after(now_ms);
+    }
+
+    fn execute(&mut self, now_ms: u64, client: ClientId, argv: &[Bytes]) {
+        let name = argv[0].to_ascii_uppercase();
+        self.stats.commands_processed += 1;
+        if !self.clients.contains_key(&client) {
+            self.stats.connections_received += 1;
+            self.clients.insert(client, ClientInfo::default());
+        }
+        if let Some(frame) = self.refusal(client, &name) {
+            self.replies.push(client, frame, Need::Nothing);
+            return;
+        }
+        if is_engine_command(&name) {
+            let in_multi = self.sessions.get(&client).is_some_and(Session::in_multi);
+            let frame = if in_multi {
+                Frame::error("ERR Command not allowed inside a transaction")
+            } else {
+                self.server_command(now_ms, client, &name, argv)
+                    .expect("engine command")
+            };
+            let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
+            self.replies.push(client, frame, need);
+            return;
+        }
+        self.random = self
+            .random
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let ctx = Ctx {
+            now_ms,
+            loading: false,
+            random: self.random,
+        };
+        let session = self.sessions.entry(client).or_insert_with(|| Session {
+            client_id: client,
+            ..Session::default()
+        });
+        let outcome = command::execute(&mut self.keyspace, &mut self.shared, session, ctx, argv);
+        self.stats.dirty += outcome.dirty;
+        if let Some(log) = &mut self.log {
+            for p in &outcome.propagate {
+                log.log(p.db, &p.argv);
+            }
+        }
+        let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
+        self.replies.push(client, outcome.reply, need);
+    }
+
+    /// Why a command may not run now: authentication, or a sticky AOF error for writes.
+    fn refusal(&mut self, client: ClientId, name: &[u8]) -> Option<Frame> {
+        if let Some(frame) = self.auth_gate(client, name) {
+            return Some(frame);
+        }
+        let message = format!(
+            "MISCONF Errors writing to the AOF file: {}",
+            self.aof_error()?.message
+        );
+        if name == b"EXEC" && self.queued_write(client) {
+            // As Redis: an EXEC that would write is refused and its transaction discarded.
+            let session = self.sessions.get_mut(&client).expect("in MULTI");
+            let ctx = Ctx {
+                now_ms: 0,
+                loading: false,
+                random: 0,
+            };
+            let discard = [Bytes::from_static(b"DISCARD")];
+            let _ = command::execute(&mut self.keyspace, &mut self.shared, session, ctx, &discard);
+            return Some(Frame::error(format!(
+                "EXECABORT Transaction discarded because of: {message}"
+            )));
+        }
+        let blocked = name == b"PING" || command::is_write(name);
+        blocked.then(|| Frame::error(message))
+    }
+
+    fn queued_write(&self, client: ClientId) -> bool {
+        let queued = self.sessions.get(&client).and_then(|s| s.multi.as_ref());
+        queued.is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|argv| command::is_write(&argv[0].to_ascii_uppercase()))
+        })
+    }
+
+    /// A connection closed: forget its session (its WATCHes, its MULTI).
+    pub fn handle_client_closed(&mut self, client: ClientId) {
+        self.sessions.remove(&client);
+        self.clients.remove(&client);
+        command::client_closed(&mut self.shared, client);
+    }
+
+    /// SIGTERM, SIGINT or SHUTDOWN: stop taking commands, write and fsync everything logged,
+    /// then move to [`Phase::Stopped`]. Replies already executed are still released.
+    pub fn handle_shutdown(&mut self, now_ms: u64) {
+        match self.phase {
+            Phase::Running => {
+                self.stopping = true;
+                self.phase = Phase::Stopping;
+                self.notice("User requested shutdown...".to_string());
+            }
+            Phase::Loading | Phase::Refused(_) => self.phase = Phase::Stopped,
+            Phase::Stopping | Phase::Stopped => {}
+        }
+        self.after(now_ms);
+    }
+
+    /// Starts a switch to a new incr file: the first phase of an AOF rewrite (and what Redis
+    /// does after a failed rewrite). Returns false if the AOF is off or not running.
+    pub fn handle_rotate(&mut self, now_ms: u64) -> bool {
+        if self.phase != Phase::Running || self.log.is_none() {
+            return false;
+        }
+        self.rotate_pending = true;
+        self.after(now_ms);
+        true
+    }
+
+    /// The clock reached a deadline from `poll_timeout` (or any later time).
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.phase == Phase::Running && now_ms >= self.cron_next_ms {
+            self.cron_next_ms = now_ms + CRON_MS;
+            let expired = command::active_expire(&mut self.keyspace, now_ms, EXPIRE_BUDGET_KEYS);
+            if let Some(log) = &mut self.log {
+                for p in &expired {
+                    log.log(p.db, &p.argv);
+                }
+            }
+        }
+        if let Some(log) = &mut self.log {
+            log.maybe_background_fsync(now_ms, true, &mut self.out);
+            log.start_retry(now_ms, &mut self.out);
+        }
+        self.after(now_ms);
+    }
+
+    /// An effect completed.
+    pub fn handle_io(&mut self, now_ms: u64, done: IoDone) {
+        if self.startup.as_ref().is_some_and(|s| s.owns(done.id)) {
+            self.on_startup_io(now_ms, done.result);
+        } else if self
+            .procedure
+            .as_ref()
+            .is_some_and(|p| p.inflight.is_some_and(|(id, _)| id == done.id))
+        {
+            self.on_procedure_io(now_ms, done.result);
+        } else {
+            self.on_log_io(now_ms, done);
+        }
+        self.after(now_ms);
+    }
+
+    #[must_use]
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.out.pop()
+    }
+
+    #[must_use]
+    pub fn poll_reply(&mut self) -> Option<(ClientId, Frame)> {
+        self.replies.pop_ready()
+    }
+
+    #[must_use]
+    pub fn poll_log(&mut self) -> Option<LogLine> {
+        self.logs.pop_front()
+    }
+
+    /// The next time `handle_timeout` must be called, if any.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.phase != Phase::Running {
+            return None;
+        }
+        let log = self.log.as_ref().and_then(AofLog::deadline_ms);
+        Some(log.map_or(self.cron_next_ms, |d| d.min(self.cron_next_ms)))
+    }
+
+    /// Work every input ends with: issue writes the policy allows, then release replies.
+    fn after(&mut self, now_ms: u64) {
+        // A pending rotation holds new appends back, so the one in flight drains and the
+        // rotation can start (it sends what is buffered to the old file itself).
+        self.try_start_rotation();
+        if let (Some(log), false) = (&mut self.log, self.rotate_pending) {
+            if let Some(note) = log.flush(now_ms, &mut self.out) {
+                self.logs.push_back(LogLine {
+                    level: Level::Warning,
+                    message: note,
+                });
+            }
+        }
+        if self.stopping {
+            self.drive_shutdown();
+        }
+        if let Some(log) = &self.log {
+            self.replies.release(log.offset_written, log.offset_durable);
+        } else {
+            // No log: only replies that need nothing are queued.
+            self.replies.release(0, 0);
+        }
+    }
+
+    /// Shutdown: force out what is buffered, fsync it, and stop once it is durable.
+    fn drive_shutdown(&mut self) {
+        let Some(log) = &mut self.log else {
+            self.phase = Phase::Stopped;
+            return;
+        };
+        if let Some(failure) = &log.failure {
+            let message = format!(
+                "Could not persist the AOF before exit: {}",
+                failure.error.message
+            );
+            self.logs.push_back(LogLine {
+                level: Level::Warning,
+                message,
+            });
+            self.phase = Phase::Stopped;
+            return;
+        }
+        if log.append.is_some() || log.fsync.is_some() || self.procedure.is_some() {
+            return;
+        }
+        if !log.buf.is_empty() {
+            log.force_append(&mut self.out);
+            return;
+        }
+        if log.offset_durable < log.offset_written {
+            log.force_fsync(&mut self.out);
+            return;
+        }
+        self.phase = Phase::Stopped;
+        self.notice("AOF flushed and fsynced; ready to exit.".to_string());
+    }
+
+    fn notice(&mut self, message: String) {
+        self.logs.push_back(LogLine {
+            level: Level::Notice,
+            message,
+        });
+    }
+
+    fn warn(&mut self, message: String) {
+        self.logs.push_back(LogLine {
+            level: Level::Warning,
+            message,
+        });
+    }
+}
+
+mod lifecycle;
+
+#[cfg(test)]
+mod tests;

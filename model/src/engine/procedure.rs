@@ -1,0 +1,99 @@
+//! Multi-step file procedures (opening the log, rotating to a new incr file, repairing a torn
+//! tail): a fixed list of operations run strictly one after another.
+//!
+//! Invariant: a step is emitted only after the previous one completed successfully, so a
+//! rename never follows a failed fsync and a manifest is never renamed into place before the
+//! files it names are durable.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+
+use crate::aof::manifest::Manifest;
+use crate::io::{join, EffectId, Lane, Op};
+
+use super::outbox::Outbox;
+
+/// Why the procedure runs, and what to do when it finishes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Purpose {
+    /// Start-up: repair torn tails, create what is missing, then append to `path`.
+    Open {
+        manifest: Manifest,
+        path: String,
+        file_len: u64,
+    },
+    /// Switch appends to the new incr file `path` once the manifest naming it is durable.
+    Rotate {
+        manifest: Manifest,
+        path: String,
+        file_base: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Step {
+    pub(crate) lane: Lane,
+    pub(crate) op: Op,
+    /// Logical log offset this step makes durable when it completes.
+    pub(crate) credits_durable: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Procedure {
+    pub(crate) purpose: Purpose,
+    steps: VecDeque<Step>,
+    pub(crate) inflight: Option<(EffectId, Option<u64>)>,
+}
+
+impl Procedure {
+    pub(crate) fn new(purpose: Purpose, steps: Vec<Step>) -> Procedure {
+        Procedure {
+            purpose,
+            steps: steps.into(),
+            inflight: None,
+        }
+    }
+
+    /// Emits the next step; `false` when none is left.
+    pub(crate) fn advance(&mut self, out: &mut Outbox) -> bool {
+        assert!(self.inflight.is_none());
+        match self.steps.pop_front() {
+            Some(step) => {
+                let id = out.emit(step.lane, step.op);
+                self.inflight = Some((id, step.credits_durable));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+pub(crate) fn step(op: Op) -> Step {
+    Step {
+        lane: Lane::Log,
+        op,
+        credits_durable: None,
+    }
+}
+
+/// Temp file, fsync, rename, directory fsync: the only way a manifest reaches its name.
+pub(crate) fn persist_manifest(dir: &str, prefix: &str, manifest: &Manifest) -> Vec<Step> {
+    use crate::aof::manifest::{manifest_name, temp_manifest_name};
+    let temp = join(dir, &temp_manifest_name(prefix));
+    vec![
+        step(Op::Create { path: temp.clone() }),
+        step(Op::Append {
+            path: temp.clone(),
+            bytes: Bytes::from(manifest.encode()),
+        }),
+        step(Op::Fsync { path: temp.clone() }),
+        step(Op::Rename {
+            from: temp,
+            to: join(dir, &manifest_name(prefix)),
+        }),
+        step(Op::FsyncDir {
+            path: dir.to_string(),
+        }),
+    ]
+}

@@ -1,0 +1,77 @@
+//! Reply release: a reply leaves the engine only when the log has reached the point the
+//! contract requires for every write executed before it.
+//!
+//! Owns the ordered queue of replies waiting on the log. Invariant: replies are released in the
+//! order their commands executed, and a reply whose requirement is `Durable(offset)` is released
+//! only after an fsync covering `offset` completed (under `always`), `Written(offset)` only after
+//! the write(2) covering `offset` completed (every policy). Reads carry the same requirement as
+//! writes, so no reply reveals data that is not yet where the contract says.
+
+use std::collections::VecDeque;
+
+use crate::resp::Frame;
+
+use super::ClientId;
+
+/// What the log must have reached before a reply may leave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Need {
+    Nothing,
+    Written(u64),
+    Durable(u64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Waiting {
+    client: ClientId,
+    frame: Frame,
+    need: Need,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Replies {
+    waiting: VecDeque<Waiting>,
+    ready: VecDeque<(ClientId, Frame)>,
+}
+
+impl Replies {
+    pub(crate) fn push(&mut self, client: ClientId, frame: Frame, need: Need) {
+        self.waiting.push_back(Waiting {
+            client,
+            frame,
+            need,
+        });
+    }
+
+    /// Moves every reply whose requirement is met, in order, to the ready queue.
+    pub(crate) fn release(&mut self, offset_written: u64, offset_durable: u64) {
+        assert!(offset_durable <= offset_written);
+        while let Some(head) = self.waiting.front() {
+            let met = match head.need {
+                Need::Nothing => true,
+                Need::Written(offset) => offset <= offset_written,
+                Need::Durable(offset) => offset <= offset_durable,
+            };
+            if !met {
+                break;
+            }
+            let head = self.waiting.pop_front().expect("front exists");
+            self.ready.push_back((head.client, head.frame));
+        }
+    }
+
+    /// The log failed: no waiting reply can claim what it waited for. Each becomes `error`.
+    pub(crate) fn fail_waiting(&mut self, error: &Frame) {
+        for waiting in self.waiting.drain(..) {
+            self.ready.push_back((waiting.client, error.clone()));
+        }
+    }
+
+    pub(crate) fn pop_ready(&mut self) -> Option<(ClientId, Frame)> {
+        self.ready.pop_front()
+    }
+
+    pub(crate) fn waiting_count(&self) -> usize {
+        self.waiting.len()
+    }
+}

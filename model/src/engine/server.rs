@@ -1,0 +1,299 @@
+//! Engine-level commands: connection and server administration that the command layer does not
+//! own (AUTH, HELLO, CLIENT, COMMAND, CONFIG, INFO, SHUTDOWN).
+//!
+//! Invariant: with `requirepass` set, a connection that has not authenticated can run nothing
+//! but AUTH, HELLO and QUIT; immutable settings (paths) cannot change at run time.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::config::IMMUTABLE;
+
+/// Per-connection state the engine keeps beside the command layer's session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct ClientInfo {
+    pub(crate) name: Option<Bytes>,
+    pub(crate) authenticated: bool,
+}
+
+const ENGINE_COMMANDS: &[&[u8]] = &[
+    b"AUTH",
+    b"HELLO",
+    b"CLIENT",
+    b"COMMAND",
+    b"CONFIG",
+    b"INFO",
+    b"SHUTDOWN",
+    b"QUIT",
+];
+
+/// Whether the engine (not the command layer) executes `name` (upper case).
+pub fn is_engine_command(name: &[u8]) -> bool {
+    ENGINE_COMMANDS.contains(&name)
+}
+
+fn bulk(s: impl Into<Bytes>) -> Frame {
+    Frame::Bulk(s.into())
+}
+
+fn arity_error(name: &[u8]) -> Frame {
+    let name = String::from_utf8_lossy(name).to_lowercase();
+    Frame::error(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
+}
+
+impl Engine {
+    /// Refuses anything but AUTH/HELLO/QUIT from a connection that must authenticate first.
+    pub(super) fn auth_gate(&mut self, client: ClientId, name: &[u8]) -> Option<Frame> {
+        self.config.requirepass.as_ref()?;
+        let info = self.clients.entry(client).or_default();
+        if info.authenticated || matches!(name, b"AUTH" | b"HELLO" | b"QUIT") {
+            return None;
+        }
+        Some(Frame::error("NOAUTH Authentication required."))
+    }
+
+    /// Runs an engine-level command; `None` if `name` is not one.
+    pub(super) fn server_command(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        name: &[u8],
+        argv: &[Bytes],
+    ) -> Option<Frame> {
+        let frame = match name {
+            b"AUTH" => self.auth(client, argv),
+            b"HELLO" => self.hello(client, argv),
+            b"CLIENT" => self.client(client, argv),
+            b"COMMAND" => command_info(argv),
+            b"CONFIG" => self.config_command(argv),
+            b"INFO" => bulk(self.info(now_ms, argv)),
+            b"SHUTDOWN" => {
+                self.handle_shutdown(now_ms);
+                return Some(Frame::ok());
+            }
+            b"QUIT" => Frame::ok(),
+            _ => return None,
+        };
+        Some(frame)
+    }
+
+    fn check_password(&mut self, client: ClientId, password: &[u8]) -> Frame {
+        match &self.config.requirepass {
+            None => Frame::error(
+                "ERR AUTH <password> called without any password configured for the default user. \
+                 Are you sure your configuration is correct?",
+            ),
+            Some(p) if p.as_bytes() == password => {
+                self.clients.entry(client).or_default().authenticated = true;
+                Frame::ok()
+            }
+            Some(_) => {
+                Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+        }
+    }
+
+    fn auth(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
+        match argv {
+            [_, password] => self.check_password(client, password),
+            [_, user, password] if user.as_ref() == b"default" => {
+                self.check_password(client, password)
+            }
+            [_, _, _] => {
+                Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
+            }
+            _ => arity_error(b"auth"),
+        }
+    }
+
+    fn hello(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
+        let mut rest = argv.iter().skip(1);
+        if let Some(version) = rest.next() {
+            if version.as_ref() != b"2" {
+                return Frame::error("NOPROTO unsupported protocol version");
+            }
+        }
+        while let Some(option) = rest.next() {
+            match option.to_ascii_uppercase().as_slice() {
+                b"AUTH" => {
+                    let (Some(_user), Some(pass)) = (rest.next(), rest.next()) else {
+                        return Frame::error("ERR Syntax error in HELLO option 'auth'");
+                    };
+                    if let Frame::Error(e) = self.check_password(client, pass) {
+                        return Frame::Error(e);
+                    }
+                }
+                b"SETNAME" => {
+                    let Some(name) = rest.next() else {
+                        return Frame::error("ERR Syntax error in HELLO option 'setname'");
+                    };
+                    self.clients.entry(client).or_default().name = Some(name.clone());
+                }
+                _ => {
+                    return Frame::error(format!(
+                        "ERR Syntax error in HELLO option '{}'",
+                        String::from_utf8_lossy(option)
+                    ))
+                }
+            }
+        }
+        if let Some(frame) = self.auth_gate(client, b"HELLO?") {
+            return frame;
+        }
+        Frame::Array(vec![
+            bulk("server"),
+            bulk("redis"),
+            bulk("version"),
+            bulk(REDIS_VERSION),
+            bulk("proto"),
+            Frame::Integer(2),
+            bulk("id"),
+            Frame::Integer(client as i64),
+            bulk("mode"),
+            bulk("standalone"),
+            bulk("role"),
+            bulk("master"),
+            bulk("modules"),
+            Frame::Array(Vec::new()),
+        ])
+    }
+
+    fn client(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
+        let Some(sub) = argv.get(1) else {
+            return arity_error(b"client");
+        };
+        match (sub.to_ascii_uppercase().as_slice(), argv.len()) {
+            (b"ID", 2) => Frame::Integer(client as i64),
+            (b"GETNAME", 2) => self
+                .clients
+                .get(&client)
+                .and_then(|c| c.name.clone())
+                .map_or(Frame::Null, Frame::Bulk),
+            (b"SETNAME", 3) => {
+                if argv[2].iter().any(|&b| b <= b' ' || b > b'~') {
+                    return Frame::error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
+                }
+                let name = (!argv[2].is_empty()).then(|| argv[2].clone());
+                self.clients.entry(client).or_default().name = name;
+                Frame::ok()
+            }
+            (b"SETINFO", 4) | (b"REPLY", 3) | (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => Frame::ok(),
+            (b"LIST", _) | (b"INFO", 2) => {
+                bulk(self.client_list(client, sub.eq_ignore_ascii_case(b"INFO")))
+            }
+            _ => Frame::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(sub)
+            )),
+        }
+    }
+
+    fn client_list(&self, me: ClientId, only_me: bool) -> String {
+        let mut ids: Vec<ClientId> = self
+            .sessions
+            .keys()
+            .copied()
+            .chain(self.clients.keys().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let line = |id: ClientId| {
+            let name = self
+                .clients
+                .get(&id)
+                .and_then(|c| c.name.clone())
+                .unwrap_or_default();
+            let db = self.sessions.get(&id).map_or(0, |s| s.db);
+            format!("id={id} name={} db={db}\n", String::from_utf8_lossy(&name))
+        };
+        if only_me {
+            return line(me);
+        }
+        ids.into_iter().map(line).collect()
+    }
+
+    fn config_command(&mut self, argv: &[Bytes]) -> Frame {
+        let Some(sub) = argv.get(1) else {
+            return arity_error(b"config");
+        };
+        match sub.to_ascii_uppercase().as_slice() {
+            b"GET" if argv.len() >= 3 => self.config_get(&argv[2..]),
+            b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
+                self.config_set(&argv[2..])
+            }
+            b"RESETSTAT" if argv.len() == 2 => Frame::ok(),
+            b"REWRITE" if argv.len() == 2 => {
+                Frame::error("ERR The server is running without a config file")
+            }
+            _ => Frame::error(format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+                String::from_utf8_lossy(sub)
+            )),
+        }
+    }
+
+    fn config_get(&self, patterns: &[Bytes]) -> Frame {
+        let mut found = BTreeMap::new();
+        for (name, value) in self.config.settings() {
+            if patterns
+                .iter()
+                .any(|p| command::string_match(&p.to_ascii_lowercase(), name.as_bytes()))
+            {
+                found.insert(name, value);
+            }
+        }
+        Frame::Array(
+            found
+                .into_iter()
+                .flat_map(|(k, v)| [bulk(k), bulk(v)])
+                .collect(),
+        )
+    }
+
+    fn config_set(&mut self, pairs: &[Bytes]) -> Frame {
+        let mut next = self.config.clone();
+        for pair in pairs.chunks(2) {
+            let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
+            let value = String::from_utf8_lossy(&pair[1]).into_owned();
+            let refused = if IMMUTABLE.contains(&name.as_str())
+                || self.config.runtime_settings.iter().any(|(k, _)| *k == name)
+            {
+                Some("can't set immutable config".to_string())
+            } else if name == "appendonly" && (value == "yes") != self.config.appendonly {
+                Some(
+                    "switching appendonly at run time is not supported yet (it needs AOF rewrite)"
+                        .to_string(),
+                )
+            } else {
+                next.set(&name, &value).err()
+            };
+            if let Some(reason) = refused {
+                return Frame::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                ));
+            }
+        }
+        if let Some(log) = &mut self.log {
+            log.policy = next.appendfsync;
+        }
+        self.config = next;
+        Frame::ok()
+    }
+}
+
+/// The version durakv reports to clients: the Redis release whose behaviour it follows.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// COMMAND: enough for `redis-cli` (which asks for COMMAND DOCS) and clients probing COUNT.
+fn command_info(argv: &[Bytes]) -> Frame {
+    match argv.get(1).map(|s| s.to_ascii_uppercase()) {
+        None | Some(_) if argv.len() == 1 => Frame::Array(Vec::new()),
+        Some(sub) if sub == b"COUNT" => Frame::Integer(0),
+        Some(sub) if sub == b"DOCS" || sub == b"INFO" || sub == b"LIST" => Frame::Array(Vec::new()),
+        _ => Frame::error("ERR unknown subcommand. Try COMMAND HELP."),
+    }
+}

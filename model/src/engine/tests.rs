@@ -1,0 +1,414 @@
+//! Engine scenarios over SimDisk, driven step by step (quinn's `Pair` idea): each test names
+//! the rule it checks and drives time and completions explicitly.
+
+use std::collections::VecDeque;
+
+use super::*;
+use crate::config::FsyncPolicy;
+use crate::sim::SimDisk;
+
+struct Rig {
+    engine: Engine,
+    disk: SimDisk,
+    now_ms: u64,
+    pending: VecDeque<Effect>,
+    replies: Vec<(ClientId, Frame)>,
+    logs: Vec<String>,
+    fail_next: Option<&'static str>,
+}
+
+fn argv(line: &str) -> Vec<Bytes> {
+    line.split(' ')
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
+impl Rig {
+    fn start(config: Config) -> Rig {
+        Rig::boot(config, SimDisk::new(), 0)
+    }
+
+    fn boot(config: Config, disk: SimDisk, now_ms: u64) -> Rig {
+        let engine = Engine::new(config, now_ms);
+        let mut rig = Rig {
+            engine,
+            disk,
+            now_ms,
+            pending: VecDeque::new(),
+            replies: Vec::new(),
+            logs: Vec::new(),
+            fail_next: None,
+        };
+        rig.settle();
+        rig
+    }
+
+    fn pump(&mut self) {
+        while let Some(e) = self.engine.poll_effect() {
+            self.pending.push_back(e);
+        }
+        while let Some(r) = self.engine.poll_reply() {
+            self.replies.push(r);
+        }
+        while let Some(l) = self.engine.poll_log() {
+            self.logs.push(l.message);
+        }
+    }
+
+    /// Completes the oldest pending effect (optionally only those matching `pick`).
+    fn complete(&mut self, pick: impl Fn(&Op) -> bool) -> Option<Op> {
+        self.pump();
+        let at = self.pending.iter().position(|e| pick(&e.op))?;
+        let effect = self.pending.remove(at).expect("present");
+        let result = match self.fail_next.take() {
+            Some(kind) => IoResult::Failed(IoError {
+                kind: kind.into(),
+                message: "No space left on device".into(),
+            }),
+            None => self.disk.execute(&effect.op),
+        };
+        self.engine.handle_io(
+            self.now_ms,
+            IoDone {
+                id: effect.id,
+                result,
+            },
+        );
+        self.pump();
+        Some(effect.op)
+    }
+
+    fn settle(&mut self) {
+        while self.complete(|_| true).is_some() {}
+    }
+
+    fn send(&mut self, client: ClientId, line: &str) {
+        self.engine.handle_command(self.now_ms, client, argv(line));
+        self.pump();
+    }
+
+    fn tick(&mut self, ms: u64) {
+        self.now_ms += ms;
+        self.engine.handle_timeout(self.now_ms);
+        self.pump();
+    }
+
+    fn take_replies(&mut self) -> Vec<Frame> {
+        std::mem::take(&mut self.replies)
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect()
+    }
+
+    fn restart(self, config: Config) -> Rig {
+        Rig::boot(config, self.disk, self.now_ms)
+    }
+}
+
+fn config(policy: FsyncPolicy) -> Config {
+    Config {
+        appendfsync: policy,
+        ..Config::default()
+    }
+}
+
+const INCR1: &str = "appendonlydir/appendonly.aof.1.incr.aof";
+
+#[test]
+fn fresh_start_creates_the_multi_part_layout() {
+    let rig = Rig::start(config(FsyncPolicy::Always));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    let manifest = rig
+        .disk
+        .contents("appendonlydir/appendonly.aof.manifest")
+        .expect("manifest");
+    assert_eq!(
+        manifest,
+        b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    assert!(rig
+        .disk
+        .contents("appendonlydir/appendonly.aof.1.base.rdb")
+        .unwrap()
+        .starts_with(b"REDIS0010"));
+    assert_eq!(rig.disk.contents(INCR1), Some(&b""[..]));
+    assert!(
+        rig.disk.is_quiescent(),
+        "everything the start-up made is durable"
+    );
+}
+
+/// Under `always` the reply waits for the fsync; two writes during one fsync share the next.
+#[test]
+fn always_releases_replies_after_fsync_and_groups_commits() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    rig.send(1, "SET a 1");
+    assert!(rig.take_replies().is_empty());
+    assert!(matches!(rig.complete(|_| true), Some(Op::Append { .. })));
+    assert!(
+        rig.take_replies().is_empty(),
+        "written is not enough under always"
+    );
+    rig.send(2, "SET b 2");
+    rig.send(3, "SET c 3");
+    assert!(matches!(rig.complete(|_| true), Some(Op::Fsync { .. })));
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    // One append and one fsync carry both later writes.
+    assert!(matches!(rig.complete(|_| true), Some(Op::Append { bytes, .. }) if bytes.len() > 40));
+    assert!(rig.complete(|_| true).is_some());
+    assert_eq!(rig.take_replies(), vec![Frame::ok(), Frame::ok()]);
+    assert!(rig.pending.is_empty());
+}
+
+/// A read executed after an un-synced write waits too: no reply reveals non-durable data.
+#[test]
+fn always_holds_reads_behind_unsynced_writes() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    rig.send(1, "SET a 1");
+    rig.send(2, "GET a");
+    assert!(rig.take_replies().is_empty());
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        vec![Frame::ok(), Frame::Bulk(Bytes::from_static(b"1"))]
+    );
+}
+
+/// Everysec: the reply follows the write; a background fsync runs once a second; a write is
+/// postponed behind a running fsync for at most 2 s, then goes out anyway.
+#[test]
+fn everysec_postpones_writes_at_most_two_seconds() {
+    let mut rig = Rig::start(config(FsyncPolicy::Everysec));
+    rig.send(1, "SET a 1");
+    assert!(matches!(rig.complete(|_| true), Some(Op::Append { .. })));
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    rig.tick(1000);
+    assert!(
+        rig.pending.iter().any(|e| e.lane == Lane::Sync),
+        "idle fsync issued"
+    );
+    rig.send(1, "SET b 2");
+    assert!(
+        rig.complete(|op| matches!(op, Op::Append { .. })).is_none(),
+        "postponed behind the fsync"
+    );
+    rig.tick(1500);
+    assert!(rig.complete(|op| matches!(op, Op::Append { .. })).is_none());
+    rig.tick(600);
+    assert!(
+        rig.complete(|op| matches!(op, Op::Append { .. })).is_some(),
+        "written after 2 s"
+    );
+    assert_eq!(rig.engine.delayed_fsync(), 1);
+}
+
+#[test]
+fn restart_replays_the_log_and_appends_to_the_last_incr() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    for line in ["SET a 1", "INCR n", "SELECT 3", "SET z 9"] {
+        rig.send(1, line);
+    }
+    rig.settle();
+    let mut rig = rig.restart(config(FsyncPolicy::Always));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(rig.engine.keyspace().dbs[0].len(), 2);
+    assert_eq!(rig.engine.keyspace().dbs[3].len(), 1);
+    rig.send(1, "SET b 2");
+    rig.settle();
+    let incr = rig.disk.contents(INCR1).unwrap();
+    // The new run starts with a SELECT: the file never relies on the previous run's db.
+    assert!(incr
+        .ends_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"));
+}
+
+fn disk_with_records(lines: &[&str]) -> (SimDisk, usize) {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    for line in lines {
+        rig.send(1, line);
+    }
+    rig.settle();
+    let len = rig.disk.contents(INCR1).unwrap().len();
+    (rig.disk, len)
+}
+
+/// A torn last record is cut at the last whole record, with the offset logged.
+#[test]
+fn torn_tail_of_the_last_file_is_truncated() {
+    let (mut disk, len) = disk_with_records(&["SET a 1", "SET b 2"]);
+    disk.execute(&Op::Truncate {
+        path: INCR1.into(),
+        len: len as u64 - 3,
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(rig.engine.keyspace().len(), 1);
+    let whole = rig.disk.contents(INCR1).unwrap().len();
+    assert!(
+        rig.logs
+            .iter()
+            .any(|l| l.contains(&format!("at offset {whole}"))),
+        "{:?}",
+        rig.logs
+    );
+}
+
+#[test]
+fn zero_filled_tail_is_a_torn_tail() {
+    let (mut disk, len) = disk_with_records(&["SET a 1"]);
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(vec![0u8; 4096]),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(rig.disk.contents(INCR1).unwrap().len(), len);
+}
+
+/// Torn anywhere inside the last record (even right after its `\r`), then zeros to the
+/// written length: still a torn tail.
+#[test]
+fn torn_then_zero_filled_at_every_offset_of_the_last_record() {
+    let (disk, len) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let full = disk.contents(INCR1).unwrap().to_vec();
+    let last_start = len - b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n".len();
+    for cut in last_start..len {
+        let mut disk = disk.clone();
+        let mut bytes = full[..cut].to_vec();
+        bytes.resize(len + 7, 0);
+        disk.execute(&Op::Create { path: INCR1.into() });
+        disk.execute(&Op::Append {
+            path: INCR1.into(),
+            bytes: Bytes::from(bytes),
+        });
+        let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+        assert_eq!(*rig.engine.phase(), Phase::Running, "cut at {cut}");
+        assert_eq!(
+            rig.disk.contents(INCR1).unwrap(),
+            &full[..last_start],
+            "cut at {cut}"
+        );
+    }
+}
+
+#[test]
+fn torn_tail_refused_without_aof_load_truncated() {
+    let (mut disk, len) = disk_with_records(&["SET a 1"]);
+    disk.execute(&Op::Truncate {
+        path: INCR1.into(),
+        len: len as u64 - 1,
+    });
+    let rig = Rig::boot(
+        Config {
+            aof_load_truncated: false,
+            ..config(FsyncPolicy::Always)
+        },
+        disk,
+        0,
+    );
+    let Phase::Refused(e) = rig.engine.phase() else {
+        panic!("must refuse")
+    };
+    assert_eq!(e.file, INCR1);
+}
+
+/// Damage that is not at the end refuses start-up, naming the file and byte offset.
+#[test]
+fn corrupt_middle_refuses_with_file_and_offset() {
+    let (mut disk, _) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let mut bytes = disk.contents(INCR1).unwrap().to_vec();
+    bytes[30] = b'!';
+    disk.execute(&Op::Create { path: INCR1.into() });
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(bytes),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    let Phase::Refused(e) = rig.engine.phase() else {
+        panic!("must refuse")
+    };
+    assert_eq!((e.file.as_str(), e.offset), (INCR1, Some(30)), "{e}");
+}
+
+/// Without a manifest, AOF files that hold data are not silently ignored.
+#[test]
+fn lost_manifest_next_to_data_refuses() {
+    let (mut disk, _) = disk_with_records(&["SET a 1"]);
+    disk.execute(&Op::Delete {
+        path: "appendonlydir/appendonly.aof.manifest".into(),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    let Phase::Refused(e) = rig.engine.phase() else {
+        panic!("must refuse")
+    };
+    assert!(e.reason.contains("manifest"), "{e}");
+}
+
+/// A failed write is sticky: MISCONF for writes and PING, reads still served; a retry after a
+/// second truncates back to the last good byte and rewrites; then writes resume.
+#[test]
+fn write_failure_is_sticky_until_a_retry_succeeds() {
+    let mut rig = Rig::start(config(FsyncPolicy::Everysec));
+    rig.send(1, "SET a 1");
+    rig.fail_next = Some("ENOSPC");
+    rig.complete(|_| true);
+    assert!(matches!(&rig.take_replies()[..], [Frame::Error(e)] if e.starts_with("MISCONF")));
+    rig.send(1, "SET b 2");
+    rig.send(1, "PING");
+    rig.send(1, "GET a");
+    let replies = rig.take_replies();
+    assert!(
+        matches!(&replies[..2], [Frame::Error(a), Frame::Error(b)] if a.starts_with("MISCONF") && b.starts_with("MISCONF"))
+    );
+    assert_eq!(replies[2], Frame::Bulk(Bytes::from_static(b"1")));
+    rig.tick(1000);
+    rig.settle();
+    assert!(rig.engine.aof_error().is_none());
+    rig.send(1, "SET c 3");
+    rig.settle();
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    let rig = rig.restart(config(FsyncPolicy::Everysec));
+    assert_eq!(rig.engine.keyspace().len(), 2, "a and c, each once");
+}
+
+#[test]
+fn shutdown_writes_and_fsyncs_everything() {
+    let mut rig = Rig::start(config(FsyncPolicy::No));
+    rig.send(1, "SET a 1");
+    rig.engine.handle_shutdown(rig.now_ms);
+    rig.settle();
+    assert_eq!(*rig.engine.phase(), Phase::Stopped);
+    assert!(rig.disk.is_quiescent());
+}
+
+/// Rotation: the old file is durable before the manifest naming a new one is written; the new
+/// file starts with SELECT; both load on restart.
+#[test]
+fn rotation_makes_the_old_file_durable_first() {
+    let mut rig = Rig::start(config(FsyncPolicy::No));
+    rig.send(1, "SELECT 2");
+    rig.send(1, "SET a 1");
+    assert!(rig.engine.handle_rotate(rig.now_ms));
+    rig.send(1, "SET b 2"); // logged while the append of `a` is in flight: goes to the old file
+    rig.complete(|op| matches!(op, Op::Append { .. }));
+    rig.send(1, "SET c 3"); // logged after the switch started: the new file
+    let mut ops = Vec::new();
+    while let Some(op) = rig.complete(|_| true) {
+        ops.push(op.describe());
+    }
+    let fsync_old = ops
+        .iter()
+        .position(|o| o == &format!("fsync {INCR1}"))
+        .expect("old fsynced");
+    let manifest = ops
+        .iter()
+        .position(|o| o.starts_with("rename appendonlydir/temp"))
+        .expect("manifest");
+    assert!(fsync_old < manifest, "{ops:#?}");
+    let incr2 = rig
+        .disk
+        .contents("appendonlydir/appendonly.aof.2.incr.aof")
+        .unwrap();
+    assert!(incr2.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n"));
+    let rig = rig.restart(config(FsyncPolicy::No));
+    assert_eq!(rig.engine.keyspace().dbs[2].len(), 3);
+}

@@ -1,0 +1,27 @@
+//! RDB snapshots: the Redis 7.0 file format (`REDIS0010`), both directions.
+//!
+//! Owns the byte format of `dump.rdb` and of RDB-preamble AOF bases. [`encode`] streams a
+//! [`Keyspace`](crate::keyspace::Keyspace) to any `io::Write` with a running CRC-64, so a
+//! multi-gigabyte snapshot never sits in memory; [`decode`] loads a complete file into a
+//! keyspace and reports exactly where and why it stopped if it cannot.
+//!
+//! Invariants: `decode(encode(ks))` reproduces `ks` (with `drop_expired: false`); every file
+//! [`encode`] writes is loaded by Redis 7.0 and accepted by `redis-check-rdb`; [`decode`]
+//! never panics, and on any input it cannot load it returns an [`RdbError`] naming the byte
+//! offset, whether the input merely ended early (`incomplete`), and the reason.
+//!
+//! Layout: `format` (byte layout and constants), `checksum` (CRC-64/Redis), `lzf`
+//! (liblzf-compatible compression), `encode`, `decode`.
+
+mod checksum;
+mod decode;
+mod encode;
+pub mod format;
+pub mod lzf;
+#[cfg(test)]
+mod tests;
+
+pub use checksum::{crc64_redis, Crc64};
+pub use decode::{decode, LoadOptions, Loaded, RdbError};
+pub use encode::{encode, SaveInfo};
+pub use format::RDB_VERSION;

@@ -1,0 +1,282 @@
+//! SimDisk: the disk as a pure specification, for the model checker and conformance tests.
+//!
+//! Owns what a crash may leave behind. Media assumptions (stated, not hoped for):
+//! - each file has `written` bytes (what reads see) and `durable` bytes (what survives any
+//!   crash); `fsync(file)` makes `written` durable;
+//! - creates, renames, unlinks and mkdirs are *pending* until an `fsync` of a directory they
+//!   touch; pending operations become durable in order (a journal): fsyncing a directory makes
+//!   durable every pending operation up to the last one touching that directory;
+//! - a crash keeps the durable state, plus any prefix of the pending directory operations, plus
+//!   per file any prefix of its un-synced appended bytes (torn at any byte), optionally followed
+//!   by zeros up to the written length (the zero-filled tail seen after real power losses);
+//!   a file whose un-synced change is not an append (truncate, recreate) keeps either version;
+//! - a rename is atomic; fsync and directory fsync never lie.
+//!
+//! Invariant: `live` is always `durable` with every pending operation applied.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::aof::base::encode_view;
+use crate::io::{IoError, IoResult, Op};
+
+type Inode = u32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Node {
+    Dir,
+    File(Inode),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct Data {
+    written: Vec<u8>,
+    durable: Vec<u8>,
+    /// Ends of appends since the last fsync (where tears are most telling).
+    appends: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum DirOp {
+    Mkdir(String),
+    Create(String, Inode),
+    Rename(String, String),
+    Unlink(String),
+}
+
+/// How finely a crash may tear un-synced bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tears {
+    /// Every byte offset.
+    EveryByte,
+    /// Each append boundary, one byte in, the middle and one byte short of each append.
+    Sampled,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SimDisk {
+    live: BTreeMap<String, Node>,
+    durable: BTreeMap<String, Node>,
+    pending: Vec<DirOp>,
+    data: BTreeMap<Inode, Data>,
+    inode_next: Inode,
+}
+
+fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+fn fail(kind: &str, message: &str) -> IoResult {
+    IoResult::Failed(IoError {
+        kind: kind.to_string(),
+        message: message.to_string(),
+    })
+}
+
+impl DirOp {
+    fn touches(&self, dir: &str) -> bool {
+        match self {
+            DirOp::Mkdir(p) | DirOp::Create(p, _) | DirOp::Unlink(p) => parent(p) == dir,
+            DirOp::Rename(from, to) => parent(from) == dir || parent(to) == dir,
+        }
+    }
+
+    fn apply(&self, tree: &mut BTreeMap<String, Node>) {
+        match self {
+            DirOp::Mkdir(p) => {
+                tree.insert(p.clone(), Node::Dir);
+            }
+            DirOp::Create(p, inode) => {
+                tree.insert(p.clone(), Node::File(*inode));
+            }
+            DirOp::Rename(from, to) => {
+                if let Some(node) = tree.remove(from) {
+                    tree.insert(to.clone(), node);
+                }
+            }
+            DirOp::Unlink(p) => {
+                tree.remove(p);
+            }
+        }
+    }
+}
+
+impl SimDisk {
+    pub fn new() -> SimDisk {
+        SimDisk::default()
+    }
+
+    /// Performs one operation as a correct POSIX file system would.
+    pub fn execute(&mut self, op: &Op) -> IoResult {
+        match op {
+            Op::Read {
+                path,
+                offset,
+                len_max,
+            } => self.read(path, *offset, *len_max),
+            Op::List { path } => self.list(path),
+            Op::CreateDir { path } => self.mkdir(path),
+            Op::Create { path } => self.create(path),
+            Op::Append { path, bytes } => self.append(path, bytes),
+            Op::Fsync { path } => self.fsync(path),
+            Op::FsyncDir { path } => self.fsync_dir(path),
+            Op::Rename { from, to } => self.rename(from, to),
+            Op::Delete { path } => self.unlink(path),
+            Op::Truncate { path, len } => self.truncate(path, *len),
+            Op::WriteView {
+                path,
+                view,
+                format,
+                now_ms,
+            } => {
+                let mut bytes = Vec::new();
+                encode_view(view, *format, *now_ms, &mut bytes)
+                    .expect("writing to a Vec cannot fail");
+                match self.create(path) {
+                    IoResult::Done => {}
+                    other => return other,
+                }
+                self.append(path, &Bytes::from(bytes));
+                self.fsync(path)
+            }
+        }
+    }
+
+    fn inode(&self, path: &str) -> Option<Inode> {
+        match self.live.get(path) {
+            Some(Node::File(inode)) => Some(*inode),
+            _ => None,
+        }
+    }
+
+    fn dir_exists(&self, path: &str) -> bool {
+        path.is_empty() || self.live.get(path) == Some(&Node::Dir)
+    }
+
+    fn read(&self, path: &str, offset: u64, len_max: u64) -> IoResult {
+        let Some(inode) = self.inode(path) else {
+            return IoResult::NotFound;
+        };
+        let written = &self.data[&inode].written;
+        let start = (offset as usize).min(written.len());
+        let end = (start as u64 + len_max).min(written.len() as u64) as usize;
+        IoResult::Read {
+            bytes: Bytes::copy_from_slice(&written[start..end]),
+            eof: end == written.len(),
+        }
+    }
+
+    fn list(&self, dir: &str) -> IoResult {
+        if !self.dir_exists(dir) {
+            return IoResult::NotFound;
+        }
+        let names = self
+            .live
+            .keys()
+            .filter(|p| parent(p) == dir && p.as_str() != dir)
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
+            .collect();
+        IoResult::Listed { names }
+    }
+
+    fn push(&mut self, op: DirOp) {
+        op.apply(&mut self.live);
+        self.pending.push(op);
+    }
+
+    fn mkdir(&mut self, path: &str) -> IoResult {
+        match self.live.get(path) {
+            Some(Node::Dir) => IoResult::Done,
+            Some(Node::File(_)) => fail("EEXIST", "File exists"),
+            None if !self.dir_exists(parent(path)) => fail("ENOENT", "No such file or directory"),
+            None => {
+                self.push(DirOp::Mkdir(path.to_string()));
+                IoResult::Done
+            }
+        }
+    }
+
+    fn create(&mut self, path: &str) -> IoResult {
+        if !self.dir_exists(parent(path)) {
+            return fail("ENOENT", "No such file or directory");
+        }
+        match self.inode(path) {
+            Some(inode) => {
+                let data = self.data.get_mut(&inode).expect("inode data");
+                data.written.clear();
+                data.appends.clear();
+            }
+            None => {
+                let inode = self.inode_next;
+                self.inode_next += 1;
+                self.data.insert(inode, Data::default());
+                self.push(DirOp::Create(path.to_string(), inode));
+            }
+        }
+        IoResult::Done
+    }
+
+    fn append(&mut self, path: &str, bytes: &[u8]) -> IoResult {
+        let Some(inode) = self.inode(path) else {
+            return fail("ENOENT", "No such file or directory");
+        };
+        let data = self.data.get_mut(&inode).expect("inode data");
+        data.written.extend_from_slice(bytes);
+        data.appends.push(data.written.len() as u64);
+        IoResult::Done
+    }
+
+    fn fsync(&mut self, path: &str) -> IoResult {
+        let Some(inode) = self.inode(path) else {
+            return fail("ENOENT", "No such file or directory");
+        };
+        let data = self.data.get_mut(&inode).expect("inode data");
+        data.durable = data.written.clone();
+        data.appends.clear();
+        IoResult::Done
+    }
+
+    fn fsync_dir(&mut self, dir: &str) -> IoResult {
+        if !self.dir_exists(dir) {
+            return fail("ENOENT", "No such file or directory");
+        }
+        if let Some(last) = self.pending.iter().rposition(|op| op.touches(dir)) {
+            for op in self.pending.drain(..=last) {
+                op.apply(&mut self.durable);
+            }
+        }
+        IoResult::Done
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> IoResult {
+        if !self.live.contains_key(from) {
+            return fail("ENOENT", "No such file or directory");
+        }
+        if !self.dir_exists(parent(to)) {
+            return fail("ENOENT", "No such file or directory");
+        }
+        self.push(DirOp::Rename(from.to_string(), to.to_string()));
+        IoResult::Done
+    }
+
+    fn unlink(&mut self, path: &str) -> IoResult {
+        if self.inode(path).is_some() {
+            self.push(DirOp::Unlink(path.to_string()));
+        }
+        IoResult::Done
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> IoResult {
+        let Some(inode) = self.inode(path) else {
+            return fail("ENOENT", "No such file or directory");
+        };
+        let data = self.data.get_mut(&inode).expect("inode data");
+        data.written.truncate(len as usize);
+        data.appends.retain(|&end| end <= len);
+        IoResult::Done
+    }
+}
+
+mod crash;
+pub use crash::{Crash, Keep, Surviving};

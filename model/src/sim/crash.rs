@@ -1,0 +1,285 @@
+//! Crash outcomes of a [`SimDisk`]: enumerating them and applying one.
+//!
+//! Invariant: every outcome is the durable state plus a prefix of pending directory operations
+//! plus, per file, a prefix of un-synced appended bytes (optionally zero-filled to the written
+//! length); nothing else can appear after a crash.
+
+use std::collections::BTreeMap;
+
+use super::{Data, Inode, Node, SimDisk, Tears};
+
+/// What survives of one file's un-synced change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Keep {
+    /// The durable bytes plus un-synced bytes up to this length.
+    Prefix(u64),
+    /// As `Prefix`, then zeros up to the written length.
+    PrefixZeroFilled(u64),
+    /// The change was not an append (truncate, recreate): the old durable version survives.
+    Durable,
+    /// ... or the new version does.
+    Written,
+}
+
+/// One way a crash can turn out.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Crash {
+    pub dir_ops_kept: usize,
+    pub files: Vec<(Inode, Keep)>,
+}
+
+/// A file as some crash outcome would show it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Surviving {
+    /// Bytes certain to survive (the durable bytes).
+    pub durable: Vec<u8>,
+    /// Whether everything written is durable.
+    pub complete: bool,
+}
+
+impl SimDisk {
+    fn tree_with(&self, kept: usize) -> BTreeMap<String, Node> {
+        let mut tree = self.durable.clone();
+        for op in &self.pending[..kept] {
+            op.apply(&mut tree);
+        }
+        tree
+    }
+
+    /// Every distinct crash outcome from this state.
+    pub fn crashes(&self, tears: Tears) -> Vec<Crash> {
+        let mut all = Vec::new();
+        for kept in 0..=self.pending.len() {
+            let tree = self.tree_with(kept);
+            let mut choices: Vec<(Inode, Vec<Keep>)> = Vec::new();
+            for node in tree.values() {
+                if let Node::File(inode) = node {
+                    let keeps = keeps(&self.data[inode], tears);
+                    if !keeps.is_empty() {
+                        choices.push((*inode, keeps));
+                    }
+                }
+            }
+            choices.sort();
+            choices.dedup();
+            product(&choices, 0, &mut Vec::new(), &mut |files| {
+                all.push(Crash {
+                    dir_ops_kept: kept,
+                    files: files.to_vec(),
+                });
+            });
+        }
+        all
+    }
+
+    /// The disk after `crash`: everything on it is durable.
+    pub fn crash(&self, crash: &Crash) -> SimDisk {
+        let tree = self.tree_with(crash.dir_ops_kept);
+        let mut data = BTreeMap::new();
+        for node in tree.values() {
+            if let Node::File(inode) = node {
+                let old = &self.data[inode];
+                let keep = crash
+                    .files
+                    .iter()
+                    .find(|(i, _)| i == inode)
+                    .map(|(_, k)| *k);
+                let content = surviving_bytes(old, keep);
+                data.insert(
+                    *inode,
+                    Data {
+                        written: content.clone(),
+                        durable: content,
+                        appends: Vec::new(),
+                    },
+                );
+            }
+        }
+        SimDisk {
+            live: tree.clone(),
+            durable: tree,
+            pending: Vec::new(),
+            data,
+            inode_next: self.inode_next,
+        }
+    }
+
+    /// For each prefix of pending directory operations, the files a crash could leave, with
+    /// what is certain of their content. Used to check what a manifest may name.
+    pub fn crash_views(&self) -> Vec<BTreeMap<String, Surviving>> {
+        (0..=self.pending.len())
+            .map(|kept| {
+                let tree = self.tree_with(kept);
+                tree.iter()
+                    .filter_map(|(path, node)| match node {
+                        Node::File(inode) => {
+                            let d = &self.data[inode];
+                            let s = Surviving {
+                                durable: d.durable.clone(),
+                                complete: d.durable == d.written,
+                            };
+                            Some((path.clone(), s))
+                        }
+                        Node::Dir => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The bytes reads see now, for checks and tests.
+    pub fn contents(&self, path: &str) -> Option<&[u8]> {
+        self.inode(path).map(|i| self.data[&i].written.as_slice())
+    }
+
+    /// Whether every byte of every file and every directory operation is durable.
+    pub fn is_quiescent(&self) -> bool {
+        self.pending.is_empty() && self.data.values().all(|d| d.durable == d.written)
+    }
+
+    /// The current name of a file (for describing a crash in plain words).
+    pub fn path_of(&self, inode: Inode) -> Option<&str> {
+        self.live
+            .iter()
+            .find(|(_, n)| **n == Node::File(inode))
+            .map(|(p, _)| p.as_str())
+    }
+
+    /// Written and durable lengths of a file (for describing a crash in plain words).
+    pub fn lengths(&self, inode: Inode) -> (u64, u64) {
+        let d = &self.data[&inode];
+        (d.written.len() as u64, d.durable.len() as u64)
+    }
+
+    /// Pending directory operations.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Every path that exists now (files and directories).
+    pub fn paths(&self) -> Vec<String> {
+        self.live.keys().cloned().collect()
+    }
+}
+
+fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
+    if data.durable == data.written {
+        return Vec::new();
+    }
+    if !data.written.starts_with(&data.durable) {
+        return vec![Keep::Durable, Keep::Written];
+    }
+    let (from, to) = (data.durable.len() as u64, data.written.len() as u64);
+    let mut cuts: Vec<u64> = match tears {
+        Tears::EveryByte => (from..=to).collect(),
+        Tears::Sampled => {
+            let mut cuts = vec![from, to];
+            let mut start = from;
+            for &end in data.appends.iter().filter(|&&e| e > from) {
+                cuts.extend([start, start + 1, (start + end) / 2, end - 1, end]);
+                start = end;
+            }
+            cuts
+        }
+    };
+    cuts.retain(|&c| (from..=to).contains(&c));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out: Vec<Keep> = cuts.iter().map(|&c| Keep::Prefix(c)).collect();
+    out.extend(
+        cuts.iter()
+            .filter(|&&c| c < to)
+            .map(|&c| Keep::PrefixZeroFilled(c)),
+    );
+    out
+}
+
+fn surviving_bytes(data: &Data, keep: Option<Keep>) -> Vec<u8> {
+    match keep {
+        None | Some(Keep::Durable) => data.durable.clone(),
+        Some(Keep::Written) => data.written.clone(),
+        Some(Keep::Prefix(len)) => data.written[..len as usize].to_vec(),
+        Some(Keep::PrefixZeroFilled(len)) => {
+            let mut bytes = data.written[..len as usize].to_vec();
+            bytes.resize(data.written.len(), 0);
+            bytes
+        }
+    }
+}
+
+/// Receives each combination of per-file choices.
+type Emit<'a> = dyn FnMut(&[(Inode, Keep)]) + 'a;
+
+fn product(
+    choices: &[(Inode, Vec<Keep>)],
+    at: usize,
+    acc: &mut Vec<(Inode, Keep)>,
+    emit: &mut Emit<'_>,
+) {
+    let Some((inode, keeps)) = choices.get(at) else {
+        emit(acc);
+        return;
+    };
+    for keep in keeps {
+        acc.push((*inode, *keep));
+        product(choices, at + 1, acc, emit);
+        acc.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{IoResult, Op};
+    use bytes::Bytes;
+
+    fn op_append(path: &str, bytes: &'static [u8]) -> Op {
+        Op::Append {
+            path: path.to_string(),
+            bytes: Bytes::from_static(bytes),
+        }
+    }
+
+    #[test]
+    fn unsynced_create_can_vanish_and_unsynced_bytes_can_tear() {
+        let mut disk = SimDisk::new();
+        assert_eq!(
+            disk.execute(&Op::Create { path: "f".into() }),
+            IoResult::Done
+        );
+        assert_eq!(disk.execute(&op_append("f", b"abcd")), IoResult::Done);
+        let outcomes = disk.crashes(Tears::EveryByte);
+        // Entry lost, or kept with 0..=4 bytes, or torn + zero-filled (4 variants).
+        assert_eq!(outcomes.len(), 1 + 5 + 4);
+        let lost = disk.crash(&outcomes[0]);
+        assert_eq!(lost.contents("f"), None);
+        disk.execute(&Op::Fsync { path: "f".into() });
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        assert!(disk.is_quiescent());
+        assert_eq!(disk.crashes(Tears::EveryByte).len(), 1);
+    }
+
+    #[test]
+    fn rename_survives_only_after_directory_fsync() {
+        let mut disk = SimDisk::new();
+        disk.execute(&Op::Create { path: "t".into() });
+        disk.execute(&op_append("t", b"x"));
+        disk.execute(&Op::Fsync { path: "t".into() });
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&Op::Rename {
+            from: "t".into(),
+            to: "m".into(),
+        });
+        let views = disk.crash_views();
+        assert!(views[0].contains_key("t") && !views[0].contains_key("m"));
+        assert!(views[1].contains_key("m") && !views[1].contains_key("t"));
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        assert_eq!(disk.crash_views().len(), 1);
+    }
+}

@@ -1,0 +1,335 @@
+//! The durability model: the real engine, over SimDisk, with clients, a clock and crashes.
+//!
+//! State = engine + disk + effects in flight per lane + clients + the history of applied
+//! writes. Actions: a client sends its next write; the disk completes the head effect of a lane;
+//! the clock ticks one second; the server starts a new incr file; a crash happens (one action
+//! per crash outcome SimDisk allows); the server restarts and recovers through the engine's own
+//! start-up path. Each recovery is judged against the reference (`reference.rs`) and the
+//! findings are kept in the state, where the properties read them.
+//!
+//! Environment assumption (stated in INVARIANTS.md): an fsync completes within one second, so
+//! the clock does not tick while one is in flight. Only the everysec bound depends on it.
+
+use std::collections::VecDeque;
+
+use model::config::{Config, FsyncPolicy};
+use model::engine::{Engine, Phase};
+use model::io::{Effect, IoDone, IoResult, Lane, Op};
+use model::resp::Frame;
+use model::sim::{Crash, Keep, SimDisk, Tears};
+use stateright::{Model, Property};
+
+use crate::reference;
+
+/// How far the checker explores.
+#[derive(Clone, Debug)]
+pub struct Bounds {
+    pub clients: u8,
+    pub writes: u8,
+    pub keys: u8,
+    pub crashes: u8,
+    pub rotations: u8,
+    pub time_ms_max: u64,
+}
+
+/// A fault the harness applies to the effect stream (a known-bad design outside the engine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskFault {
+    None,
+    /// Directory fsyncs are skipped: renames and creates stay pending.
+    SkipDirFsync,
+}
+
+#[derive(Clone, Debug)]
+pub struct AofModel {
+    pub config: Config,
+    pub bounds: Bounds,
+    pub tears: Tears,
+    pub fault: DiskFault,
+    /// Check "acknowledged write survives crash" whatever the policy (to show everysec and no
+    /// do not give it).
+    pub ack_survival: bool,
+}
+
+/// One write a client sent and the engine applied.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Write {
+    pub n: u8,
+    pub acked_at_ms: Option<u64>,
+}
+
+/// What judging recoveries found; sticky, read by the properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Findings {
+    pub crash_unsynced: bool,
+    pub crash_during_rotation: bool,
+    pub lost_acked: bool,
+    pub lost_acked_beyond_2s: bool,
+    pub not_prefix: bool,
+    pub refused: Option<String>,
+    pub empty_in_silence: bool,
+    pub recovered_torn: bool,
+    pub recovered_zero_filled: bool,
+    pub everysec_loss: bool,
+    pub no_loss: bool,
+    pub rotated: bool,
+}
+
+/// What the last crash did, kept until the restart is judged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct LastCrash {
+    pub at_ms: u64,
+    pub torn: bool,
+    pub zero_filled: bool,
+    pub disk_had_data: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct State {
+    pub now_ms: u64,
+    pub engine: Option<Engine>,
+    pub disk: SimDisk,
+    pub lanes: [VecDeque<Effect>; 3],
+    /// Per client, the write awaiting its reply.
+    pub outstanding: Vec<Option<u8>>,
+    pub history: Vec<Write>,
+    pub sent: u8,
+    pub crashes: u8,
+    pub rotations: u8,
+    pub last_crash: Option<LastCrash>,
+    pub recovering: bool,
+    pub findings: Findings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    Send(u8),
+    Complete(Lane),
+    Tick,
+    Rotate,
+    Crash(Crash),
+    Restart,
+}
+
+pub(crate) fn lane_index(lane: Lane) -> usize {
+    match lane {
+        Lane::Log => 0,
+        Lane::Sync => 1,
+        Lane::Worker => 2,
+    }
+}
+
+const LANES: [Lane; 3] = [Lane::Log, Lane::Sync, Lane::Worker];
+
+impl AofModel {
+    fn boot(&self, s: &mut State) {
+        s.engine = Some(Engine::new(self.config.clone(), s.now_ms));
+        self.drain(s);
+    }
+
+    /// Collects everything the engine produced after an input.
+    fn drain(&self, s: &mut State) {
+        let Some(engine) = s.engine.as_mut() else {
+            return;
+        };
+        while let Some(effect) = engine.poll_effect() {
+            s.lanes[lane_index(effect.lane)].push_back(effect);
+        }
+        while let Some((client, frame)) = engine.poll_reply() {
+            let n = s.outstanding[client as usize].take();
+            if let (Some(n), false) = (n, matches!(frame, Frame::Error(_))) {
+                let write = s
+                    .history
+                    .iter_mut()
+                    .find(|w| w.n == n)
+                    .expect("acked write applied");
+                write.acked_at_ms = Some(s.now_ms);
+            }
+        }
+        while engine.poll_log().is_some() {}
+        if s.recovering && *engine.phase() != Phase::Loading {
+            s.recovering = false;
+            self.judge_recovery(s);
+        }
+    }
+
+    fn judge_recovery(&self, s: &mut State) {
+        let engine = s.engine.as_ref().expect("engine up");
+        let crash = s.last_crash.clone().unwrap_or_default();
+        if let Phase::Refused(e) = engine.phase() {
+            s.findings.refused = Some(e.to_string());
+            return;
+        }
+        let recovered = reference::dump(engine.keyspace());
+        let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
+        let Some(kept) = reference::matching_prefix(&applied, self.bounds.keys, &recovered) else {
+            s.findings.not_prefix = true;
+            return;
+        };
+        for lost in &s.history[kept..] {
+            if let Some(acked) = lost.acked_at_ms {
+                s.findings.lost_acked = true;
+                s.findings.everysec_loss |= self.config.appendfsync == FsyncPolicy::Everysec;
+                s.findings.no_loss |= self.config.appendfsync == FsyncPolicy::No;
+                s.findings.lost_acked_beyond_2s |= crash.at_ms.saturating_sub(acked) > 2000;
+            }
+        }
+        s.history.truncate(kept);
+        let truncated = engine.stats().truncations > 0;
+        s.findings.recovered_torn |= truncated && crash.torn;
+        s.findings.recovered_zero_filled |= truncated && crash.zero_filled;
+        s.findings.empty_in_silence |= recovered.is_empty() && crash.disk_had_data;
+    }
+
+    fn complete(&self, s: &mut State, lane: Lane) {
+        let effect = s.lanes[lane_index(lane)]
+            .pop_front()
+            .expect("lane has an effect");
+        let result = match (&effect.op, self.fault) {
+            (Op::FsyncDir { .. }, DiskFault::SkipDirFsync) => IoResult::Done,
+            (op, _) => s.disk.execute(op),
+        };
+        let engine = s.engine.as_mut().expect("effects only while up");
+        engine.handle_io(
+            s.now_ms,
+            IoDone {
+                id: effect.id,
+                result,
+            },
+        );
+    }
+
+    fn crash(&self, s: &mut State, crash: &Crash) {
+        let mut info = LastCrash {
+            at_ms: s.now_ms,
+            ..LastCrash::default()
+        };
+        for (inode, keep) in &crash.files {
+            let (written, _) = s.disk.lengths(*inode);
+            info.torn |= matches!(keep, Keep::Prefix(len) if *len < written);
+            info.zero_filled |= matches!(keep, Keep::PrefixZeroFilled(_));
+        }
+        s.findings.crash_unsynced |= !s.disk.is_quiescent();
+        s.findings.crash_during_rotation |= s.engine.as_ref().is_some_and(Engine::is_rotating);
+        s.disk = s.disk.crash(crash);
+        info.disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);
+        s.last_crash = Some(info);
+        s.engine = None;
+        s.lanes = Default::default();
+        s.outstanding.iter_mut().for_each(|o| *o = None);
+        s.crashes += 1;
+    }
+
+    fn fsync_in_flight(s: &State) -> bool {
+        s.lanes
+            .iter()
+            .flatten()
+            .any(|e| matches!(e.op, Op::Fsync { .. } | Op::WriteView { .. }))
+    }
+
+    fn running(s: &State) -> bool {
+        s.engine
+            .as_ref()
+            .is_some_and(|e| *e.phase() == Phase::Running)
+    }
+}
+
+impl Model for AofModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        let mut s = State {
+            now_ms: 0,
+            engine: None,
+            disk: SimDisk::new(),
+            lanes: Default::default(),
+            outstanding: vec![None; self.bounds.clients as usize],
+            history: Vec::new(),
+            sent: 0,
+            crashes: 0,
+            rotations: 0,
+            last_crash: None,
+            recovering: false,
+            findings: Findings::default(),
+        };
+        self.boot(&mut s);
+        vec![s]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let Some(_) = &s.engine else {
+            actions.push(Action::Restart);
+            return;
+        };
+        if Self::running(s) && s.sent < self.bounds.writes {
+            // Clients are interchangeable: only the first idle one sends (symmetry by design).
+            if let Some(c) = s.outstanding.iter().position(Option::is_none) {
+                actions.push(Action::Send(c as u8));
+            }
+        }
+        for lane in LANES {
+            if !s.lanes[lane_index(lane)].is_empty() {
+                actions.push(Action::Complete(lane));
+            }
+        }
+        if s.now_ms + 1000 <= self.bounds.time_ms_max && !Self::fsync_in_flight(s) {
+            actions.push(Action::Tick);
+        }
+        if Self::running(s) && s.rotations < self.bounds.rotations {
+            actions.push(Action::Rotate);
+        }
+        if s.crashes < self.bounds.crashes {
+            actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
+        }
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        let mut s = last.clone();
+        match action {
+            Action::Send(c) => {
+                s.sent += 1;
+                let n = s.sent;
+                s.outstanding[c as usize] = Some(n);
+                s.history.push(Write {
+                    n,
+                    acked_at_ms: None,
+                });
+                let argv = reference::command(n, self.bounds.keys);
+                s.engine
+                    .as_mut()?
+                    .handle_command(s.now_ms, u64::from(c), argv);
+            }
+            Action::Complete(lane) => self.complete(&mut s, lane),
+            Action::Tick => {
+                s.now_ms += 1000;
+                s.engine.as_mut()?.handle_timeout(s.now_ms);
+            }
+            Action::Rotate => {
+                s.rotations += 1;
+                s.findings.rotated = true;
+                s.engine.as_mut()?.handle_rotate(s.now_ms);
+            }
+            Action::Crash(crash) => self.crash(&mut s, &crash),
+            Action::Restart => {
+                s.recovering = true;
+                self.boot(&mut s);
+                return Some(s);
+            }
+        }
+        self.drain(&mut s);
+        Some(s)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        crate::properties::all(self)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        format!("{action:?}")
+    }
+
+    fn format_step(&self, last: &State, action: Action) -> Option<String> {
+        Some(crate::trace::describe(self, last, &action))
+    }
+}

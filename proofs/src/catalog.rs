@@ -1,0 +1,147 @@
+//! The configurations `durakv-check all` explores and the known-bad designs (mutants)
+//! `durakv-check mutants` must catch.
+//!
+//! Bounds are chosen so every situation the contract talks about is reachable (each config's
+//! `sometimes` properties prove it was reached) while the whole catalogue runs in CI: two
+//! clients give group commit something to group; three writes put an INCR (not idempotent)
+//! after two SETs; one switch to a new incr file makes a non-last file; crashes tear each append
+//! at its boundary, one byte in, its middle and one byte short, with and without a zero fill.
+
+use model::config::{Config, FsyncPolicy, Mutation};
+use model::sim::Tears;
+
+use crate::aof_model::{AofModel, Bounds, DiskFault};
+use crate::properties as p;
+
+/// A bounded configuration whose `always` properties must hold and `sometimes` be discovered.
+pub struct Check {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub model: AofModel,
+}
+
+/// A known-bad design and the property it must be caught breaking.
+pub struct Mutant {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub breaks: &'static str,
+    pub model: AofModel,
+}
+
+fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+    let config = Config {
+        appendfsync: policy,
+        ..Config::default()
+    };
+    AofModel {
+        ack_survival: policy == FsyncPolicy::Always,
+        config,
+        bounds,
+        tears: Tears::Sampled,
+        fault: DiskFault::None,
+    }
+}
+
+fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64) -> Bounds {
+    Bounds {
+        clients,
+        writes,
+        keys: 2,
+        crashes,
+        rotations,
+        time_ms_max,
+    }
+}
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        Check {
+            name: "always",
+            about: "appendfsync always: 2 clients, 3 writes, 1 new incr file, 1 crash",
+            model: model(FsyncPolicy::Always, bounds(2, 3, 1, 1, 0)),
+        },
+        Check {
+            name: "always-two-crashes",
+            about:
+                "appendfsync always: 1 client, 2 writes, 2 crashes (recover, write, crash again)",
+            model: model(FsyncPolicy::Always, bounds(1, 2, 2, 0, 0)),
+        },
+        Check {
+            name: "always-every-byte",
+            about: "appendfsync always: 1 client, 2 writes, 1 crash tearing at every byte",
+            model: AofModel {
+                tears: Tears::EveryByte,
+                ..model(FsyncPolicy::Always, bounds(1, 2, 1, 0, 0))
+            },
+        },
+        Check {
+            name: "everysec",
+            about: "appendfsync everysec: 2 clients, 3 writes, clock to 3 s, 1 crash",
+            model: model(FsyncPolicy::Everysec, bounds(2, 3, 1, 0, 3000)),
+        },
+        Check {
+            name: "everysec-rotation",
+            about:
+                "appendfsync everysec: 1 client, 2 writes, 1 new incr file, clock to 2 s, 1 crash",
+            model: model(FsyncPolicy::Everysec, bounds(1, 2, 1, 1, 2000)),
+        },
+        Check {
+            name: "no",
+            about: "appendfsync no: 2 clients, 3 writes, 1 new incr file, 1 crash",
+            model: model(FsyncPolicy::No, bounds(2, 3, 1, 1, 0)),
+        },
+    ]
+}
+
+fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+    let mut m = model(policy, bounds);
+    m.config.mutation = mutation;
+    m
+}
+
+pub fn mutants() -> Vec<Mutant> {
+    vec![
+        Mutant {
+            name: "reply-before-fsync",
+            about: "under always, a write's reply leaves once written, before its fsync returns",
+            breaks: p::ACK_SURVIVES,
+            model: mutated(Mutation::ReplyBeforeFsync, FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)),
+        },
+        Mutant {
+            name: "rename-without-dir-fsync",
+            about: "directory fsyncs are skipped: the AOF directory, files and manifest renames stay pending",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel { fault: DiskFault::SkipDirFsync, ..model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)) },
+        },
+        Mutant {
+            name: "truncate-torn-non-last",
+            about: "the old incr file is not fsynced before the switch, and the loader truncates a torn non-last file",
+            breaks: p::PREFIX,
+            model: mutated(Mutation::TruncateTornNonLast, FsyncPolicy::No, bounds(1, 2, 1, 1, 0)),
+        },
+        Mutant {
+            name: "rotate-before-old-durable",
+            about: "Redis 7.0's order: switch to a new incr file before the old one is fsynced",
+            breaks: p::CRASH_LOADABLE,
+            model: mutated(Mutation::RotateBeforeOldDurable, FsyncPolicy::No, bounds(1, 2, 1, 1, 0)),
+        },
+        Mutant {
+            name: "everysec-fsync-only-on-write",
+            about: "everysec fsyncs only when a write arrives, so an idle server never syncs (Redis 7.0.0)",
+            breaks: p::EVERYSEC_BOUND,
+            model: mutated(Mutation::EverysecFsyncOnlyOnWrite, FsyncPolicy::Everysec, bounds(1, 1, 1, 0, 4000)),
+        },
+        Mutant {
+            name: "everysec-as-always",
+            about: "the real setting appendfsync everysec, held to the always guarantee",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel { ack_survival: true, ..model(FsyncPolicy::Everysec, bounds(1, 1, 1, 0, 1000)) },
+        },
+        Mutant {
+            name: "no-as-always",
+            about: "the real setting appendfsync no, held to the always guarantee",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel { ack_survival: true, ..model(FsyncPolicy::No, bounds(1, 1, 1, 0, 0)) },
+        },
+    ]
+}

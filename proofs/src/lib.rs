@@ -1,0 +1,16 @@
+//! durakv-proofs: the model checker's view of the durakv engine.
+//!
+//! The stateright model (`aof_model`) drives the production engine from `durakv-model` over
+//! `SimDisk`, a disk that loses un-synced data, tears tails and forgets un-synced renames. The
+//! properties (`properties`) are the durability contract in the README's words; the catalog
+//! (`catalog`) lists the bounded configurations checked and the known-bad designs that must be
+//! caught. `durakv-check` (src/bin/check.rs) runs them.
+
+pub mod aof_model;
+pub mod catalog;
+pub mod doc;
+pub mod inspect;
+pub mod properties;
+pub mod reference;
+pub mod runner;
+pub mod trace;

@@ -1,0 +1,63 @@
+//! The contract as properties, named in the README's words.
+//!
+//! `always` properties are the guarantees; `sometimes` properties show the bounded run reached
+//! the situations that could break them (without them a run that explores nothing would pass).
+
+use model::config::FsyncPolicy;
+use stateright::Property;
+
+use crate::aof_model::AofModel;
+use crate::inspect;
+
+pub const ACK_SURVIVES: &str = "acknowledged write survives crash";
+pub const PREFIX: &str = "recovery is a prefix of applied writes";
+pub const EVERYSEC_BOUND: &str = "everysec loss is within 2 s";
+pub const NEVER_EMPTY_IN_SILENCE: &str = "recovery never starts empty in silence";
+pub const MANIFEST_DURABLE: &str = "manifest only names durable files";
+pub const CRASH_LOADABLE: &str = "a crash never makes the data unloadable";
+
+pub const SOME_CRASH_UNSYNCED: &str = "a crash with un-synced data";
+pub const SOME_TORN: &str = "recovery from a torn tail";
+pub const SOME_ZERO: &str = "recovery from a zero-filled tail";
+pub const SOME_EVERYSEC_LOSS: &str = "an everysec loss";
+pub const SOME_NO_LOSS: &str = "a no-policy loss";
+pub const SOME_ROTATION: &str = "a completed switch to a new incr file";
+pub const SOME_CRASH_ROTATING: &str = "a crash during a switch to a new incr file";
+
+pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
+    let mut props = vec![
+        Property::<AofModel>::always(ACK_SURVIVES, |m, s| {
+            !m.ack_survival || !s.findings.lost_acked
+        }),
+        Property::<AofModel>::always(PREFIX, |_, s| !s.findings.not_prefix),
+        Property::<AofModel>::always(EVERYSEC_BOUND, |_, s| !s.findings.lost_acked_beyond_2s),
+        Property::<AofModel>::always(NEVER_EMPTY_IN_SILENCE, |_, s| !s.findings.empty_in_silence),
+        Property::<AofModel>::always(MANIFEST_DURABLE, |m, s| {
+            inspect::manifest_names_durable_files(&s.disk, &m.config)
+        }),
+        Property::<AofModel>::always(CRASH_LOADABLE, |_, s| s.findings.refused.is_none()),
+        Property::<AofModel>::sometimes(SOME_CRASH_UNSYNCED, |_, s| s.findings.crash_unsynced),
+        Property::<AofModel>::sometimes(SOME_TORN, |_, s| s.findings.recovered_torn),
+        Property::<AofModel>::sometimes(SOME_ZERO, |_, s| s.findings.recovered_zero_filled),
+    ];
+    match m.config.appendfsync {
+        FsyncPolicy::Everysec => props.push(Property::<AofModel>::sometimes(
+            SOME_EVERYSEC_LOSS,
+            |_, s| s.findings.everysec_loss,
+        )),
+        FsyncPolicy::No => props.push(Property::<AofModel>::sometimes(SOME_NO_LOSS, |_, s| {
+            s.findings.no_loss
+        })),
+        FsyncPolicy::Always => {}
+    }
+    if m.bounds.rotations > 0 {
+        props.push(Property::<AofModel>::sometimes(SOME_ROTATION, |_, s| {
+            s.engine.as_ref().is_some_and(|e| e.stats().rotations > 0)
+        }));
+        props.push(Property::<AofModel>::sometimes(
+            SOME_CRASH_ROTATING,
+            |_, s| s.findings.crash_during_rotation,
+        ));
+    }
+    props
+}

@@ -1,0 +1,87 @@
+//! The clients' writes and an independent reference of what they mean.
+//!
+//! The model checker judges a recovered data set against this reference, not against the
+//! engine's own command code, so a bug shared by execution and replay cannot hide.
+//! Invariant: every write changes the data set (SET of a fresh value, or INCR), so distinct
+//! prefixes of the history give distinct data sets and "which prefix" is well defined.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use model::keyspace::{Keyspace, Value};
+
+/// Database 0 as plain bytes: what the recovered data set is compared by.
+pub type Data = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The command for write number `n` (1-based) over `keys` keys: every third write is an INCR
+/// (not idempotent: a record replayed twice shows), the others SET a value never used before.
+pub fn command(n: u8, keys: u8) -> Vec<Bytes> {
+    if n % 3 == 0 {
+        vec![Bytes::from_static(b"INCR"), Bytes::from_static(b"counter")]
+    } else {
+        let key = format!("k{}", n % keys.max(1));
+        vec![
+            Bytes::from_static(b"SET"),
+            Bytes::from(key),
+            Bytes::from(n.to_string()),
+        ]
+    }
+}
+
+/// A short human form of write `n`, for traces.
+pub fn describe(n: u8, keys: u8) -> String {
+    command(n, keys)
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Applies write `n` to the reference data set.
+pub fn apply(data: &mut Data, n: u8, keys: u8) {
+    let argv = command(n, keys);
+    if argv[0].as_ref() == b"INCR" {
+        let current = data.get(argv[1].as_ref()).map_or(0, |v| parse_i64(v));
+        data.insert(argv[1].to_vec(), (current + 1).to_string().into_bytes());
+    } else {
+        data.insert(argv[1].to_vec(), argv[2].to_vec());
+    }
+}
+
+fn parse_i64(bytes: &[u8]) -> i64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(i64::MIN)
+}
+
+/// Database 0 of an engine's keyspace (the model's writes never expire and never leave db 0;
+/// any other database holding keys is itself a difference, so it is folded in by name).
+pub fn dump(ks: &Keyspace) -> Data {
+    let mut data = Data::new();
+    for (index, db) in ks.dbs.iter().enumerate() {
+        for (key, entry) in db.entries.iter() {
+            let Value::Str(value) = &entry.value;
+            let name = if index == 0 {
+                key.to_vec()
+            } else {
+                format!("db{index}:").into_bytes()
+            };
+            data.insert(name, value.to_vec());
+        }
+    }
+    data
+}
+
+/// The longest prefix of `history` (write numbers) whose replay equals `recovered`.
+pub fn matching_prefix(history: &[u8], keys: u8, recovered: &Data) -> Option<usize> {
+    let mut data = Data::new();
+    let mut best = (data == *recovered).then_some(0);
+    for (i, &n) in history.iter().enumerate() {
+        apply(&mut data, n, keys);
+        if data == *recovered {
+            best = Some(i + 1);
+        }
+    }
+    best
+}

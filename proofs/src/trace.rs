@@ -1,0 +1,103 @@
+//! Counterexamples in plain words: each step of a path as one numbered line.
+
+use crate::aof_model::{lane_index, Action, AofModel, State};
+use crate::reference;
+use model::engine::Phase;
+use model::sim::Keep;
+
+/// One step, as `durakv-check` prints it (e.g. `disk: fsync appendonlydir/appendonly.aof.1.incr.aof`).
+pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
+    match action {
+        Action::Send(c) => {
+            let n = s.sent + 1;
+            format!(
+                "client {c} sends write #{n}: {}",
+                reference::describe(n, m.bounds.keys)
+            )
+        }
+        Action::Complete(lane) => match s.lanes[lane_index(*lane)].front() {
+            Some(effect) => format!("disk: {}", effect.op.describe()),
+            None => "disk: (nothing in flight)".to_string(),
+        },
+        Action::Tick => format!("clock: {} ms", s.now_ms + 1000),
+        Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
+        Action::Crash(crash) => {
+            let mut parts = vec![format!(
+                "crash at {} ms: {} of {} pending directory operations survive",
+                s.now_ms,
+                crash.dir_ops_kept,
+                s.disk.pending_count()
+            )];
+            for (inode, keep) in &crash.files {
+                let name = s.disk.path_of(*inode).unwrap_or("(unnamed file)");
+                let (written, durable) = s.disk.lengths(*inode);
+                parts.push(match keep {
+                    Keep::Prefix(len) => {
+                        format!("{name} keeps {len} of {written} bytes ({durable} were fsynced)")
+                    }
+                    Keep::PrefixZeroFilled(len) => {
+                        format!("{name} keeps {len} of {written} bytes, then zeros up to {written}")
+                    }
+                    Keep::Durable => format!("{name} keeps its last fsynced version"),
+                    Keep::Written => format!("{name} keeps its newest version"),
+                });
+            }
+            parts.join("; ")
+        }
+        Action::Restart => "restart: durakv-server starts and recovers from the disk".to_string(),
+    }
+}
+
+/// What the final state shows: the violated guarantee's evidence.
+pub fn outcome(s: &State) -> String {
+    let mut lines = Vec::new();
+    if let Some(engine) = &s.engine {
+        match engine.phase() {
+            Phase::Refused(e) => lines.push(format!("start-up refused: {e}")),
+            Phase::Loading => lines.push("server is loading".to_string()),
+            Phase::Stopping | Phase::Stopped => lines.push("server is stopping".to_string()),
+            Phase::Running => {
+                let data = reference::dump(engine.keyspace());
+                let shown: Vec<String> = data
+                    .iter()
+                    .map(|(k, v)| {
+                        format!(
+                            "{}={}",
+                            String::from_utf8_lossy(k),
+                            String::from_utf8_lossy(v)
+                        )
+                    })
+                    .collect();
+                lines.push(format!("recovered data set: {{{}}}", shown.join(", ")));
+            }
+        }
+    }
+    let acked: Vec<String> = s
+        .history
+        .iter()
+        .filter_map(|w| w.acked_at_ms.map(|t| format!("#{} at {t} ms", w.n)))
+        .collect();
+    lines.push(format!(
+        "acknowledged writes still in the timeline: [{}]",
+        acked.join(", ")
+    ));
+    lines.push(format!("findings: {:?}", s.findings));
+    lines.join("\n   ")
+}
+
+/// A whole path, numbered.
+pub fn render(m: &AofModel, path: stateright::Path<State, Action>) -> String {
+    let steps = path.into_vec();
+    let mut out = String::new();
+    let mut number = 0;
+    for (state, action) in &steps {
+        match action {
+            Some(action) => {
+                number += 1;
+                out.push_str(&format!("  {number}. {}\n", describe(m, state, action)));
+            }
+            None => out.push_str(&format!("  => {}\n", outcome(state))),
+        }
+    }
+    out
+}

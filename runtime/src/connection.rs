@@ -1,0 +1,202 @@
+//! One client connection: reads and parses RESP requests, sends them to the driver, and writes
+//! the replies the driver sends back, encoded here so parsing and encoding scale over cores.
+//!
+//! Owns the socket, its buffers and QUIT (the only command that is the connection's own).
+//! Invariants:
+//! - replies are written in request order: the driver answers in order, and a reply made here
+//!   (QUIT's `+OK`, a protocol error) waits until every earlier request was answered;
+//! - memory is bounded: at most `IN_FLIGHT_COUNT_MAX` requests are unanswered (reading stops
+//!   until replies come back), which also bounds the reply channel, and the unparsed input is
+//!   bounded by the parser's query-buffer limit;
+//! - bad input never panics: a protocol error is answered as Redis does, then the connection
+//!   closes after the replies before it.
+
+use std::io;
+
+use bytes::{Buf, Bytes, BytesMut};
+use model::engine::ClientId;
+use model::resp::{parse_command, Frame, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::driver::Request;
+
+/// Requests sent to the driver and not yet answered, per connection. Pipelines deeper than
+/// this are read as replies drain, as TCP flow control would pace them anyway.
+pub(crate) const IN_FLIGHT_COUNT_MAX: usize = 1024;
+/// Encoded replies gathered before a write(2).
+const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
+/// Room kept free in the input buffer before each read.
+const READ_RESERVE_BYTES: usize = 16 * 1024;
+
+/// When buffered input should be parsed again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resume {
+    /// Nothing buffered is waiting: parse after the next read.
+    AfterRead,
+    /// Stopped at the in-flight cap: parse when a reply comes back.
+    BelowLimit,
+    /// QUIT's reply must follow earlier replies: parse when all are answered.
+    WhenIdle,
+}
+
+pub(crate) struct Connection {
+    client: ClientId,
+    stream: TcpStream,
+    requests: mpsc::Sender<Request>,
+    replies: mpsc::Receiver<Frame>,
+    input: BytesMut,
+    output: Vec<u8>,
+    in_flight: usize,
+    resume: Resume,
+    /// `Some(last)`: stop reading, answer what is in flight, write `last` (if any), close.
+    closing: Option<Option<Frame>>,
+    limits: Limits,
+}
+
+impl Connection {
+    /// A connection whose replies arrive on `replies`; [`Connection::run`] registers it.
+    pub(crate) fn new(
+        client: ClientId,
+        stream: TcpStream,
+        requests: mpsc::Sender<Request>,
+        replies: mpsc::Receiver<Frame>,
+    ) -> Self {
+        Connection {
+            client,
+            stream,
+            requests,
+            replies,
+            input: BytesMut::with_capacity(READ_RESERVE_BYTES),
+            output: Vec::new(),
+            in_flight: 0,
+            resume: Resume::AfterRead,
+            closing: None,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Serves the connection until either side closes, then tells the driver.
+    pub(crate) async fn run(mut self, replies: mpsc::Sender<Frame>) {
+        let open = Request::Open { client: self.client, replies };
+        if self.requests.send(open).await.is_ok() {
+            // An error here is the peer going away or the server stopping: nothing to report.
+            let _ = self.serve().await;
+        }
+        let _ = self.requests.send(Request::Closed { client: self.client }).await;
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        loop {
+            if self.should_parse() {
+                self.process_input().await?;
+            }
+            if self.closing.is_some() && self.in_flight == 0 {
+                return self.finish().await;
+            }
+            let reading = self.closing.is_none() && self.in_flight < IN_FLIGHT_COUNT_MAX;
+            self.input.reserve(READ_RESERVE_BYTES);
+            tokio::select! {
+                reply = self.replies.recv() => match reply {
+                    Some(frame) => self.on_replies(frame).await?,
+                    // The driver dropped us: output limit reached, or the server is stopping.
+                    None => return self.stream.flush().await,
+                },
+                read = self.stream.read_buf(&mut self.input), if reading => {
+                    if read? == 0 {
+                        // The peer finished sending: answer what it sent, then close.
+                        self.closing = Some(None);
+                    } else {
+                        self.resume = Resume::AfterRead;
+                        self.process_input().await?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn should_parse(&self) -> bool {
+        match self.resume {
+            Resume::AfterRead => false,
+            Resume::BelowLimit => self.in_flight < IN_FLIGHT_COUNT_MAX,
+            Resume::WhenIdle => self.in_flight == 0,
+        }
+    }
+
+    /// Encodes `first` and every reply already queued, then writes them.
+    async fn on_replies(&mut self, first: Frame) -> io::Result<()> {
+        first.encode(&mut self.output);
+        self.in_flight = self.in_flight.saturating_sub(1);
+        while self.output.len() < OUTPUT_FLUSH_BYTES {
+            let Ok(frame) = self.replies.try_recv() else { break };
+            frame.encode(&mut self.output);
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+        self.flush().await
+    }
+
+    /// Parses and dispatches every whole request buffered, as far as the limits allow.
+    async fn process_input(&mut self) -> io::Result<()> {
+        self.resume = Resume::AfterRead;
+        while self.closing.is_none() {
+            if self.in_flight >= IN_FLIGHT_COUNT_MAX {
+                self.resume = Resume::BelowLimit;
+                break;
+            }
+            let argv = match parse_command(&self.input, &self.limits) {
+                Ok(None) => break,
+                Ok(Some((argv, consumed))) if argv.is_empty() => {
+                    self.input.advance(consumed);
+                    continue;
+                }
+                Ok(Some((argv, consumed))) => (argv, consumed),
+                Err(error) => {
+                    // The stream cannot be resynchronised: answer (if Redis does) and close.
+                    self.input.clear();
+                    self.closing = Some(error.reply());
+                    break;
+                }
+            };
+            if !self.dispatch(argv).await? {
+                self.resume = Resume::WhenIdle;
+                break;
+            }
+        }
+        self.flush().await
+    }
+
+    /// Handles one parsed request; `false` if it must wait for earlier replies (not consumed).
+    async fn dispatch(&mut self, (argv, consumed): (Vec<Bytes>, usize)) -> io::Result<bool> {
+        let quit = argv[0].eq_ignore_ascii_case(b"QUIT");
+        if quit && self.in_flight > 0 {
+            return Ok(false);
+        }
+        self.input.advance(consumed);
+        if quit {
+            self.closing = Some(Some(Frame::ok()));
+        } else {
+            self.in_flight += 1;
+            let request = Request::Command { client: self.client, argv };
+            self.requests.send(request).await.map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+        }
+        Ok(true)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.output.is_empty() {
+            self.stream.write_all(&self.output).await?;
+            self.output.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes the closing reply, if any, and shuts the socket down.
+    async fn finish(&mut self) -> io::Result<()> {
+        if let Some(Some(last)) = self.closing.take() {
+            last.encode(&mut self.output);
+        }
+        self.flush().await?;
+        self.stream.shutdown().await
+    }
+}

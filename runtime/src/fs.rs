@@ -1,0 +1,302 @@
+//! Executes the engine's file effects against real files under `dir`, one OS thread per lane.
+//!
+//! Owns the lane threads and the open append handles; decides nothing. The engine chose the
+//! order, the lane and every fsync; this module is the `Op`-to-syscall table.
+//!
+//! Invariants:
+//! - every effect submitted gets exactly one [`IoDone`] with its id, in lane order; an OS error
+//!   is an [`IoResult::Failed`] carrying the errno name and the OS message, never a panic;
+//! - `Append` writes the whole buffer (looping over short writes and EINTR) or fails;
+//! - a cached append handle is only used while the names in `dir` still mean the files they
+//!   meant when it was opened: any rename or delete, on any lane, invalidates every cache.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, ErrorKind, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use model::io::{Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
+use model::keyspace::Keyspace;
+
+use crate::io_queue::{Completions, LaneQueue, Wake};
+use crate::sync::Arc;
+
+/// Buffer between the view encoder and the file: large writes, few syscalls.
+const VIEW_BUFFER_BYTES: usize = 1 << 20;
+
+const LANES: [(Lane, &str); 3] =
+    [(Lane::Log, "durakv-log"), (Lane::Sync, "durakv-sync"), (Lane::Worker, "durakv-worker")];
+
+/// The three lane threads and the queues that feed them.
+pub(crate) struct FileWorkers<W: Wake + 'static> {
+    lanes: Vec<Arc<LaneQueue<Effect>>>,
+    threads: Vec<JoinHandle<()>>,
+    completions: Arc<Completions<IoDone, W>>,
+}
+
+impl<W: Wake + 'static> FileWorkers<W> {
+    /// Starts one thread per lane, executing effects against `dir`.
+    pub(crate) fn start(dir: &Path, waker: W) -> io::Result<Self> {
+        let completions = Arc::new(Completions::new(waker));
+        let renames = Arc::new(AtomicU64::new(0));
+        let mut workers = FileWorkers { lanes: Vec::new(), threads: Vec::new(), completions };
+        for (_, name) in LANES {
+            let queue: Arc<LaneQueue<Effect>> = Arc::new(LaneQueue::new());
+            let mut fs = Fs::new(dir.to_path_buf(), renames.clone());
+            let (thread_queue, done) = (queue.clone(), workers.completions.clone());
+            let thread = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+                while let Some(effect) = thread_queue.pop() {
+                    let result = fs.execute(effect.op);
+                    done.push(IoDone { id: effect.id, result });
+                }
+            })?;
+            workers.lanes.push(queue);
+            workers.threads.push(thread);
+        }
+        Ok(workers)
+    }
+
+    /// Queues an effect on its lane.
+    pub(crate) fn submit(&self, effect: Effect) {
+        let index = LANES.iter().position(|(lane, _)| *lane == effect.lane).unwrap_or(0);
+        if let Err(effect) = self.lanes[index].push(effect) {
+            // Only after `close`; answer anyway so the engine never waits forever.
+            let error = IoError { kind: "ESHUTDOWN".into(), message: "file worker stopped".into() };
+            self.completions.push(IoDone { id: effect.id, result: IoResult::Failed(error) });
+        }
+    }
+
+    pub(crate) fn completions(&self) -> &Completions<IoDone, W> {
+        &self.completions
+    }
+}
+
+/// One lane's executor: syscalls for effects, with append handles kept open.
+struct Fs {
+    dir: PathBuf,
+    appenders: HashMap<String, File>,
+    /// Count of renames and deletes done by any lane; `renames_seen` is the count when the
+    /// cached handles were last known valid.
+    renames: Arc<AtomicU64>,
+    renames_seen: u64,
+}
+
+impl Fs {
+    fn new(dir: PathBuf, renames: Arc<AtomicU64>) -> Self {
+        Fs { dir, appenders: HashMap::new(), renames, renames_seen: 0 }
+    }
+
+    fn execute(&mut self, op: Op) -> IoResult {
+        match self.run(op) {
+            Ok(result) => result,
+            Err(error) => IoResult::Failed(io_error(&error)),
+        }
+    }
+
+    fn run(&mut self, op: Op) -> io::Result<IoResult> {
+        match op {
+            Op::Read { path, offset, len_max } => read(&self.path(&path), offset, len_max),
+            Op::List { path } => list(&self.path(&path)),
+            Op::CreateDir { path } => create_dir(&self.path(&path)),
+            Op::Create { path } => {
+                open_truncated(&self.path(&path))?;
+                Ok(IoResult::Done)
+            }
+            Op::Append { path, bytes } => self.append(path, &bytes),
+            Op::Fsync { path } => self.fsync(&path),
+            Op::FsyncDir { path } => fsync_dir(&self.path(&path)),
+            Op::Rename { from, to } => {
+                self.names_changed();
+                std::fs::rename(self.path(&from), self.path(&to))?;
+                Ok(IoResult::Done)
+            }
+            Op::Delete { path } => {
+                self.names_changed();
+                delete(&self.path(&path))
+            }
+            Op::Truncate { path, len } => {
+                OpenOptions::new().write(true).open(self.path(&path))?.set_len(len)?;
+                Ok(IoResult::Done)
+            }
+            Op::WriteView { path, view, format, now_ms } => {
+                write_view(&self.path(&path), &view, format, now_ms)
+            }
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        if relative.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(relative)
+        }
+    }
+
+    /// Called before a rename or delete: every lane's cached handles may now name other files.
+    fn names_changed(&mut self) {
+        self.renames.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The open append handle for `path`, opening it if needed.
+    fn appender(&mut self, path: &str) -> io::Result<&mut File> {
+        let renames = self.renames.load(Ordering::SeqCst);
+        if renames != self.renames_seen {
+            self.appenders.clear();
+            self.renames_seen = renames;
+        }
+        if !self.appenders.contains_key(path) {
+            // No O_CREAT: the engine creates its files explicitly; a missing one is an error.
+            let file = OpenOptions::new().append(true).open(self.path(path))?;
+            self.appenders.insert(path.to_string(), file);
+        }
+        self.appenders.get_mut(path).ok_or_else(|| io::Error::from(ErrorKind::NotFound))
+    }
+
+    fn append(&mut self, path: String, bytes: &Bytes) -> io::Result<IoResult> {
+        let result = self.appender(&path)?.write_all(bytes);
+        if let Err(error) = result {
+            // Reopen next time: the handle may be in an unknown state after a failed write.
+            self.appenders.remove(&path);
+            return Err(enospc_on_zero_write(error));
+        }
+        Ok(IoResult::Done)
+    }
+
+    fn fsync(&mut self, path: &str) -> io::Result<IoResult> {
+        // fdatasync acts on the inode, so any descriptor of the file will do.
+        let file = File::open(self.path(path))?;
+        file.sync_data()?;
+        Ok(IoResult::Done)
+    }
+}
+
+fn read(path: &Path, offset: u64, len_max: u64) -> io::Result<IoResult> {
+    let file = match File::open(path) {
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(IoResult::NotFound),
+        other => other?,
+    };
+    let len = file.metadata()?.len();
+    // Allocate what the file holds, not what the engine allows: `len_max` may be large.
+    let want = len_max.min(len.saturating_sub(offset));
+    let mut bytes = vec![0u8; usize::try_from(want).map_err(|_| io::Error::from(ErrorKind::OutOfMemory))?];
+    let mut filled = 0usize;
+    while filled < bytes.len() {
+        match file.read_at(&mut bytes[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    let eof = filled < bytes.len() || offset + filled as u64 >= len;
+    bytes.truncate(filled);
+    Ok(IoResult::Read { bytes: Bytes::from(bytes), eof })
+}
+
+fn list(path: &Path) -> io::Result<IoResult> {
+    let entries = match std::fs::read_dir(path) {
+        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(IoResult::NotFound),
+        other => other?,
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        names.push(entry?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(IoResult::Listed { names })
+}
+
+fn create_dir(path: &Path) -> io::Result<IoResult> {
+    match std::fs::create_dir(path) {
+        Err(error) if error.kind() == ErrorKind::AlreadyExists && path.is_dir() => Ok(IoResult::Done),
+        other => other.map(|()| IoResult::Done),
+    }
+}
+
+fn open_truncated(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(false).write(true).create(true).truncate(true).open(path)
+}
+
+fn fsync_dir(path: &Path) -> io::Result<IoResult> {
+    let dir = File::open(path)?;
+    match dir.sync_all() {
+        // As Redis's fsyncFileDir: some file systems cannot fsync a directory.
+        Err(error) if matches!(error.raw_os_error(), Some(EBADF | EINVAL)) => Ok(IoResult::Done),
+        other => other.map(|()| IoResult::Done),
+    }
+}
+
+fn delete(path: &Path) -> io::Result<IoResult> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() == ErrorKind::NotFound => Ok(IoResult::Done),
+        other => other.map(|()| IoResult::Done),
+    }
+}
+
+fn write_view(path: &Path, view: &Keyspace, format: ViewFormat, now_ms: u64) -> io::Result<IoResult> {
+    let mut out = BufWriter::with_capacity(VIEW_BUFFER_BYTES, open_truncated(path)?);
+    model::aof::base::encode_view(view, format, now_ms, &mut out).map_err(enospc_on_zero_write)?;
+    let file = out.into_inner().map_err(|error| enospc_on_zero_write(error.into_error()))?;
+    file.sync_data()?;
+    Ok(IoResult::Done)
+}
+
+/// `write_all` reports a write that made no progress as `WriteZero`; the OS reason for that
+/// on a regular file is a full disk, which is what Redis reports too.
+fn enospc_on_zero_write(error: io::Error) -> io::Error {
+    if error.kind() == ErrorKind::WriteZero {
+        io::Error::from_raw_os_error(ENOSPC)
+    } else {
+        error
+    }
+}
+
+const EBADF: i32 = 9;
+const EINVAL: i32 = 22;
+const ENOSPC: i32 = 28;
+
+/// The errno name and OS message, as Redis logs them (`strerror`, without Rust's suffix).
+pub(crate) fn io_error(error: &io::Error) -> IoError {
+    let Some(code) = error.raw_os_error() else {
+        return IoError { kind: format!("{:?}", error.kind()), message: error.to_string() };
+    };
+    let text = error.to_string();
+    let message = match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    IoError { kind: errno_name(code), message }
+}
+
+fn errno_name(code: i32) -> String {
+    let name = match code {
+        1 => "EPERM",
+        2 => "ENOENT",
+        4 => "EINTR",
+        5 => "EIO",
+        9 => "EBADF",
+        11 => "EAGAIN",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        18 => "EXDEV",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        23 => "ENFILE",
+        24 => "EMFILE",
+        27 => "EFBIG",
+        28 => "ENOSPC",
+        30 => "EROFS",
+        36 => "ENAMETOOLONG",
+        39 => "ENOTEMPTY",
+        122 => "EDQUOT",
+        _ => return format!("E{code}"),
+    };
+    name.to_string()
+}

@@ -1,0 +1,138 @@
+//! durakv-runtime: the `durakv-server` process. It drives the pure engine (`durakv-model`)
+//! with real sockets, files, a clock and signals, and makes no decision of its own about
+//! persistence: every write, fsync, rename and reply release is the engine's.
+//!
+//! Module map (data flows top to bottom and back):
+//! - [`config`]: `durakv-server [file.conf] [--name value ...]` into settings;
+//! - `server`: accept loops and the client cap; `connection`: one task per client, RESP in
+//!   and out, and QUIT;
+//! - `driver`: the one task owning the engine (quinn's `drive_*` shape);
+//! - `fs`: one OS thread per effect lane executing file operations, fed through
+//!   [`io_queue`] (tokio-free, on the `sync` shim, so loom can check it);
+//! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
+
+pub mod config;
+mod connection;
+mod driver;
+mod fs;
+pub mod io_queue;
+mod logging;
+mod server;
+mod shutdown;
+mod sync;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use model::engine::Engine;
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
+
+use crate::config::{Cli, ServerConfig};
+use crate::driver::{Driver, Exit, NotifyWaker, Request};
+use crate::fs::FileWorkers;
+use crate::server::Acceptor;
+
+/// Requests queued from all connections to the driver before senders wait.
+const REQUEST_QUEUE_COUNT_MAX: usize = 4096;
+/// How long a stopping server waits for connections to write their last replies.
+const DRAIN_WAIT: Duration = Duration::from_secs(2);
+
+/// The `durakv-server` entry point: parses the arguments, runs, exits with the status.
+pub fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match config::from_args(&args) {
+        Ok(Cli::Run(config)) => config,
+        Ok(Cli::Version) => {
+            println!("durakv server v={}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Ok(Cli::Help) => {
+            println!("Usage: durakv-server [/path/to/durakv.conf] [--name value ...]");
+            println!("       durakv-server --port 7777 --appendfsync always --save \"\"");
+            return;
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            logging::warning(&format!("Cannot start the async runtime: {error}"));
+            std::process::exit(1);
+        }
+    };
+    let status = runtime.block_on(run(*config));
+    // Lane threads may still hold a view being written (a snapshot nobody waits for).
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    std::process::exit(status);
+}
+
+/// Runs a server with `config` until it stops; returns the process exit status.
+pub async fn run(config: ServerConfig) -> i32 {
+    logging::notice("durakv is starting");
+    let pid = std::process::id();
+    logging::notice(&format!("durakv version={}, bits=64, pid={pid}, just started", env!("CARGO_PKG_VERSION")));
+    let dir = match std::fs::canonicalize(&config.dir) {
+        Ok(dir) if dir.is_dir() => dir,
+        Ok(dir) => return fatal(&format!("Can't chdir to '{}': Not a directory", dir.display())),
+        Err(error) => return fatal(&format!("Can't chdir to '{}': {error}", config.dir.display())),
+    };
+    let addresses: Vec<SocketAddr> = config.bind.iter().map(|ip| SocketAddr::new(*ip, config.port)).collect();
+    let listeners = match server::bind(&addresses).await {
+        Ok(listeners) => listeners,
+        Err(message) => return fatal(&message),
+    };
+    let stop = match shutdown::listen() {
+        Ok(stop) => stop,
+        Err(error) => return fatal(&format!("Cannot install signal handlers: {error}")),
+    };
+    let files = match FileWorkers::start(&dir, NotifyWaker(Arc::new(Notify::new()))) {
+        Ok(files) => files,
+        Err(error) => return fatal(&format!("Cannot start the file threads: {error}")),
+    };
+    log_settings(&config, &addresses, &dir);
+    let (requests_tx, requests_rx) = mpsc::channel::<Request>(REQUEST_QUEUE_COUNT_MAX);
+    let (accepting_tx, accepting_rx) = watch::channel(true);
+    let permits = Arc::new(Semaphore::new(config.maxclients as usize));
+    let acceptor = Acceptor {
+        requests: requests_tx,
+        accepting: accepting_rx,
+        permits: permits.clone(),
+        client_ids: Arc::new(AtomicU64::new(1)),
+    };
+    let accept_tasks: Vec<_> = listeners.into_iter().map(|l| tokio::spawn(acceptor.clone().run(l))).collect();
+    drop(acceptor);
+    let mut engine_config = config.engine.clone();
+    engine_config.runtime_settings = config.runtime_settings(&dir);
+    let engine = Engine::new(engine_config, driver::clock_ms());
+    let exit = Driver::new(engine, files, requests_rx, stop, accepting_tx).run().await;
+    for task in accept_tasks {
+        task.abort();
+    }
+    // The driver is gone, so every reply channel is closed: connections write what they hold.
+    let _ = server::wait_for_connections(&permits, config.maxclients, DRAIN_WAIT).await;
+    match exit {
+        Exit::Stopped => {
+            logging::notice("durakv is now ready to exit, bye bye...");
+            0
+        }
+        Exit::Refused(error) => fatal(&format!("Fatal error loading the DB: {error}. Exiting.")),
+    }
+}
+
+fn fatal(message: &str) -> i32 {
+    logging::warning(message);
+    1
+}
+
+fn log_settings(config: &ServerConfig, addresses: &[SocketAddr], dir: &std::path::Path) {
+    let listening: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+    logging::notice(&format!("Listening on {} (dir {})", listening.join(", "), dir.display()));
+    let e = &config.engine;
+    let aof = if e.appendonly { format!("yes, appendfsync {}", e.appendfsync.as_str()) } else { "no".to_string() };
+    logging::notice(&format!("appendonly {aof}; appenddirname {}", e.appenddirname));
+}
