@@ -47,6 +47,8 @@ pub enum Mutation {
     RotateBeforeOldDurable,
     /// Under `everysec`, fsync only when new data is written (the Redis 7.0.0 idle bug).
     EverysecFsyncOnlyOnWrite,
+    /// A missing manifest means a fresh start, whatever the AOF directory holds (Redis 7.0).
+    FreshStartWithoutManifest,
 }
 
 /// Settings the engine reads. Paths are bare names, as Redis requires.

@@ -141,10 +141,12 @@ impl Op {
             Op::WriteView {
                 path, format, view, ..
             } => {
-                format!(
-                    "write {} keys as {format:?} to {path} and fsync",
-                    view.len()
-                )
+                let what = match format {
+                    ViewFormat::Rdb { aof_base: true } => "an RDB-format AOF base",
+                    ViewFormat::Rdb { aof_base: false } => "an RDB snapshot",
+                    ViewFormat::Resp => "a RESP-format AOF base",
+                };
+                format!("write {} keys as {what} to {path}, fsync it", view.len())
             }
         }
     }

@@ -16,7 +16,7 @@ use crate::properties as p;
 /// A bounded configuration whose `always` properties must hold and `sometimes` be discovered.
 pub struct Check {
     pub name: &'static str,
-    pub about: &'static str,
+    pub about: String,
     pub model: AofModel,
 }
 
@@ -54,43 +54,55 @@ fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64)
 }
 
 pub fn checks() -> Vec<Check> {
+    let every_byte = AofModel {
+        tears: Tears::EveryByte,
+        ..model(FsyncPolicy::Always, bounds(2, 3, 1, 0, 0))
+    };
     vec![
-        Check {
-            name: "always",
-            about: "appendfsync always: 2 clients, 3 writes, 1 new incr file, 1 crash",
-            model: model(FsyncPolicy::Always, bounds(2, 3, 1, 1, 0)),
-        },
-        Check {
-            name: "always-two-crashes",
-            about:
-                "appendfsync always: 1 client, 2 writes, 2 crashes (recover, write, crash again)",
-            model: model(FsyncPolicy::Always, bounds(1, 2, 2, 0, 0)),
-        },
-        Check {
-            name: "always-every-byte",
-            about: "appendfsync always: 1 client, 2 writes, 1 crash tearing at every byte",
-            model: AofModel {
-                tears: Tears::EveryByte,
-                ..model(FsyncPolicy::Always, bounds(1, 2, 1, 0, 0))
-            },
-        },
-        Check {
-            name: "everysec",
-            about: "appendfsync everysec: 2 clients, 3 writes, clock to 3 s, 1 crash",
-            model: model(FsyncPolicy::Everysec, bounds(2, 3, 1, 0, 3000)),
-        },
-        Check {
-            name: "everysec-rotation",
-            about:
-                "appendfsync everysec: 1 client, 2 writes, 1 new incr file, clock to 2 s, 1 crash",
-            model: model(FsyncPolicy::Everysec, bounds(1, 2, 1, 1, 2000)),
-        },
-        Check {
-            name: "no",
-            about: "appendfsync no: 2 clients, 3 writes, 1 new incr file, 1 crash",
-            model: model(FsyncPolicy::No, bounds(2, 3, 1, 1, 0)),
-        },
+        check("always", model(FsyncPolicy::Always, bounds(3, 5, 1, 1, 0))),
+        check(
+            "always-two-crashes",
+            model(FsyncPolicy::Always, bounds(2, 3, 2, 1, 0)),
+        ),
+        check("always-every-byte", every_byte),
+        check(
+            "everysec",
+            model(FsyncPolicy::Everysec, bounds(2, 3, 1, 1, 3000)),
+        ),
+        check(
+            "everysec-two-crashes",
+            model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 2000)),
+        ),
+        check("no", model(FsyncPolicy::No, bounds(3, 5, 1, 1, 0))),
     ]
+}
+
+fn check(name: &'static str, model: AofModel) -> Check {
+    Check {
+        name,
+        about: describe(&model),
+        model,
+    }
+}
+
+/// The bounds in words, e.g. "appendfsync always: 3 clients, 5 writes, ...".
+pub fn describe(m: &AofModel) -> String {
+    let b = &m.bounds;
+    let tears = match m.tears {
+        Tears::EveryByte => "tearing at every byte",
+        Tears::Sampled => "tearing at sampled offsets",
+    };
+    format!(
+        "appendfsync {}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
+         {} crash(es) {tears}",
+        m.config.appendfsync.as_str(),
+        b.clients,
+        b.writes,
+        b.keys,
+        b.rotations,
+        b.time_ms_max / 1000,
+        b.crashes
+    )
 }
 
 fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel {
@@ -112,6 +124,16 @@ pub fn mutants() -> Vec<Mutant> {
             about: "directory fsyncs are skipped: the AOF directory, files and manifest renames stay pending",
             breaks: p::ACK_SURVIVES,
             model: AofModel { fault: DiskFault::SkipDirFsync, ..model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)) },
+        },
+        Mutant {
+            name: "fresh-start-without-manifest",
+            about: "a missing manifest means a fresh start whatever the AOF directory holds (Redis 7.0), \
+                    with directory fsyncs skipped so a crash can lose the manifest",
+            breaks: p::NEVER_EMPTY_IN_SILENCE,
+            model: AofModel {
+                fault: DiskFault::SkipDirFsync,
+                ..mutated(Mutation::FreshStartWithoutManifest, FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
+            },
         },
         Mutant {
             name: "truncate-torn-non-last",

@@ -78,11 +78,10 @@ pub fn outcome(s: &State) -> String {
         .filter_map(|w| w.acked_at_ms.map(|t| format!("#{} at {t} ms", w.n)))
         .collect();
     lines.push(format!(
-        "acknowledged writes still in the timeline: [{}]",
+        "acknowledged writes recovered: [{}]",
         acked.join(", ")
     ));
-    lines.push(format!("findings: {:?}", s.findings));
-    lines.join("\n   ")
+    lines.join("\n     ")
 }
 
 /// A whole path, numbered.
@@ -90,13 +89,33 @@ pub fn render(m: &AofModel, path: stateright::Path<State, Action>) -> String {
     let steps = path.into_vec();
     let mut out = String::new();
     let mut number = 0;
+    let mut before_restart = Vec::new();
     for (state, action) in &steps {
         match action {
             Some(action) => {
                 number += 1;
+                if *action == Action::Restart {
+                    before_restart = state.history.clone();
+                }
                 out.push_str(&format!("  {number}. {}\n", describe(m, state, action)));
             }
-            None => out.push_str(&format!("  => {}\n", outcome(state))),
+            None => {
+                out.push_str(&format!("  => {}\n", outcome(state)));
+                let lost: Vec<String> = before_restart
+                    .iter()
+                    .filter(|w| !state.history.contains(w))
+                    .map(|w| match w.acked_at_ms {
+                        Some(t) => format!("#{} (acknowledged at {t} ms)", w.n),
+                        None => format!("#{} (not acknowledged)", w.n),
+                    })
+                    .collect();
+                if !lost.is_empty() {
+                    out.push_str(&format!(
+                        "     writes lost by the last crash: {}\n",
+                        lost.join(", ")
+                    ));
+                }
+            }
         }
     }
     out

@@ -8,12 +8,12 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 0),
-    ("always-two-crashes", 0),
-    ("always-every-byte", 0),
-    ("everysec", 0),
-    ("everysec-rotation", 0),
-    ("no", 0),
+    ("always", 43245),
+    ("always-two-crashes", 108427),
+    ("always-every-byte", 5391),
+    ("everysec", 903562),
+    ("everysec-two-crashes", 116496),
+    ("no", 31829),
 ];
 
 #[test]

@@ -233,8 +233,11 @@ impl Engine {
             return;
         }
         if is_engine_command(&name) {
-            let in_multi = self.sessions.get(&client).is_some_and(Session::in_multi);
-            let frame = if in_multi {
+            let session = self.sessions.get_mut(&client).filter(|s| s.in_multi());
+            let frame = if let Some(session) = session {
+                // Server commands change engine state outside the data set: refused in a
+                // transaction, and (as Redis does for a refused queued command) EXEC aborts.
+                command::flag_transaction(session);
                 Frame::error("ERR Command not allowed inside a transaction")
             } else {
                 self.server_command(now_ms, client, &name, argv)
@@ -341,7 +344,12 @@ impl Engine {
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if self.phase == Phase::Running && now_ms >= self.cron_next_ms {
             self.cron_next_ms = now_ms + CRON_MS;
-            let expired = command::active_expire(&mut self.keyspace, now_ms, EXPIRE_BUDGET_KEYS);
+            let expired = command::active_expire_sweep(
+                &mut self.keyspace,
+                &mut self.shared,
+                now_ms,
+                EXPIRE_BUDGET_KEYS,
+            );
             if let Some(log) = &mut self.log {
                 for p in &expired {
                     log.log(p.db, &p.argv);

@@ -214,6 +214,9 @@ impl Startup {
     }
 
     fn on_listing(&mut self, config: &Config, result: IoResult, out: &mut Outbox) -> Progress {
+        if config.mutation == Mutation::FreshStartWithoutManifest {
+            return self.finish();
+        }
         let names = match result {
             IoResult::NotFound => return self.finish(),
             IoResult::Listed { names } => names,
