@@ -49,6 +49,9 @@ pub enum Mutation {
     EverysecFsyncOnlyOnWrite,
     /// A missing manifest means a fresh start, whatever the AOF directory holds (Redis 7.0).
     FreshStartWithoutManifest,
+    /// After a failed write or fsync, resume without rewriting the bytes after the last good
+    /// fsync (trusting a page cache that a failed fsync may have dropped: "fsyncgate").
+    RetryWithoutRewrite,
 }
 
 /// Settings the engine reads. Paths are bare names, as Redis requires.

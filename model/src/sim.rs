@@ -35,6 +35,21 @@ struct Data {
     durable: Vec<u8>,
     /// Ends of appends since the last fsync (where tears are most telling).
     appends: Vec<u64>,
+    /// Bytes whose write-back failed (a failed fsync): Linux marks those pages clean, so reads
+    /// still see them but no later fsync writes them; the disk keeps zeros there.
+    lost: Option<(u64, u64)>,
+}
+
+impl Data {
+    /// What write-back would put on the disk: `written`, with the lost range as zeros.
+    fn image(&self) -> Vec<u8> {
+        let mut image = self.written.clone();
+        if let Some((from, to)) = self.lost {
+            let end = (to as usize).min(image.len());
+            image[(from as usize).min(end)..end].fill(0);
+        }
+        image
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -206,6 +221,7 @@ impl SimDisk {
                 let data = self.data.get_mut(&inode).expect("inode data");
                 data.written.clear();
                 data.appends.clear();
+                data.lost = None;
             }
             None => {
                 let inode = self.inode_next;
@@ -232,7 +248,7 @@ impl SimDisk {
             return fail("ENOENT", "No such file or directory");
         };
         let data = self.data.get_mut(&inode).expect("inode data");
-        data.durable = data.written.clone();
+        data.durable = data.image();
         data.appends.clear();
         IoResult::Done
     }
@@ -274,7 +290,37 @@ impl SimDisk {
         let data = self.data.get_mut(&inode).expect("inode data");
         data.written.truncate(len as usize);
         data.appends.retain(|&end| end <= len);
+        // Cutting off the lost range is how it is repaired: what is appended anew is dirty.
+        data.lost = data
+            .lost
+            .and_then(|(from, to)| (from < len).then_some((from, to.min(len))));
         IoResult::Done
+    }
+
+    /// Performs `op` as a failing disk would: an append writes only its first half, then
+    /// reports ENOSPC; an fsync reports EIO and loses the write-back of every un-synced byte.
+    /// Other operations fail without effect.
+    pub fn fail(&mut self, op: &Op) -> IoResult {
+        match op {
+            Op::Append { path, bytes } => {
+                let _ = self.append(path, &bytes[..bytes.len() / 2]);
+                fail("ENOSPC", "No space left on device")
+            }
+            Op::Fsync { path } => {
+                if let Some(inode) = self.inode(path) {
+                    let data = self.data.get_mut(&inode).expect("inode data");
+                    let (from, to) = (data.durable.len() as u64, data.written.len() as u64);
+                    if from < to {
+                        let merged = data
+                            .lost
+                            .map_or((from, to), |(f, t)| (f.min(from), t.max(to)));
+                        data.lost = Some(merged);
+                    }
+                }
+                fail("EIO", "Input/output error")
+            }
+            _ => fail("EIO", "Input/output error"),
+        }
     }
 }
 

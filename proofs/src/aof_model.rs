@@ -30,6 +30,8 @@ pub struct Bounds {
     pub crashes: u8,
     pub rotations: u8,
     pub time_ms_max: u64,
+    /// Appends or fsyncs of the log the disk may fail.
+    pub failures: u8,
 }
 
 /// A fault the harness applies to the effect stream (a known-bad design outside the engine).
@@ -73,6 +75,8 @@ pub struct Findings {
     pub everysec_loss: bool,
     pub no_loss: bool,
     pub rotated: bool,
+    pub failure_recovered: bool,
+    pub crash_while_failed: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.
@@ -96,6 +100,7 @@ pub struct State {
     pub sent: u8,
     pub crashes: u8,
     pub rotations: u8,
+    pub failures: u8,
     pub last_crash: Option<LastCrash>,
     pub recovering: bool,
     pub findings: Findings,
@@ -105,6 +110,8 @@ pub struct State {
 pub enum Action {
     Send(u8),
     Complete(Lane),
+    /// The disk fails the head effect of a lane (an append or fsync of the log).
+    Fail(Lane),
     Tick,
     Rotate,
     Crash(Crash),
@@ -158,6 +165,8 @@ impl AofModel {
         let crash = s.last_crash.clone().unwrap_or_default();
         if let Phase::Refused(e) = engine.phase() {
             s.findings.refused = Some(e.to_string());
+            // A server that cannot start has lost every acknowledged write, for its clients.
+            s.findings.lost_acked |= s.history.iter().any(|w| w.acked_at_ms.is_some());
             return;
         }
         let recovered = reference::dump(engine.keyspace());
@@ -181,15 +190,17 @@ impl AofModel {
         s.findings.empty_in_silence |= recovered.is_empty() && crash.disk_had_data;
     }
 
-    fn complete(&self, s: &mut State, lane: Lane) {
+    fn complete(&self, s: &mut State, lane: Lane, fail: bool) {
         let effect = s.lanes[lane_index(lane)]
             .pop_front()
             .expect("lane has an effect");
         let result = match (&effect.op, self.fault) {
+            (op, _) if fail => s.disk.fail(op),
             (Op::FsyncDir { .. }, DiskFault::SkipDirFsync) => IoResult::Done,
             (op, _) => s.disk.execute(op),
         };
         let engine = s.engine.as_mut().expect("effects only while up");
+        let failed_before = engine.aof_error().is_some();
         engine.handle_io(
             s.now_ms,
             IoDone {
@@ -197,6 +208,18 @@ impl AofModel {
                 result,
             },
         );
+        s.findings.failure_recovered |= failed_before && engine.aof_error().is_none();
+    }
+
+    /// Failures are injected only into the running log's appends and fsyncs: the sticky-error
+    /// protocol. (A failure while loading or creating files refuses start-up, by design.)
+    fn can_fail(&self, s: &State, lane: Lane) -> bool {
+        let head = s.lanes[lane_index(lane)].front();
+        let log_io = head.is_some_and(|e| match &e.op {
+            Op::Append { path, .. } | Op::Fsync { path } => path.ends_with(".incr.aof"),
+            _ => false,
+        });
+        s.failures < self.bounds.failures && Self::running(s) && log_io
     }
 
     fn crash(&self, s: &mut State, crash: &Crash) {
@@ -210,6 +233,7 @@ impl AofModel {
             info.zero_filled |= matches!(keep, Keep::PrefixZeroFilled(_));
         }
         s.findings.crash_unsynced |= !s.disk.is_quiescent();
+        s.findings.crash_while_failed |= s.engine.as_ref().is_some_and(|e| e.aof_error().is_some());
         s.findings.crash_during_rotation |= s.engine.as_ref().is_some_and(Engine::is_rotating);
         s.disk = s.disk.crash(crash);
         info.disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);
@@ -249,6 +273,7 @@ impl Model for AofModel {
             sent: 0,
             crashes: 0,
             rotations: 0,
+            failures: 0,
             last_crash: None,
             recovering: false,
             findings: Findings::default(),
@@ -272,6 +297,9 @@ impl Model for AofModel {
             if !s.lanes[lane_index(lane)].is_empty() {
                 actions.push(Action::Complete(lane));
             }
+            if self.can_fail(s, lane) {
+                actions.push(Action::Fail(lane));
+            }
         }
         if s.now_ms + 1000 <= self.bounds.time_ms_max && !Self::fsync_in_flight(s) {
             actions.push(Action::Tick);
@@ -290,17 +318,24 @@ impl Model for AofModel {
             Action::Send(c) => {
                 s.sent += 1;
                 let n = s.sent;
-                s.outstanding[c as usize] = Some(n);
-                s.history.push(Write {
-                    n,
-                    acked_at_ms: None,
-                });
                 let argv = reference::command(n, self.bounds.keys);
-                s.engine
-                    .as_mut()?
-                    .handle_command(s.now_ms, u64::from(c), argv);
+                let engine = s.engine.as_mut()?;
+                let dirty = engine.stats().dirty;
+                engine.handle_command(s.now_ms, u64::from(c), argv);
+                // Applied iff the data set changed (a write refused with MISCONF is not).
+                if engine.stats().dirty > dirty {
+                    s.outstanding[c as usize] = Some(n);
+                    s.history.push(Write {
+                        n,
+                        acked_at_ms: None,
+                    });
+                }
             }
-            Action::Complete(lane) => self.complete(&mut s, lane),
+            Action::Complete(lane) => self.complete(&mut s, lane, false),
+            Action::Fail(lane) => {
+                s.failures += 1;
+                self.complete(&mut s, lane, true);
+            }
             Action::Tick => {
                 s.now_ms += 1000;
                 s.engine.as_mut()?.handle_timeout(s.now_ms);

@@ -44,6 +44,7 @@ fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
 
 fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64) -> Bounds {
     Bounds {
+        failures: 0,
         clients,
         writes,
         keys: 2,
@@ -74,7 +75,30 @@ pub fn checks() -> Vec<Check> {
             model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 2000)),
         ),
         check("no", model(FsyncPolicy::No, bounds(3, 5, 1, 1, 0))),
+        check(
+            "always-io-failure",
+            failing(FsyncPolicy::Always, bounds(2, 3, 1, 0, 2000)),
+        ),
+        check(
+            "everysec-io-failure",
+            failing(FsyncPolicy::Everysec, bounds(1, 3, 1, 0, 3000)),
+        ),
+        check(
+            "no-io-failure",
+            failing(FsyncPolicy::No, bounds(2, 3, 1, 0, 2000)),
+        ),
     ]
+}
+
+/// A disk that fails one append or fsync of the log.
+fn failing(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+    model(
+        policy,
+        Bounds {
+            failures: 1,
+            ..bounds
+        },
+    )
 }
 
 fn check(name: &'static str, model: AofModel) -> Check {
@@ -94,13 +118,14 @@ pub fn describe(m: &AofModel) -> String {
     };
     format!(
         "appendfsync {}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
-         {} crash(es) {tears}",
+         {} failed write/fsync, {} crash(es) {tears}",
         m.config.appendfsync.as_str(),
         b.clients,
         b.writes,
         b.keys,
         b.rotations,
         b.time_ms_max / 1000,
+        b.failures,
         b.crashes
     )
 }
@@ -133,6 +158,16 @@ pub fn mutants() -> Vec<Mutant> {
             model: AofModel {
                 fault: DiskFault::SkipDirFsync,
                 ..mutated(Mutation::FreshStartWithoutManifest, FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
+            },
+        },
+        Mutant {
+            name: "retry-without-rewrite",
+            about: "after a failed write or fsync, carry on without rewriting what followed the last \
+                    good fsync (a failed fsync may have dropped those pages: fsyncgate)",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel {
+                bounds: Bounds { failures: 1, ..bounds(1, 2, 1, 0, 1000) },
+                ..mutated(Mutation::RetryWithoutRewrite, FsyncPolicy::Always, bounds(1, 2, 1, 0, 1000))
             },
         },
         Mutant {

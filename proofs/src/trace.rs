@@ -19,6 +19,10 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             Some(effect) => format!("disk: {}", effect.op.describe()),
             None => "disk: (nothing in flight)".to_string(),
         },
+        Action::Fail(lane) => match s.lanes[lane_index(*lane)].front() {
+            Some(effect) => format!("disk FAILS: {}", effect.op.describe()),
+            None => "disk: (nothing in flight)".to_string(),
+        },
         Action::Tick => format!("clock: {} ms", s.now_ms + 1000),
         Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
         Action::Crash(crash) => {

@@ -14,6 +14,9 @@ const PINNED: &[(&str, usize)] = &[
     ("everysec", 903562),
     ("everysec-two-crashes", 116496),
     ("no", 31829),
+    ("always-io-failure", 75721),
+    ("everysec-io-failure", 196417),
+    ("no-io-failure", 63680),
 ];
 
 #[test]

@@ -181,9 +181,7 @@ impl AofLog {
     fn issue_append(&mut self, out: &mut Outbox) {
         let bytes = Bytes::from(std::mem::take(&mut self.buf));
         let end = self.offset_written + bytes.len() as u64;
-        if self.policy != FsyncPolicy::No {
-            self.retained.extend_from_slice(&bytes);
-        }
+        self.retained.extend_from_slice(&bytes);
         let id = out.emit(
             Lane::Log,
             Op::Append {
@@ -279,7 +277,8 @@ impl AofLog {
     pub(crate) fn fsync_done(&mut self, id: EffectId) -> bool {
         match &self.fsync {
             Some(f) if f.id == id => {
-                let end = f.end;
+                // The fsync queued behind an append that failed covers only what was written.
+                let end = f.end.min(self.offset_written);
                 self.fsync = None;
                 self.credit_durable(end);
                 true
@@ -300,9 +299,10 @@ impl AofLog {
 
     /// A write or fsync failed: become sticky-failed and tell the caller the reply to give.
     pub(crate) fn fail(&mut self, error: IoError, during_fsync: bool, now_ms: u64) -> Frame {
-        // After a failed fsync the kernel may have dropped dirty pages: only what an earlier
-        // fsync confirmed is known good. After a failed write, what was written before is.
-        let good = if during_fsync || self.policy != FsyncPolicy::No {
+        // After a failed fsync the kernel may have dropped the dirty pages and a later fsync
+        // would not write them: only what an earlier fsync confirmed is known good. After a
+        // failed write, everything written before it is still good (only the append is cut).
+        let good = if during_fsync {
             self.offset_durable
         } else {
             self.offset_written
@@ -322,6 +322,11 @@ impl AofLog {
         let inflight = self.append.is_some() || self.fsync.is_some();
         let Some(failure) = &self.failure else { return };
         if failure.retrying.is_some() || now_ms < failure.retry_at_ms || inflight {
+            return;
+        }
+        if self.mutation == Mutation::RetryWithoutRewrite {
+            // Trust the page cache and carry on, as if the failure had not happened.
+            self.failure = None;
             return;
         }
         let len = self.file_offset(failure.good.max(self.file_base));
@@ -351,6 +356,10 @@ impl AofLog {
             return;
         }
         let good = failure.good.max(self.file_base);
+        assert!(
+            good >= self.retained_base(),
+            "the retained bytes cover the retry"
+        );
         let keep_from = (good - self.retained_base()) as usize;
         let mut requeued = self.retained.split_off(keep_from.min(self.retained.len()));
         requeued.extend_from_slice(&self.buf);

@@ -91,6 +91,7 @@ impl SimDisk {
                         written: content.clone(),
                         durable: content,
                         appends: Vec::new(),
+                        lost: None,
                     },
                 );
             }
@@ -116,7 +117,7 @@ impl SimDisk {
                             let d = &self.data[inode];
                             let s = Surviving {
                                 durable: d.durable.clone(),
-                                complete: d.durable == d.written,
+                                complete: d.durable == d.image(),
                             };
                             Some((path.clone(), s))
                         }
@@ -134,7 +135,7 @@ impl SimDisk {
 
     /// Whether every byte of every file and every directory operation is durable.
     pub fn is_quiescent(&self) -> bool {
-        self.pending.is_empty() && self.data.values().all(|d| d.durable == d.written)
+        self.pending.is_empty() && self.data.values().all(|d| d.durable == d.image())
     }
 
     /// The current name of a file (for describing a crash in plain words).
@@ -163,13 +164,14 @@ impl SimDisk {
 }
 
 fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
-    if data.durable == data.written {
+    let image = data.image();
+    if data.durable == image {
         return Vec::new();
     }
-    if !data.written.starts_with(&data.durable) {
+    if !image.starts_with(&data.durable) {
         return vec![Keep::Durable, Keep::Written];
     }
-    let (from, to) = (data.durable.len() as u64, data.written.len() as u64);
+    let (from, to) = (data.durable.len() as u64, image.len() as u64);
     let mut cuts: Vec<u64> = match tears {
         Tears::EveryByte => (from..=to).collect(),
         Tears::Sampled => {
@@ -195,13 +197,14 @@ fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
 }
 
 fn surviving_bytes(data: &Data, keep: Option<Keep>) -> Vec<u8> {
+    let image = data.image();
     match keep {
         None | Some(Keep::Durable) => data.durable.clone(),
-        Some(Keep::Written) => data.written.clone(),
-        Some(Keep::Prefix(len)) => data.written[..len as usize].to_vec(),
+        Some(Keep::Written) => image,
+        Some(Keep::Prefix(len)) => image[..len as usize].to_vec(),
         Some(Keep::PrefixZeroFilled(len)) => {
-            let mut bytes = data.written[..len as usize].to_vec();
-            bytes.resize(data.written.len(), 0);
+            let mut bytes = image[..len as usize].to_vec();
+            bytes.resize(image.len(), 0);
             bytes
         }
     }
