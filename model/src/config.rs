@@ -49,9 +49,56 @@ pub enum Mutation {
     EverysecFsyncOnlyOnWrite,
     /// A missing manifest means a fresh start, whatever the AOF directory holds (Redis 7.0).
     FreshStartWithoutManifest,
+    /// Write the snapshot straight over `dump.rdb` instead of a temp file renamed into place.
+    SnapshotInPlace,
     /// After a failed write or fsync, resume without rewriting the bytes after the last good
     /// fsync (trusting a page cache that a failed fsync may have dropped: "fsyncgate").
     RetryWithoutRewrite,
+}
+
+/// One `save <seconds> <changes>` point: snapshot when at least `changes` writes happened and
+/// more than `seconds` passed since the last successful save.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SavePoint {
+    pub seconds: u64,
+    pub changes: u64,
+}
+
+impl SavePoint {
+    /// Redis 7.0's defaults when no `save` line is configured: `3600 1 300 100 60 10000`.
+    pub fn redis_defaults() -> Vec<SavePoint> {
+        [(3600, 1), (300, 100), (60, 10000)]
+            .into_iter()
+            .map(|(seconds, changes)| SavePoint { seconds, changes })
+            .collect()
+    }
+
+    /// Parses `"3600 1 300 100"` (or `""` for none), as `save` takes it.
+    pub fn parse_list(value: &str) -> Result<Vec<SavePoint>, String> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if !words.len().is_multiple_of(2) {
+            return Err("Invalid save parameters".to_string());
+        }
+        words
+            .chunks(2)
+            .map(|pair| {
+                let seconds: u64 = pair[0].parse().map_err(|_| "Invalid save parameters")?;
+                let changes: u64 = pair[1].parse().map_err(|_| "Invalid save parameters")?;
+                if seconds < 1 {
+                    return Err("Invalid save parameters".to_string());
+                }
+                Ok(SavePoint { seconds, changes })
+            })
+            .collect()
+    }
+
+    pub fn format_list(points: &[SavePoint]) -> String {
+        let words: Vec<String> = points
+            .iter()
+            .map(|p| format!("{} {}", p.seconds, p.changes))
+            .collect();
+        words.join(" ")
+    }
 }
 
 /// Settings the engine reads. Paths are bare names, as Redis requires.
@@ -70,6 +117,13 @@ pub struct Config {
     pub fsync_postpone_ms_max: u64,
     /// `requirepass`: clients must AUTH first when set.
     pub requirepass: Option<String>,
+    /// `dbfilename`, a bare name in `dir`.
+    pub dbfilename: String,
+    /// `save <seconds> <changes> ...`; empty is `save ""`.
+    pub save_points: Vec<SavePoint>,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
     pub runtime_settings: Vec<(String, String)>,
     pub mutation: Mutation,
@@ -88,6 +142,11 @@ impl Default for Config {
             load_chunk_bytes: 1 << 20,
             fsync_postpone_ms_max: 2000,
             requirepass: None,
+            dbfilename: "dump.rdb".to_string(),
+            save_points: SavePoint::redis_defaults(),
+            stop_writes_on_bgsave_error: true,
+            rdbcompression: true,
+            rdbchecksum: true,
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
         }
@@ -137,6 +196,17 @@ impl Config {
                 yes_no(self.aof_load_truncated),
             ),
             ("databases".to_string(), self.databases.to_string()),
+            ("dbfilename".to_string(), self.dbfilename.clone()),
+            (
+                "save".to_string(),
+                SavePoint::format_list(&self.save_points),
+            ),
+            (
+                "stop-writes-on-bgsave-error".to_string(),
+                yes_no(self.stop_writes_on_bgsave_error),
+            ),
+            ("rdbcompression".to_string(), yes_no(self.rdbcompression)),
+            ("rdbchecksum".to_string(), yes_no(self.rdbchecksum)),
             (
                 "requirepass".to_string(),
                 self.requirepass.clone().unwrap_or_default(),
@@ -176,6 +246,18 @@ impl Config {
                 self.databases = n;
             }
             "requirepass" => self.requirepass = (!value.is_empty()).then(|| value.to_string()),
+            "save" => self.save_points = SavePoint::parse_list(value)?,
+            "stop-writes-on-bgsave-error" => {
+                self.stop_writes_on_bgsave_error = parse_yes_no(value)?
+            }
+            "rdbcompression" => self.rdbcompression = parse_yes_no(value)?,
+            "rdbchecksum" => self.rdbchecksum = parse_yes_no(value)?,
+            "dbfilename" => {
+                if value.is_empty() || value.contains('/') {
+                    return Err("dbfilename can't be a path, just a filename".to_string());
+                }
+                self.dbfilename = value.to_string();
+            }
             _ => {
                 return Err(format!(
                     "Unknown option or number of arguments for CONFIG SET - '{name}'"

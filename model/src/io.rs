@@ -63,7 +63,8 @@ pub enum Op {
     Delete { path: String },
     /// `ftruncate(2)` to `len` bytes (repairing a torn tail).
     Truncate { path: String, len: u64 },
-    /// Serialise `view` in `format`, write it to `path` (created or truncated) and fdatasync it.
+    /// Serialise `view` in `format` and write it to `path` (created or truncated). It is not
+    /// fsynced here: the engine follows it with an `Fsync` (so a crash in between is explored).
     /// This is where snapshot and rewrite work leaves the engine's thread.
     WriteView {
         path: String,
@@ -146,7 +147,7 @@ impl Op {
                     ViewFormat::Rdb { aof_base: false } => "an RDB snapshot",
                     ViewFormat::Resp => "a RESP-format AOF base",
                 };
-                format!("write {} keys as {what} to {path}, fsync it", view.len())
+                format!("write {} keys as {what} to {path}", view.len())
             }
         }
     }

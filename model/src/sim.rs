@@ -38,6 +38,9 @@ struct Data {
     /// Bytes whose write-back failed (a failed fsync): Linux marks those pages clean, so reads
     /// still see them but no later fsync writes them; the disk keeps zeros there.
     lost: Option<(u64, u64)>,
+    /// Set by a truncate or a create over an existing file since the last fsync: bytes below
+    /// it are still the durable ones; from it up, the new content may be torn anywhere.
+    floor: Option<u64>,
 }
 
 impl Data {
@@ -149,11 +152,9 @@ impl SimDisk {
                 encode_view(view, *format, *now_ms, &mut bytes)
                     .expect("writing to a Vec cannot fail");
                 match self.create(path) {
-                    IoResult::Done => {}
-                    other => return other,
+                    IoResult::Done => self.append(path, &bytes),
+                    other => other,
                 }
-                self.append(path, &Bytes::from(bytes));
-                self.fsync(path)
             }
         }
     }
@@ -222,6 +223,7 @@ impl SimDisk {
                 data.written.clear();
                 data.appends.clear();
                 data.lost = None;
+                data.floor = Some(0);
             }
             None => {
                 let inode = self.inode_next;
@@ -250,6 +252,7 @@ impl SimDisk {
         let data = self.data.get_mut(&inode).expect("inode data");
         data.durable = data.image();
         data.appends.clear();
+        data.floor = None;
         IoResult::Done
     }
 
@@ -290,6 +293,7 @@ impl SimDisk {
         let data = self.data.get_mut(&inode).expect("inode data");
         data.written.truncate(len as usize);
         data.appends.retain(|&end| end <= len);
+        data.floor = Some(data.floor.map_or(len, |f| f.min(len)));
         // Cutting off the lost range is how it is repaired: what is appended anew is dirty.
         data.lost = data
             .lost

@@ -32,6 +32,8 @@ pub struct Bounds {
     pub time_ms_max: u64,
     /// Appends or fsyncs of the log the disk may fail.
     pub failures: u8,
+    /// BGSAVEs the model may request.
+    pub snapshots: u8,
 }
 
 /// A fault the harness applies to the effect stream (a known-bad design outside the engine).
@@ -40,6 +42,8 @@ pub enum DiskFault {
     None,
     /// Directory fsyncs are skipped: renames and creates stay pending.
     SkipDirFsync,
+    /// Fsyncs of temp files are skipped: they are renamed into place un-synced.
+    SkipTempFsync,
 }
 
 #[derive(Clone, Debug)]
@@ -77,6 +81,11 @@ pub struct Findings {
     pub rotated: bool,
     pub failure_recovered: bool,
     pub crash_while_failed: bool,
+    pub snapshot_not_one_point: bool,
+    pub snapshot_loss_unbounded: bool,
+    pub snapshot_completed: bool,
+    pub crash_before_rename_durable: bool,
+    pub crash_mid_snapshot: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.
@@ -101,6 +110,13 @@ pub struct State {
     pub crashes: u8,
     pub rotations: u8,
     pub failures: u8,
+    pub snapshots: u8,
+    /// History length when each snapshot of this run started (generation g at index g-1).
+    pub run_points: Vec<u8>,
+    /// History lengths any surviving snapshot may hold (0: no snapshot).
+    pub points: Vec<u8>,
+    /// History length of the newest snapshot known durable: RDB-only recovery may not lose it.
+    pub durable_point: u8,
     pub last_crash: Option<LastCrash>,
     pub recovering: bool,
     pub findings: Findings,
@@ -112,6 +128,8 @@ pub enum Action {
     Complete(Lane),
     /// The disk fails the head effect of a lane (an append or fsync of the log).
     Fail(Lane),
+    /// An operator sends BGSAVE.
+    Bgsave,
     Tick,
     Rotate,
     Crash(Crash),
@@ -128,6 +146,9 @@ pub(crate) fn lane_index(lane: Lane) -> usize {
 
 const LANES: [Lane; 3] = [Lane::Log, Lane::Sync, Lane::Worker];
 
+/// The connection an operator's commands (BGSAVE) come from; its replies are not tracked.
+const OPERATOR: u64 = 1000;
+
 impl AofModel {
     fn boot(&self, s: &mut State) {
         s.engine = Some(Engine::new(self.config.clone(), s.now_ms));
@@ -143,7 +164,10 @@ impl AofModel {
             s.lanes[lane_index(effect.lane)].push_back(effect);
         }
         while let Some((client, frame)) = engine.poll_reply() {
-            let n = s.outstanding[client as usize].take();
+            let Some(slot) = s.outstanding.get_mut(client as usize) else {
+                continue;
+            };
+            let n = slot.take();
             if let (Some(n), false) = (n, matches!(frame, Frame::Error(_))) {
                 let write = s
                     .history
@@ -154,6 +178,14 @@ impl AofModel {
             }
         }
         while engine.poll_log().is_some() {}
+        let (_, done) = engine.snapshot_generations();
+        if let Some(&point) = (done as usize)
+            .checked_sub(1)
+            .and_then(|g| s.run_points.get(g))
+        {
+            s.durable_point = s.durable_point.max(point);
+            s.findings.snapshot_completed = true;
+        }
         if s.recovering && *engine.phase() != Phase::Loading {
             s.recovering = false;
             self.judge_recovery(s);
@@ -183,6 +215,14 @@ impl AofModel {
                 s.findings.lost_acked_beyond_2s |= crash.at_ms.saturating_sub(acked) > 2000;
             }
         }
+        if !self.config.appendonly {
+            let kept_point = kept as u8;
+            s.findings.snapshot_not_one_point |= !s.points.contains(&kept_point);
+            s.findings.snapshot_loss_unbounded |= kept_point < s.durable_point;
+            s.points.retain(|&p| p <= kept_point);
+            s.durable_point = kept_point;
+            s.run_points.clear();
+        }
         s.history.truncate(kept);
         let truncated = engine.stats().truncations > 0;
         s.findings.recovered_torn |= truncated && crash.torn;
@@ -197,6 +237,9 @@ impl AofModel {
         let result = match (&effect.op, self.fault) {
             (op, _) if fail => s.disk.fail(op),
             (Op::FsyncDir { .. }, DiskFault::SkipDirFsync) => IoResult::Done,
+            (Op::Fsync { path }, DiskFault::SkipTempFsync) if path.starts_with("temp-") => {
+                IoResult::Done
+            }
             (op, _) => s.disk.execute(op),
         };
         let engine = s.engine.as_mut().expect("effects only while up");
@@ -235,6 +278,9 @@ impl AofModel {
         s.findings.crash_unsynced |= !s.disk.is_quiescent();
         s.findings.crash_while_failed |= s.engine.as_ref().is_some_and(|e| e.aof_error().is_some());
         s.findings.crash_during_rotation |= s.engine.as_ref().is_some_and(Engine::is_rotating);
+        s.findings.crash_mid_snapshot |=
+            s.engine.as_ref().is_some_and(Engine::snapshot_in_progress);
+        s.findings.crash_before_rename_durable |= s.disk.rename_pending_to(&self.config.dbfilename);
         s.disk = s.disk.crash(crash);
         info.disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);
         s.last_crash = Some(info);
@@ -274,6 +320,10 @@ impl Model for AofModel {
             crashes: 0,
             rotations: 0,
             failures: 0,
+            snapshots: 0,
+            run_points: Vec::new(),
+            points: vec![0],
+            durable_point: 0,
             last_crash: None,
             recovering: false,
             findings: Findings::default(),
@@ -306,6 +356,9 @@ impl Model for AofModel {
         }
         if Self::running(s) && s.rotations < self.bounds.rotations {
             actions.push(Action::Rotate);
+        }
+        if Self::running(s) && s.snapshots < self.bounds.snapshots {
+            actions.push(Action::Bgsave);
         }
         if s.crashes < self.bounds.crashes {
             actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
@@ -344,6 +397,21 @@ impl Model for AofModel {
                 s.rotations += 1;
                 s.findings.rotated = true;
                 s.engine.as_mut()?.handle_rotate(s.now_ms);
+            }
+            Action::Bgsave => {
+                s.snapshots += 1;
+                let engine = s.engine.as_mut()?;
+                let (started, _) = engine.snapshot_generations();
+                engine.handle_command(
+                    s.now_ms,
+                    OPERATOR,
+                    vec![bytes::Bytes::from_static(b"BGSAVE")],
+                );
+                if engine.snapshot_generations().0 > started {
+                    let point = s.history.len() as u8;
+                    s.run_points.push(point);
+                    s.points.push(point);
+                }
             }
             Action::Crash(crash) => self.crash(&mut s, &crash),
             Action::Restart => {

@@ -45,6 +45,7 @@ fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
 fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64) -> Bounds {
     Bounds {
         failures: 0,
+        snapshots: 0,
         clients,
         writes,
         keys: 2,
@@ -75,6 +76,8 @@ pub fn checks() -> Vec<Check> {
             model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 2000)),
         ),
         check("no", model(FsyncPolicy::No, bounds(3, 5, 1, 1, 0))),
+        check("rdb", rdb(bounds(2, 4, 1, 0, 0), 3)),
+        check("rdb-two-crashes", rdb(bounds(1, 3, 2, 0, 0), 2)),
         check(
             "always-io-failure",
             failing(FsyncPolicy::Always, bounds(2, 3, 1, 0, 2000)),
@@ -88,6 +91,21 @@ pub fn checks() -> Vec<Check> {
             failing(FsyncPolicy::No, bounds(2, 3, 1, 0, 2000)),
         ),
     ]
+}
+
+/// AOF off, no save points: snapshots only when the model sends BGSAVE.
+fn rdb(bounds: Bounds, snapshots: u8) -> AofModel {
+    let mut m = model(
+        FsyncPolicy::Everysec,
+        Bounds {
+            snapshots,
+            ..bounds
+        },
+    );
+    m.config.appendonly = false;
+    m.config.save_points.clear();
+    m.ack_survival = false;
+    m
 }
 
 /// A disk that fails one append or fsync of the log.
@@ -117,16 +135,21 @@ pub fn describe(m: &AofModel) -> String {
         Tears::Sampled => "tearing at sampled offsets",
     };
     format!(
-        "appendfsync {}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
-         {} failed write/fsync, {} crash(es) {tears}",
-        m.config.appendfsync.as_str(),
+        "{}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
+         {} failed write/fsync, {} BGSAVE(s), {} crash(es) {tears}",
+        if m.config.appendonly {
+            format!("appendfsync {}", m.config.appendfsync.as_str())
+        } else {
+            "AOF off, RDB only".to_string()
+        },
         b.clients,
         b.writes,
         b.keys,
         b.rotations,
         b.time_ms_max / 1000,
         b.failures,
-        b.crashes
+        b.snapshots,
+        b.crashes,
     )
 }
 
@@ -168,6 +191,21 @@ pub fn mutants() -> Vec<Mutant> {
             model: AofModel {
                 bounds: Bounds { failures: 1, ..bounds(1, 2, 1, 0, 1000) },
                 ..mutated(Mutation::RetryWithoutRewrite, FsyncPolicy::Always, bounds(1, 2, 1, 0, 1000))
+            },
+        },
+        Mutant {
+            name: "rename-unsynced-temp",
+            about: "temp files (snapshot, base) are renamed into place without being fsynced",
+            breaks: p::CRASH_LOADABLE,
+            model: AofModel { fault: DiskFault::SkipTempFsync, ..rdb(bounds(1, 1, 1, 0, 0), 1) },
+        },
+        Mutant {
+            name: "snapshot-in-place",
+            about: "the snapshot is written straight over dump.rdb instead of a temp file renamed in",
+            breaks: p::CRASH_LOADABLE,
+            model: AofModel {
+                config: Config { mutation: Mutation::SnapshotInPlace, ..rdb(bounds(1, 1, 1, 0, 0), 2).config },
+                ..rdb(bounds(1, 1, 1, 0, 0), 2)
             },
         },
         Mutant {

@@ -16,6 +16,12 @@ pub const NEVER_EMPTY_IN_SILENCE: &str = "recovery never starts empty in silence
 pub const MANIFEST_DURABLE: &str = "manifest only names durable files";
 pub const CRASH_LOADABLE: &str = "a crash never makes the data unloadable";
 
+pub const SNAPSHOT_POINT: &str = "snapshot recovery is one point in time";
+pub const SNAPSHOT_BOUNDED: &str = "RDB-only loss is bounded by the last completed snapshot";
+pub const SOME_SNAPSHOT: &str = "a completed snapshot";
+pub const SOME_CRASH_RENAME: &str = "a crash between rename and directory fsync";
+pub const SOME_CRASH_SNAPSHOTTING: &str = "a crash mid-snapshot";
+
 pub const SOME_CRASH_UNSYNCED: &str = "a crash with un-synced data";
 pub const SOME_TORN: &str = "recovery from a torn tail";
 pub const SOME_ZERO: &str = "recovery from a zero-filled tail";
@@ -46,10 +52,9 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
             s.findings.refused.is_none() || s.failures > 0
         }),
         Property::<AofModel>::sometimes(SOME_CRASH_UNSYNCED, |_, s| s.findings.crash_unsynced),
-        Property::<AofModel>::sometimes(SOME_TORN, |_, s| s.findings.recovered_torn),
-        Property::<AofModel>::sometimes(SOME_ZERO, |_, s| s.findings.recovered_zero_filled),
     ];
     match m.config.appendfsync {
+        _ if !m.config.appendonly => {}
         FsyncPolicy::Everysec => props.push(Property::<AofModel>::sometimes(
             SOME_EVERYSEC_LOSS,
             |_, s| s.findings.everysec_loss,
@@ -68,6 +73,16 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
             |_, s| s.findings.crash_during_rotation,
         ));
     }
+    if m.config.appendonly {
+        props.push(Property::<AofModel>::sometimes(SOME_TORN, |_, s| {
+            s.findings.recovered_torn
+        }));
+        props.push(Property::<AofModel>::sometimes(SOME_ZERO, |_, s| {
+            s.findings.recovered_zero_filled
+        }));
+    } else {
+        props.extend(snapshot_properties());
+    }
     if m.bounds.failures > 0 {
         props.push(Property::<AofModel>::sometimes(
             SOME_FAILURE_RECOVERED,
@@ -79,4 +94,18 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
         ));
     }
     props
+}
+
+fn snapshot_properties() -> Vec<Property<AofModel>> {
+    vec![
+        Property::<AofModel>::always(SNAPSHOT_POINT, |_, s| !s.findings.snapshot_not_one_point),
+        Property::<AofModel>::always(SNAPSHOT_BOUNDED, |_, s| !s.findings.snapshot_loss_unbounded),
+        Property::<AofModel>::sometimes(SOME_SNAPSHOT, |_, s| s.findings.snapshot_completed),
+        Property::<AofModel>::sometimes(SOME_CRASH_RENAME, |_, s| {
+            s.findings.crash_before_rename_durable
+        }),
+        Property::<AofModel>::sometimes(SOME_CRASH_SNAPSHOTTING, |_, s| {
+            s.findings.crash_mid_snapshot
+        }),
+    ]
 }

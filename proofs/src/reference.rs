@@ -16,7 +16,7 @@ pub type Data = BTreeMap<Vec<u8>, Vec<u8>>;
 /// The command for write number `n` (1-based) over `keys` keys: every third write is an INCR
 /// (not idempotent: a record replayed twice shows), the others SET a value never used before.
 pub fn command(n: u8, keys: u8) -> Vec<Bytes> {
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         vec![Bytes::from_static(b"INCR"), Bytes::from_static(b"counter")]
     } else {
         let key = format!("k{}", n % keys.max(1));

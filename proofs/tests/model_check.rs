@@ -8,15 +8,17 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 43245),
-    ("always-two-crashes", 108427),
-    ("always-every-byte", 5391),
-    ("everysec", 903562),
-    ("everysec-two-crashes", 116496),
-    ("no", 31829),
-    ("always-io-failure", 75721),
-    ("everysec-io-failure", 196417),
-    ("no-io-failure", 63680),
+    ("always", 45307),
+    ("always-two-crashes", 114173),
+    ("always-every-byte", 6793),
+    ("everysec", 960578),
+    ("everysec-two-crashes", 140608),
+    ("no", 33161),
+    ("rdb", 37812),
+    ("rdb-two-crashes", 21721),
+    ("always-io-failure", 79227),
+    ("everysec-io-failure", 207152),
+    ("no-io-failure", 67481),
 ];
 
 #[test]

@@ -62,7 +62,7 @@ impl Engine {
                 self.sessions.len().max(self.clients.len()).to_string(),
             )],
             "memory" => vec![kv("used_memory", (self.keyspace.len() * 64).to_string())],
-            "persistence" => self.info_persistence(),
+            "persistence" => self.info_persistence(now_ms),
             "stats" => vec![
                 kv(
                     "total_connections_received",
@@ -90,7 +90,7 @@ impl Engine {
         }
     }
 
-    fn info_persistence(&self) -> Vec<(String, String)> {
+    fn info_persistence(&self, now_ms: u64) -> Vec<(String, String)> {
         let kv = |k: &str, v: String| (k.to_string(), v);
         let status = if self.aof_error().is_some() {
             "err"
@@ -103,7 +103,39 @@ impl Engine {
                 u8::from(self.phase == Phase::Loading).to_string(),
             ),
             kv("rdb_changes_since_last_save", self.stats.dirty.to_string()),
-            kv("rdb_bgsave_in_progress", "0".to_string()),
+            kv(
+                "rdb_bgsave_in_progress",
+                u8::from(self.snapshots.in_progress()).to_string(),
+            ),
+            kv(
+                "rdb_last_save_time",
+                (self.snapshots.lastsave_ms / 1000).to_string(),
+            ),
+            kv(
+                "rdb_last_bgsave_status",
+                if self.snapshots.last_bgsave_ok {
+                    "ok"
+                } else {
+                    "err"
+                }
+                .to_string(),
+            ),
+            kv(
+                "rdb_last_bgsave_time_sec",
+                (self.snapshots.last_duration_ms / 1000).to_string(),
+            ),
+            kv(
+                "rdb_current_bgsave_time_sec",
+                self.snapshots
+                    .current_ms(now_ms)
+                    .map_or(-1, |ms| (ms / 1000) as i64)
+                    .to_string(),
+            ),
+            kv("rdb_saves", self.snapshots.saves.to_string()),
+            kv(
+                "rdb_last_load_keys_loaded",
+                self.snapshots.keys_loaded.to_string(),
+            ),
             kv("aof_enabled", u8::from(self.config.appendonly).to_string()),
             kv(
                 "aof_rewrite_in_progress",

@@ -32,7 +32,7 @@ impl Engine {
         }
     }
 
-    fn refuse(&mut self, e: StartError) {
+    pub(super) fn refuse(&mut self, e: StartError) {
         self.logs.push_back(LogLine {
             level: Level::Warning,
             message: format!("Refusing to start: {e}"),
@@ -137,6 +137,9 @@ impl Engine {
                 },
                 credits_durable: None,
             },
+            step(Op::Fsync {
+                path: TEMP_BASE.to_string(),
+            }),
             step(Op::Rename {
                 from: TEMP_BASE.to_string(),
                 to: join(&self.config.appenddirname, &name),
@@ -167,6 +170,7 @@ impl Engine {
 
     fn finish_procedure(&mut self, purpose: Purpose, now_ms: u64) {
         match purpose {
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Open {
                 manifest,
                 path,
@@ -216,6 +220,7 @@ impl Engine {
         now_ms: u64,
     ) {
         match purpose {
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Open { path, .. } => {
                 let reason = format!("cannot prepare the AOF: {}", error.message);
                 self.refuse(StartError {

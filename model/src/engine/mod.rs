@@ -21,6 +21,7 @@ mod outbox;
 mod procedure;
 mod replies;
 mod server;
+mod snapshot;
 mod startup;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +31,7 @@ use bytes::Bytes;
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::command::{self, Ctx, Session, Shared};
 use crate::config::{Config, Mutation};
+use crate::io::EffectId;
 use crate::io::{join, Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
 use crate::keyspace::Keyspace;
 use crate::resp::Frame;
@@ -40,6 +42,7 @@ use self::procedure::{persist_manifest, step, Procedure, Purpose, Step};
 use self::replies::{Need, Replies};
 use self::server::ClientInfo;
 pub use self::server::{is_engine_command, REDIS_VERSION};
+use self::snapshot::{RdbLoad, Snapshots};
 pub use self::startup::StartError;
 use self::startup::{Progress, Startup};
 
@@ -107,6 +110,9 @@ pub struct Engine {
     procedure: Option<Procedure>,
     rotate_pending: bool,
     stopping: bool,
+    save_on_stop: bool,
+    snapshots: Snapshots,
+    rdb_load: Option<RdbLoad>,
     out: Outbox,
     replies: Replies,
     logs: VecDeque<LogLine>,
@@ -132,6 +138,9 @@ impl Engine {
             procedure: None,
             rotate_pending: false,
             stopping: false,
+            save_on_stop: false,
+            snapshots: Snapshots::new(now_ms),
+            rdb_load: None,
             out: Outbox::default(),
             replies: Replies::default(),
             logs: VecDeque::new(),
@@ -143,7 +152,7 @@ impl Engine {
         if engine.config.appendonly {
             engine.startup = Some(Startup::begin(&engine.config, &mut engine.out));
         } else {
-            engine.phase = Phase::Running;
+            engine.rdb_load = Some(RdbLoad::begin(&engine.config, &mut engine.out));
         }
         engine
     }
@@ -169,6 +178,15 @@ impl Engine {
         self.log
             .as_ref()
             .map(|l| (l.offset_logged, l.offset_written, l.offset_durable))
+    }
+
+    /// Snapshots started and finished in this run (generations count from 1).
+    pub fn snapshot_generations(&self) -> (u64, u64) {
+        (self.snapshots.generation, self.snapshots.done_generation)
+    }
+
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshots.in_progress()
     }
 
     /// Whether a switch to a new incr file is under way.
@@ -232,6 +250,11 @@ impl Engine {
             self.replies.push(client, frame, Need::Nothing);
             return;
         }
+        if !self.sessions.get(&client).is_some_and(Session::in_multi)
+            && self.snapshot_command(now_ms, client, &name, argv).is_some()
+        {
+            return;
+        }
         if is_engine_command(&name) {
             let session = self.sessions.get_mut(&client).filter(|s| s.in_multi());
             let frame = if let Some(session) = session {
@@ -268,7 +291,14 @@ impl Engine {
             }
         }
         let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
-        self.replies.push(client, outcome.reply, need);
+        let flushed_all = name == b"FLUSHALL" && !outcome.propagate.is_empty();
+        match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
+            Some(generation) => {
+                self.replies
+                    .push_after_snapshot(client, outcome.reply, need, generation)
+            }
+            None => self.replies.push(client, outcome.reply, need),
+        }
     }
 
     /// Why a command may not run now: authentication, or a sticky AOF error for writes.
@@ -276,10 +306,10 @@ impl Engine {
         if let Some(frame) = self.auth_gate(client, name) {
             return Some(frame);
         }
-        let message = format!(
-            "MISCONF Errors writing to the AOF file: {}",
-            self.aof_error()?.message
-        );
+        let aof = self
+            .aof_error()
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
+        let message = aof.or_else(|| self.rdb_refusal())?;
         if name == b"EXEC" && self.queued_write(client) {
             // As Redis: an EXEC that would write is refused and its transaction discarded.
             let session = self.sessions.get_mut(&client).expect("in MULTI");
@@ -317,9 +347,16 @@ impl Engine {
     /// SIGTERM, SIGINT or SHUTDOWN: stop taking commands, write and fsync everything logged,
     /// then move to [`Phase::Stopped`]. Replies already executed are still released.
     pub fn handle_shutdown(&mut self, now_ms: u64) {
+        self.handle_shutdown_with(now_ms, None);
+    }
+
+    /// SHUTDOWN [NOSAVE|SAVE]: `save` overrides whether a final snapshot is taken (by default,
+    /// when save points are configured, as Redis).
+    pub fn handle_shutdown_with(&mut self, now_ms: u64, save: Option<bool>) {
         match self.phase {
             Phase::Running => {
                 self.stopping = true;
+                self.save_on_stop = save.unwrap_or(!self.config.save_points.is_empty());
                 self.phase = Phase::Stopping;
                 self.notice("User requested shutdown...".to_string());
             }
@@ -356,6 +393,7 @@ impl Engine {
                 }
             }
         }
+        self.save_points_due(now_ms);
         if let Some(log) = &mut self.log {
             log.maybe_background_fsync(now_ms, true, &mut self.out);
             log.start_retry(now_ms, &mut self.out);
@@ -367,6 +405,10 @@ impl Engine {
     pub fn handle_io(&mut self, now_ms: u64, done: IoDone) {
         if self.startup.as_ref().is_some_and(|s| s.owns(done.id)) {
             self.on_startup_io(now_ms, done.result);
+        } else if self.rdb_load.as_ref().is_some_and(|l| l.owns(done.id)) {
+            self.on_rdb_load_io(now_ms, done.result);
+        } else if self.snapshots.owns(done.id) {
+            self.on_snapshot_io(now_ms, done.result);
         } else if self
             .procedure
             .as_ref()
@@ -418,7 +460,7 @@ impl Engine {
             }
         }
         if self.stopping {
-            self.drive_shutdown();
+            self.drive_shutdown(now_ms);
         }
         if let Some(log) = &self.log {
             self.replies.release(log.offset_written, log.offset_durable);
@@ -429,10 +471,20 @@ impl Engine {
     }
 
     /// Shutdown: force out what is buffered, fsync it, and stop once it is durable.
-    fn drive_shutdown(&mut self) {
-        let Some(log) = &mut self.log else {
+    fn drive_shutdown(&mut self, now_ms: u64) {
+        if self.drive_log_shutdown()
+            && self.drive_final_save(now_ms)
+            && self.phase == Phase::Stopping
+        {
             self.phase = Phase::Stopped;
-            return;
+            self.notice("durakv is now ready to exit, bye bye...".to_string());
+        }
+    }
+
+    /// Writes and fsyncs everything logged. `true` once the log is durable (or has failed).
+    fn drive_log_shutdown(&mut self) -> bool {
+        let Some(log) = &mut self.log else {
+            return true;
         };
         if let Some(failure) = &log.failure {
             let message = format!(
@@ -443,22 +495,20 @@ impl Engine {
                 level: Level::Warning,
                 message,
             });
-            self.phase = Phase::Stopped;
-            return;
+            return true;
         }
         if log.append.is_some() || log.fsync.is_some() || self.procedure.is_some() {
-            return;
+            return false;
         }
         if !log.buf.is_empty() {
             log.force_append(&mut self.out);
-            return;
+            return false;
         }
         if log.offset_durable < log.offset_written {
             log.force_fsync(&mut self.out);
-            return;
+            return false;
         }
-        self.phase = Phase::Stopped;
-        self.notice("AOF flushed and fsynced; ready to exit.".to_string());
+        true
     }
 
     fn notice(&mut self, message: String) {

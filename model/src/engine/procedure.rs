@@ -29,6 +29,8 @@ pub(crate) enum Purpose {
         path: String,
         file_base: u64,
     },
+    /// A snapshot to `dump.rdb` (run in its own slot, see `snapshot.rs`).
+    Snapshot,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -26,6 +26,8 @@ struct Waiting {
     client: ClientId,
     frame: Frame,
     need: Need,
+    /// A snapshot (by generation) that must finish first: SAVE, FLUSHALL with save points.
+    snapshot: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -40,18 +42,51 @@ impl Replies {
             client,
             frame,
             need,
+            snapshot: None,
         });
+    }
+
+    /// Like `push`, and the reply also waits for snapshot `generation` to finish.
+    pub(crate) fn push_after_snapshot(
+        &mut self,
+        client: ClientId,
+        frame: Frame,
+        need: Need,
+        generation: u64,
+    ) {
+        let snapshot = Some(generation);
+        self.waiting.push_back(Waiting {
+            client,
+            frame,
+            need,
+            snapshot,
+        });
+    }
+
+    /// Snapshot `generation` finished; on failure its waiting replies become `failure`.
+    pub(crate) fn snapshot_done(&mut self, generation: u64, failure: Option<&Frame>) {
+        for waiting in self
+            .waiting
+            .iter_mut()
+            .filter(|w| w.snapshot == Some(generation))
+        {
+            waiting.snapshot = None;
+            if let Some(frame) = failure {
+                waiting.frame = frame.clone();
+            }
+        }
     }
 
     /// Moves every reply whose requirement is met, in order, to the ready queue.
     pub(crate) fn release(&mut self, offset_written: u64, offset_durable: u64) {
         assert!(offset_durable <= offset_written);
         while let Some(head) = self.waiting.front() {
-            let met = match head.need {
-                Need::Nothing => true,
-                Need::Written(offset) => offset <= offset_written,
-                Need::Durable(offset) => offset <= offset_durable,
-            };
+            let met = head.snapshot.is_none()
+                && match head.need {
+                    Need::Nothing => true,
+                    Need::Written(offset) => offset <= offset_written,
+                    Need::Durable(offset) => offset <= offset_durable,
+                };
             if !met {
                 break;
             }

@@ -17,6 +17,9 @@ pub(crate) struct ClientInfo {
 }
 
 const ENGINE_COMMANDS: &[&[u8]] = &[
+    b"SAVE",
+    b"BGSAVE",
+    b"LASTSAVE",
     b"AUTH",
     b"HELLO",
     b"CLIENT",
@@ -70,7 +73,13 @@ impl Engine {
             b"CONFIG" => self.config_command(argv),
             b"INFO" => bulk(self.info(now_ms, argv)),
             b"SHUTDOWN" => {
-                self.handle_shutdown(now_ms);
+                let save = match argv.get(1).map(|a| a.to_ascii_uppercase()) {
+                    None => None,
+                    Some(flag) if flag == b"NOSAVE" => Some(false),
+                    Some(flag) if flag == b"SAVE" => Some(true),
+                    Some(_) => return Some(Frame::error("ERR syntax error")),
+                };
+                self.handle_shutdown_with(now_ms, save);
                 return Some(Frame::ok());
             }
             b"QUIT" => Frame::ok(),

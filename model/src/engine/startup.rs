@@ -369,7 +369,10 @@ impl Startup {
             Err(e) => Err(err(
                 path,
                 Some(e.offset),
-                format!("bad RDB preamble: {}", e.reason),
+                format!(
+                    "bad RDB preamble: {}",
+                    crate::engine::snapshot::rdb_reason(&e)
+                ),
             )),
         }
     }

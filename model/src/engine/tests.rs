@@ -412,3 +412,154 @@ fn rotation_makes_the_old_file_durable_first() {
     let rig = rig.restart(config(FsyncPolicy::No));
     assert_eq!(rig.engine.keyspace().dbs[2].len(), 3);
 }
+
+fn rdb_config(save: &str) -> Config {
+    let save_points = crate::config::SavePoint::parse_list(save).unwrap();
+    Config {
+        appendonly: false,
+        save_points,
+        ..Config::default()
+    }
+}
+
+/// BGSAVE serialises the view taken when it starts (later writes are not in it), off the
+/// engine's lane, then temp → rename → directory fsync; a restart with AOF off loads it.
+#[test]
+fn bgsave_writes_one_point_in_time_through_a_temp_file() {
+    let mut rig = Rig::start(rdb_config(""));
+    rig.send(1, "SET a 1");
+    rig.send(1, "BGSAVE");
+    rig.send(1, "SET b 2");
+    assert_eq!(
+        rig.take_replies()[1],
+        Frame::Simple("Background saving started".into())
+    );
+    let mut ops = Vec::new();
+    while let Some(op) = rig.complete(|_| true) {
+        ops.push(op.describe());
+    }
+    assert!(
+        ops[0].starts_with("write 1 keys as an RDB snapshot to temp-1.rdb"),
+        "{ops:?}"
+    );
+    assert_eq!(
+        ops[1..],
+        [
+            "fsync temp-1.rdb",
+            "rename temp-1.rdb -> dump.rdb",
+            "fsync directory ."
+        ]
+    );
+    let rig = rig.restart(rdb_config(""));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(
+        rig.engine.keyspace().len(),
+        1,
+        "b was written after the snapshot started"
+    );
+}
+
+/// SAVE's reply waits for the snapshot to be durable; so do the replies queued behind it.
+#[test]
+fn save_replies_after_the_snapshot_is_durable() {
+    let mut rig = Rig::start(rdb_config(""));
+    rig.send(1, "SET a 1");
+    rig.send(1, "SAVE");
+    rig.send(2, "PING");
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        vec![Frame::ok(), Frame::Simple("PONG".into())]
+    );
+    assert!(rig.disk.is_quiescent());
+}
+
+/// `save 60 2`: strictly more than 60 s and at least 2 changes.
+#[test]
+fn save_point_fires_on_changes_and_strictly_elapsed_time() {
+    let mut rig = Rig::start(rdb_config("60 2"));
+    rig.send(1, "SET a 1");
+    rig.tick(61_000);
+    assert!(rig.pending.is_empty(), "one change is not enough");
+    rig.send(1, "SET b 2");
+    rig.now_ms = 60_000;
+    rig.tick(0);
+    assert!(rig.pending.is_empty(), "60 s is not more than 60 s");
+    rig.tick(1_000);
+    assert!(rig
+        .pending
+        .iter()
+        .any(|e| matches!(e.op, Op::WriteView { .. })));
+    rig.settle();
+    assert!(
+        rig.logs
+            .iter()
+            .any(|l| l.contains("2 changes in 60 seconds")),
+        "{:?}",
+        rig.logs
+    );
+}
+
+/// A failed BGSAVE with save points refuses writes (and PING) with Redis's MISCONF until a
+/// later snapshot succeeds; reads still work.
+#[test]
+fn failed_bgsave_stops_writes_until_a_snapshot_succeeds() {
+    let mut rig = Rig::start(rdb_config("3600 1"));
+    rig.send(1, "SET a 1");
+    rig.send(1, "BGSAVE");
+    rig.fail_next = Some("ENOSPC");
+    rig.complete(|_| true);
+    rig.take_replies();
+    rig.send(1, "SET b 2");
+    rig.send(1, "GET a");
+    let replies = rig.take_replies();
+    assert!(
+        matches!(&replies[0], Frame::Error(e) if e.starts_with("MISCONF Redis is configured to save RDB"))
+    );
+    assert_eq!(replies[1], Frame::Bulk(Bytes::from_static(b"1")));
+    rig.send(1, "BGSAVE");
+    rig.settle();
+    rig.take_replies();
+    rig.send(1, "SET b 2");
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+}
+
+#[test]
+fn zero_length_or_trailing_bytes_in_dump_refuse_start() {
+    let mut disk = SimDisk::new();
+    disk.execute(&Op::Create {
+        path: "dump.rdb".into(),
+    });
+    let rig = Rig::boot(rdb_config(""), disk.clone(), 0);
+    assert!(matches!(rig.engine.phase(), Phase::Refused(e) if e.file == "dump.rdb"));
+    let mut rig = Rig::start(rdb_config(""));
+    rig.send(1, "SET a 1");
+    rig.send(1, "SAVE");
+    rig.settle();
+    rig.disk.execute(&Op::Append {
+        path: "dump.rdb".into(),
+        bytes: Bytes::from_static(b"x"),
+    });
+    let rig = rig.restart(rdb_config(""));
+    assert!(
+        matches!(rig.engine.phase(), Phase::Refused(e) if e.reason.contains("after the RDB checksum"))
+    );
+}
+
+/// With save points, SHUTDOWN saves before stopping; SHUTDOWN NOSAVE does not.
+#[test]
+fn shutdown_saves_when_save_points_are_set() {
+    let mut rig = Rig::start(rdb_config("3600 1"));
+    rig.send(1, "SET a 1");
+    rig.send(1, "SHUTDOWN");
+    rig.settle();
+    assert_eq!(*rig.engine.phase(), Phase::Stopped);
+    assert!(rig.disk.contents("dump.rdb").is_some());
+    let mut rig = Rig::start(rdb_config("3600 1"));
+    rig.send(1, "SET a 1");
+    rig.send(1, "SHUTDOWN NOSAVE");
+    rig.settle();
+    assert_eq!(*rig.engine.phase(), Phase::Stopped);
+    assert!(rig.disk.contents("dump.rdb").is_none());
+}

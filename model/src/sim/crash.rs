@@ -92,6 +92,7 @@ impl SimDisk {
                         durable: content,
                         appends: Vec::new(),
                         lost: None,
+                        floor: None,
                     },
                 );
             }
@@ -152,6 +153,13 @@ impl SimDisk {
         (d.written.len() as u64, d.durable.len() as u64)
     }
 
+    /// Whether a pending directory operation would rename something to `path`.
+    pub fn rename_pending_to(&self, path: &str) -> bool {
+        self.pending
+            .iter()
+            .any(|op| matches!(op, super::DirOp::Rename(_, to) if to == path))
+    }
+
     /// Pending directory operations.
     pub fn pending_count(&self) -> usize {
         self.pending.len()
@@ -168,10 +176,15 @@ fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
     if data.durable == image {
         return Vec::new();
     }
-    if !image.starts_with(&data.durable) {
-        return vec![Keep::Durable, Keep::Written];
-    }
-    let (from, to) = (data.durable.len() as u64, image.len() as u64);
+    // A recreated or truncated file: the old version, or the new one torn anywhere from its
+    // first byte (the truncate may reach the disk before the data).
+    let recreated = data.floor.is_some() || !image.starts_with(&data.durable);
+    let from = match data.floor {
+        Some(floor) => floor.min(data.durable.len() as u64),
+        None if recreated => 0,
+        None => data.durable.len() as u64,
+    };
+    let to = image.len() as u64;
     let mut cuts: Vec<u64> = match tears {
         Tears::EveryByte => (from..=to).collect(),
         Tears::Sampled => {
@@ -187,7 +200,8 @@ fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
     cuts.retain(|&c| (from..=to).contains(&c));
     cuts.sort_unstable();
     cuts.dedup();
-    let mut out: Vec<Keep> = cuts.iter().map(|&c| Keep::Prefix(c)).collect();
+    let mut out: Vec<Keep> = recreated.then_some(Keep::Durable).into_iter().collect();
+    out.extend(cuts.iter().map(|&c| Keep::Prefix(c)));
     out.extend(
         cuts.iter()
             .filter(|&&c| c < to)
