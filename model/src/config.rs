@@ -49,6 +49,8 @@ pub enum Mutation {
     EverysecFsyncOnlyOnWrite,
     /// A missing manifest means a fresh start, whatever the AOF directory holds (Redis 7.0).
     FreshStartWithoutManifest,
+    /// Delete the files a rewrite replaced before the manifest without them is durable.
+    DeleteHistoryFirst,
     /// Write the snapshot straight over `dump.rdb` instead of a temp file renamed into place.
     SnapshotInPlace,
     /// After a failed write or fsync, resume without rewriting the bytes after the last good
@@ -124,6 +126,10 @@ pub struct Config {
     pub stop_writes_on_bgsave_error: bool,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// Skip fsyncs of the AOF while a rewrite or snapshot runs (weakens `always`, as in Redis).
+    pub no_appendfsync_on_rewrite: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
     pub runtime_settings: Vec<(String, String)>,
     pub mutation: Mutation,
@@ -147,6 +153,9 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             rdbcompression: true,
             rdbchecksum: true,
+            no_appendfsync_on_rewrite: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 << 20,
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
         }
@@ -208,6 +217,18 @@ impl Config {
             ("rdbcompression".to_string(), yes_no(self.rdbcompression)),
             ("rdbchecksum".to_string(), yes_no(self.rdbchecksum)),
             (
+                "no-appendfsync-on-rewrite".to_string(),
+                yes_no(self.no_appendfsync_on_rewrite),
+            ),
+            (
+                "auto-aof-rewrite-percentage".to_string(),
+                self.auto_aof_rewrite_percentage.to_string(),
+            ),
+            (
+                "auto-aof-rewrite-min-size".to_string(),
+                self.auto_aof_rewrite_min_size.to_string(),
+            ),
+            (
                 "requirepass".to_string(),
                 self.requirepass.clone().unwrap_or_default(),
             ),
@@ -252,6 +273,13 @@ impl Config {
             }
             "rdbcompression" => self.rdbcompression = parse_yes_no(value)?,
             "rdbchecksum" => self.rdbchecksum = parse_yes_no(value)?,
+            "no-appendfsync-on-rewrite" => self.no_appendfsync_on_rewrite = parse_yes_no(value)?,
+            "auto-aof-rewrite-percentage" => {
+                self.auto_aof_rewrite_percentage = value
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer")?
+            }
+            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size = parse_memory(value)?,
             "dbfilename" => {
                 if value.is_empty() || value.contains('/') {
                     return Err("dbfilename can't be a path, just a filename".to_string());
@@ -266,4 +294,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Parses a redis.conf memory value: `64mb`, `1gb`, `100k`, `4096`.
+pub fn parse_memory(value: &str) -> Result<u64, String> {
+    let lower = value.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "argument must be a memory value")?;
+    let scale = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1 << 20,
+        "g" => 1_000_000_000,
+        "gb" => 1 << 30,
+        _ => return Err("argument must be a memory value".to_string()),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| "argument must be a memory value".to_string())
 }

@@ -96,6 +96,10 @@ pub struct IoError {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IoResult {
     Done,
+    /// A `WriteView` wrote this many bytes.
+    Written {
+        len: u64,
+    },
     /// Bytes read; `eof` when the read reached the end of the file.
     Read {
         bytes: Bytes,

@@ -152,7 +152,12 @@ impl SimDisk {
                 encode_view(view, *format, *now_ms, &mut bytes)
                     .expect("writing to a Vec cannot fail");
                 match self.create(path) {
-                    IoResult::Done => self.append(path, &bytes),
+                    IoResult::Done => match self.append(path, &bytes) {
+                        IoResult::Done => IoResult::Written {
+                            len: bytes.len() as u64,
+                        },
+                        other => other,
+                    },
                     other => other,
                 }
             }

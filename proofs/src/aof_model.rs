@@ -34,6 +34,8 @@ pub struct Bounds {
     pub failures: u8,
     /// BGSAVEs the model may request.
     pub snapshots: u8,
+    /// BGREWRITEAOFs the model may request.
+    pub rewrites: u8,
 }
 
 /// A fault the harness applies to the effect stream (a known-bad design outside the engine).
@@ -86,6 +88,10 @@ pub struct Findings {
     pub snapshot_completed: bool,
     pub crash_before_rename_durable: bool,
     pub crash_mid_snapshot: bool,
+    pub rewrite_lost_data: bool,
+    pub rewrite_completed: bool,
+    pub crash_during_rewrite: bool,
+    pub recovered_base_and_incr: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.
@@ -111,6 +117,10 @@ pub struct State {
     pub rotations: u8,
     pub failures: u8,
     pub snapshots: u8,
+    pub rewrites: u8,
+    /// History length when the running rewrite was requested.
+    pub rewrite_point: u8,
+    pub rewrites_seen: u64,
     /// History length when each snapshot of this run started (generation g at index g-1).
     pub run_points: Vec<u8>,
     /// History lengths any surviving snapshot may hold (0: no snapshot).
@@ -130,6 +140,8 @@ pub enum Action {
     Fail(Lane),
     /// An operator sends BGSAVE.
     Bgsave,
+    /// An operator sends BGREWRITEAOF.
+    Rewrite,
     Tick,
     Rotate,
     Crash(Crash),
@@ -178,6 +190,13 @@ impl AofModel {
             }
         }
         while engine.poll_log().is_some() {}
+        let (rewrites_done, _) = engine.rewrites();
+        if rewrites_done > s.rewrites_seen {
+            s.rewrites_seen = rewrites_done;
+            s.findings.rewrite_completed = true;
+            s.findings.rewrite_lost_data |= !self.rewrite_preserved(s);
+        }
+        let engine = s.engine.as_mut().expect("engine up");
         let (_, done) = engine.snapshot_generations();
         if let Some(&point) = (done as usize)
             .checked_sub(1)
@@ -224,6 +243,9 @@ impl AofModel {
             s.run_points.clear();
         }
         s.history.truncate(kept);
+        let stats = engine.stats();
+        s.findings.recovered_base_and_incr |=
+            stats.base_keys_loaded > 0 && stats.commands_loaded > stats.base_keys_loaded;
         let truncated = engine.stats().truncations > 0;
         s.findings.recovered_torn |= truncated && crash.torn;
         s.findings.recovered_zero_filled |= truncated && crash.zero_filled;
@@ -278,6 +300,7 @@ impl AofModel {
         s.findings.crash_unsynced |= !s.disk.is_quiescent();
         s.findings.crash_while_failed |= s.engine.as_ref().is_some_and(|e| e.aof_error().is_some());
         s.findings.crash_during_rotation |= s.engine.as_ref().is_some_and(Engine::is_rotating);
+        s.findings.crash_during_rewrite |= s.engine.as_ref().is_some_and(|e| e.rewrites().1);
         s.findings.crash_mid_snapshot |=
             s.engine.as_ref().is_some_and(Engine::snapshot_in_progress);
         s.findings.crash_before_rename_durable |= s.disk.rename_pending_to(&self.config.dbfilename);
@@ -288,6 +311,19 @@ impl AofModel {
         s.lanes = Default::default();
         s.outstanding.iter_mut().for_each(|o| *o = None);
         s.crashes += 1;
+    }
+
+    /// At the moment a rewrite completes: everything on disk now (as if synced) loads into a
+    /// replay of a prefix of the applied writes that includes every write before BGREWRITEAOF.
+    fn rewrite_preserved(&self, s: &State) -> bool {
+        let Some(recovered) =
+            crate::inspect::recover(&s.disk.as_if_synced(), &self.config, s.now_ms)
+        else {
+            return false;
+        };
+        let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
+        reference::matching_prefix(&applied, self.bounds.keys, &recovered)
+            .is_some_and(|k| k >= s.rewrite_point as usize)
     }
 
     fn fsync_in_flight(s: &State) -> bool {
@@ -321,6 +357,9 @@ impl Model for AofModel {
             rotations: 0,
             failures: 0,
             snapshots: 0,
+            rewrites: 0,
+            rewrite_point: 0,
+            rewrites_seen: 0,
             run_points: Vec::new(),
             points: vec![0],
             durable_point: 0,
@@ -356,6 +395,9 @@ impl Model for AofModel {
         }
         if Self::running(s) && s.rotations < self.bounds.rotations {
             actions.push(Action::Rotate);
+        }
+        if Self::running(s) && s.rewrites < self.bounds.rewrites {
+            actions.push(Action::Rewrite);
         }
         if Self::running(s) && s.snapshots < self.bounds.snapshots {
             actions.push(Action::Bgsave);
@@ -412,6 +454,12 @@ impl Model for AofModel {
                     s.run_points.push(point);
                     s.points.push(point);
                 }
+            }
+            Action::Rewrite => {
+                s.rewrites += 1;
+                s.rewrite_point = s.history.len() as u8;
+                let argv = vec![bytes::Bytes::from_static(b"BGREWRITEAOF")];
+                s.engine.as_mut()?.handle_command(s.now_ms, OPERATOR, argv);
             }
             Action::Crash(crash) => self.crash(&mut s, &crash),
             Action::Restart => {

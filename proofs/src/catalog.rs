@@ -46,6 +46,7 @@ fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64)
     Bounds {
         failures: 0,
         snapshots: 0,
+        rewrites: 0,
         clients,
         writes,
         keys: 2,
@@ -76,6 +77,14 @@ pub fn checks() -> Vec<Check> {
             model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 2000)),
         ),
         check("no", model(FsyncPolicy::No, bounds(3, 5, 1, 1, 0))),
+        check(
+            "always-rewrite",
+            rewriting(FsyncPolicy::Always, bounds(2, 3, 1, 0, 0)),
+        ),
+        check(
+            "everysec-rewrite",
+            rewriting(FsyncPolicy::Everysec, bounds(1, 2, 1, 0, 2000)),
+        ),
         check("rdb", rdb(bounds(2, 4, 1, 0, 0), 3)),
         check("rdb-two-crashes", rdb(bounds(1, 3, 2, 0, 0), 2)),
         check(
@@ -108,6 +117,17 @@ fn rdb(bounds: Bounds, snapshots: u8) -> AofModel {
     m
 }
 
+/// One BGREWRITEAOF among the writes.
+fn rewriting(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+    model(
+        policy,
+        Bounds {
+            rewrites: 1,
+            ..bounds
+        },
+    )
+}
+
 /// A disk that fails one append or fsync of the log.
 fn failing(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     model(
@@ -136,7 +156,7 @@ pub fn describe(m: &AofModel) -> String {
     };
     format!(
         "{}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
-         {} failed write/fsync, {} BGSAVE(s), {} crash(es) {tears}",
+         {} failed write/fsync, {} BGSAVE(s), {} BGREWRITEAOF(s), {} crash(es) {tears}",
         if m.config.appendonly {
             format!("appendfsync {}", m.config.appendfsync.as_str())
         } else {
@@ -149,6 +169,7 @@ pub fn describe(m: &AofModel) -> String {
         b.time_ms_max / 1000,
         b.failures,
         b.snapshots,
+        b.rewrites,
         b.crashes,
     )
 }
@@ -206,6 +227,34 @@ pub fn mutants() -> Vec<Mutant> {
             model: AofModel {
                 config: Config { mutation: Mutation::SnapshotInPlace, ..rdb(bounds(1, 1, 1, 0, 0), 2).config },
                 ..rdb(bounds(1, 1, 1, 0, 0), 2)
+            },
+        },
+        Mutant {
+            name: "delete-history-before-manifest",
+            about: "a rewrite deletes the files it replaced before the manifest without them is durable",
+            breaks: p::MANIFEST_DURABLE,
+            model: AofModel {
+                config: Config { mutation: Mutation::DeleteHistoryFirst, ..Config::default() },
+                ..rewriting(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
+            },
+        },
+        Mutant {
+            name: "rename-unsynced-base",
+            about: "the rewrite's base is renamed into the AOF directory without being fsynced",
+            breaks: p::CRASH_LOADABLE,
+            model: AofModel { fault: DiskFault::SkipTempFsync, ..rewriting(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)) },
+        },
+        Mutant {
+            name: "no-appendfsync-on-rewrite",
+            about: "the real setting no-appendfsync-on-rewrite yes under always: no fsync while a rewrite runs",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel {
+                config: Config {
+                    appendfsync: FsyncPolicy::Always,
+                    no_appendfsync_on_rewrite: true,
+                    ..Config::default()
+                },
+                ..rewriting(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
             },
         },
         Mutant {

@@ -74,3 +74,23 @@ pub fn manifest_names_durable_files(disk: &SimDisk, config: &Config) -> bool {
                 .all(|i| view.contains_key(&join(dir, &i.name)))
     })
 }
+
+/// Starts an engine on `disk` and runs its start-up to the end, executing every effect at once.
+/// The recovered data set, or `None` if start-up refused.
+pub fn recover(disk: &SimDisk, config: &Config, now_ms: u64) -> Option<crate::reference::Data> {
+    let mut disk = disk.clone();
+    let mut engine = model::engine::Engine::new(config.clone(), now_ms);
+    while *engine.phase() == model::engine::Phase::Loading {
+        let effect = engine.poll_effect().expect("loading waits on an effect");
+        let result = disk.execute(&effect.op);
+        engine.handle_io(
+            now_ms,
+            model::io::IoDone {
+                id: effect.id,
+                result,
+            },
+        );
+    }
+    (*engine.phase() == model::engine::Phase::Running)
+        .then(|| crate::reference::dump(engine.keyspace()))
+}

@@ -22,6 +22,11 @@ pub const SOME_SNAPSHOT: &str = "a completed snapshot";
 pub const SOME_CRASH_RENAME: &str = "a crash between rename and directory fsync";
 pub const SOME_CRASH_SNAPSHOTTING: &str = "a crash mid-snapshot";
 
+pub const REWRITE_PRESERVES: &str = "a completed rewrite preserves the data set";
+pub const SOME_REWRITE: &str = "a completed rewrite";
+pub const SOME_CRASH_REWRITING: &str = "a crash during rewrite";
+pub const SOME_BASE_AND_INCR: &str = "recovery from an RDB-preamble base plus incr";
+
 pub const SOME_CRASH_UNSYNCED: &str = "a crash with un-synced data";
 pub const SOME_TORN: &str = "recovery from a torn tail";
 pub const SOME_ZERO: &str = "recovery from a zero-filled tail";
@@ -83,6 +88,9 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
     } else {
         props.extend(snapshot_properties());
     }
+    if m.bounds.rewrites > 0 {
+        props.extend(rewrite_properties());
+    }
     if m.bounds.failures > 0 {
         props.push(Property::<AofModel>::sometimes(
             SOME_FAILURE_RECOVERED,
@@ -106,6 +114,19 @@ fn snapshot_properties() -> Vec<Property<AofModel>> {
         }),
         Property::<AofModel>::sometimes(SOME_CRASH_SNAPSHOTTING, |_, s| {
             s.findings.crash_mid_snapshot
+        }),
+    ]
+}
+
+fn rewrite_properties() -> Vec<Property<AofModel>> {
+    vec![
+        Property::<AofModel>::always(REWRITE_PRESERVES, |_, s| !s.findings.rewrite_lost_data),
+        Property::<AofModel>::sometimes(SOME_REWRITE, |_, s| s.findings.rewrite_completed),
+        Property::<AofModel>::sometimes(SOME_CRASH_REWRITING, |_, s| {
+            s.findings.crash_during_rewrite
+        }),
+        Property::<AofModel>::sometimes(SOME_BASE_AND_INCR, |_, s| {
+            s.findings.recovered_base_and_incr
         }),
     ]
 }

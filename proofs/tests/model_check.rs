@@ -14,6 +14,8 @@ const PINNED: &[(&str, usize)] = &[
     ("everysec", 960578),
     ("everysec-two-crashes", 140608),
     ("no", 33161),
+    ("always-rewrite", 82980),
+    ("everysec-rewrite", 937105),
     ("rdb", 37812),
     ("rdb-two-crashes", 21721),
     ("always-io-failure", 79227),

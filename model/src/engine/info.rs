@@ -139,18 +139,28 @@ impl Engine {
             kv("aof_enabled", u8::from(self.config.appendonly).to_string()),
             kv(
                 "aof_rewrite_in_progress",
-                u8::from(self.is_rotating()).to_string(),
+                u8::from(self.rewrites.in_progress).to_string(),
             ),
             kv("aof_rewrite_scheduled", "0".to_string()),
+            kv(
+                "aof_last_rewrite_time_sec",
+                (self.rewrites.last_duration_ms / 1000).to_string(),
+            ),
+            kv(
+                "aof_last_bgrewrite_status",
+                if self.rewrites.last_ok { "ok" } else { "err" }.to_string(),
+            ),
+            kv("aof_rewrites", self.rewrites.count.to_string()),
+            kv(
+                "aof_rewrites_consecutive_failures",
+                self.rewrites.failures_consecutive.to_string(),
+            ),
             kv("aof_last_write_status", status.to_string()),
         ];
         if let Some(log) = &self.log {
             fields.extend([
-                kv(
-                    "aof_current_size",
-                    log.file_offset(log.offset_written.max(log.file_base))
-                        .to_string(),
-                ),
+                kv("aof_current_size", self.aof_size().to_string()),
+                kv("aof_base_size", self.rewrites.base_size.to_string()),
                 kv("aof_buffer_length", log.buf.len().to_string()),
                 kv(
                     "aof_pending_bio_fsync",

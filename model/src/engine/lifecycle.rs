@@ -22,6 +22,7 @@ impl Engine {
             Progress::Refused(e) => self.refuse(e),
             Progress::Loaded(loaded) => {
                 self.stats.commands_loaded = loaded.commands;
+                self.stats.base_keys_loaded = loaded.base_keys;
                 self.notice(format!(
                     "DB loaded from append only file: {} commands, {} keys",
                     loaded.commands,
@@ -57,6 +58,8 @@ impl Engine {
             }));
             steps.push(step(Op::Fsync { path: path.clone() }));
         }
+        self.rewrites.size_at = loaded.bytes;
+        self.rewrites.base_size = loaded.bytes;
         let fresh = loaded.manifest.is_none();
         let mut manifest = loaded.manifest.unwrap_or(Manifest {
             base: None,
@@ -69,6 +72,15 @@ impl Engine {
             steps.push(step(Op::FsyncDir {
                 path: String::new(),
             }));
+        }
+        if !manifest.history.is_empty() {
+            // A rewrite's replaced files whose deletion did not finish: remove them now.
+            for file in std::mem::take(&mut manifest.history) {
+                steps.push(step(Op::Delete {
+                    path: join(&dir, &file.name),
+                }));
+            }
+            changed = true;
         }
         if manifest.base.is_none() && manifest.incrs.is_empty() {
             steps.extend(self.base_steps(&mut manifest, now_ms));
@@ -147,11 +159,11 @@ impl Engine {
         ]
     }
 
-    fn run_procedure(&mut self, mut procedure: Procedure, now_ms: u64) {
+    pub(super) fn run_procedure(&mut self, mut procedure: Procedure, now_ms: u64) {
         if procedure.advance(&mut self.out) {
             self.procedure = Some(procedure);
         } else {
-            self.finish_procedure(procedure.purpose, now_ms);
+            self.finish_procedure(procedure.purpose, procedure.view_len, now_ms);
         }
     }
 
@@ -159,8 +171,13 @@ impl Engine {
         let mut procedure = self.procedure.take().expect("procedure in flight");
         let (_, credits) = procedure.inflight.take().expect("step in flight");
         if let IoResult::Failed(error) = result {
-            self.fail_procedure(procedure.purpose, error, credits.is_some(), now_ms);
+            let done = procedure.done;
+            self.fail_procedure(procedure.purpose, error, credits.is_some(), done, now_ms);
             return;
+        }
+        procedure.done += 1;
+        if let IoResult::Written { len } = result {
+            procedure.view_len = len;
         }
         if let (Some(end), Some(log)) = (credits, &mut self.log) {
             log.credit_durable(end);
@@ -168,8 +185,13 @@ impl Engine {
         self.run_procedure(procedure, now_ms);
     }
 
-    fn finish_procedure(&mut self, purpose: Purpose, now_ms: u64) {
+    fn finish_procedure(&mut self, purpose: Purpose, view_len: u64, now_ms: u64) {
         match purpose {
+            Purpose::Rewrite {
+                without_history,
+                incr_start,
+                ..
+            } => self.rewrite_done(without_history, view_len, incr_start, now_ms),
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Open {
                 manifest,
@@ -195,6 +217,7 @@ impl Engine {
                 manifest,
                 path,
                 file_base,
+                view,
             } => {
                 let log = self.log.as_mut().expect("log open");
                 log.path = path.clone();
@@ -204,9 +227,8 @@ impl Engine {
                 self.manifest = Some(manifest);
                 self.stats.rotations += 1;
                 self.notice(format!("Switched AOF appends to {path}"));
-                if self.config.mutation == Mutation::RotateBeforeOldDurable {
-                    // Redis's bio thread would fsync the old file some time later; until then its
-                    // tail is exposed, which is the point of this mutation.
+                if let Some(view) = view {
+                    self.start_rewrite_base(view, file_base, now_ms);
                 }
             }
         }
@@ -217,6 +239,7 @@ impl Engine {
         purpose: Purpose,
         error: IoError,
         was_log_fsync: bool,
+        done: usize,
         now_ms: u64,
     ) {
         match purpose {
@@ -229,7 +252,15 @@ impl Engine {
                     reason,
                 });
             }
-            Purpose::Rotate { .. } => {
+            Purpose::Rewrite {
+                with_history,
+                steps_to_manifest,
+                ..
+            } => self.rewrite_failed(&error, (done >= steps_to_manifest).then_some(with_history)),
+            Purpose::Rotate { view, .. } => {
+                if view.is_some() {
+                    self.rewrite_failed(&error, None);
+                }
                 let log = self.log.as_mut().expect("log open");
                 log.paused = false;
                 if was_log_fsync {
@@ -261,6 +292,9 @@ impl Engine {
         let old = log.path.clone();
         log.selected_db = None;
         log.paused = true;
+        // The view and the switch happen in this one step: every write before it is in the
+        // view, every write after it goes to the new incr file.
+        let view = std::mem::take(&mut self.rewrites.wants_view).then(|| self.keyspace.clone());
         let mut steps = Vec::new();
         let redis_order = matches!(
             self.config.mutation,
@@ -294,6 +328,7 @@ impl Engine {
                 manifest,
                 path,
                 file_base: end,
+                view,
             },
             steps,
         );

@@ -63,6 +63,8 @@ pub(crate) struct AofLog {
     pub(crate) failure: Option<Failure>,
     /// A rotation or repair owns the file: no appends until it finishes.
     pub(crate) paused: bool,
+    /// `no-appendfsync-on-rewrite` with a rewrite or snapshot running: write, do not fsync.
+    pub(crate) suspended: bool,
 }
 
 /// Milliseconds between retries of a failed write, as Redis's once-a-second cron.
@@ -96,6 +98,7 @@ impl AofLog {
             delayed_fsync: 0,
             failure: None,
             paused: false,
+            suspended: false,
         }
     }
 
@@ -124,7 +127,9 @@ impl AofLog {
             return Need::Nothing;
         }
         match self.policy {
-            FsyncPolicy::Always if self.mutation != Mutation::ReplyBeforeFsync => {
+            FsyncPolicy::Always
+                if self.mutation != Mutation::ReplyBeforeFsync && !self.suspended =>
+            {
                 Need::Durable(self.offset_logged)
             }
             _ => Need::Written(self.offset_logged),
@@ -138,7 +143,15 @@ impl AofLog {
 
     /// Issues the next write (and, under `always`, its fsync) if the policy allows it now.
     pub(crate) fn flush(&mut self, now_ms: u64, out: &mut Outbox) -> Option<String> {
-        if self.failure.is_some() || self.paused || self.append.is_some() || self.buf.is_empty() {
+        if self.failure.is_some() || self.paused || self.append.is_some() {
+            return None;
+        }
+        if self.buf.is_empty() {
+            // Under `always`, what was written while fsyncs were suspended is fsynced now.
+            let owed = self.offset_durable < self.offset_written && self.fsync.is_none();
+            if self.policy == FsyncPolicy::Always && !self.suspended && owed {
+                self.issue_fsync(Lane::Log, self.offset_written, out);
+            }
             return None;
         }
         let mut note = None;
@@ -160,7 +173,7 @@ impl AofLog {
         }
         self.postponed_since_ms = None;
         self.issue_append(out);
-        if self.policy == FsyncPolicy::Always {
+        if self.policy == FsyncPolicy::Always && !self.suspended {
             self.issue_fsync(Lane::Log, self.offset_logged, out);
         }
         note
@@ -212,7 +225,11 @@ impl AofLog {
         from_timer: bool,
         out: &mut Outbox,
     ) {
-        if self.policy != FsyncPolicy::Everysec || self.failure.is_some() || self.paused {
+        if self.policy != FsyncPolicy::Everysec
+            || self.failure.is_some()
+            || self.paused
+            || self.suspended
+        {
             return;
         }
         if from_timer && self.mutation == Mutation::EverysecFsyncOnlyOnWrite {

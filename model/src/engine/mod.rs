@@ -20,6 +20,7 @@ mod log;
 mod outbox;
 mod procedure;
 mod replies;
+mod rewrite;
 mod server;
 mod snapshot;
 mod startup;
@@ -40,6 +41,7 @@ use self::log::AofLog;
 use self::outbox::Outbox;
 use self::procedure::{persist_manifest, step, Procedure, Purpose, Step};
 use self::replies::{Need, Replies};
+use self::rewrite::Rewrites;
 use self::server::ClientInfo;
 pub use self::server::{is_engine_command, REDIS_VERSION};
 use self::snapshot::{RdbLoad, Snapshots};
@@ -82,6 +84,8 @@ pub struct LogLine {
 pub struct Stats {
     pub dirty: u64,
     pub commands_loaded: u64,
+    /// Keys loaded from an RDB-format AOF base at start.
+    pub base_keys_loaded: u64,
     pub truncations: u64,
     pub rotations: u64,
     pub commands_processed: u64,
@@ -112,6 +116,7 @@ pub struct Engine {
     stopping: bool,
     save_on_stop: bool,
     snapshots: Snapshots,
+    rewrites: Rewrites,
     rdb_load: Option<RdbLoad>,
     out: Outbox,
     replies: Replies,
@@ -140,6 +145,10 @@ impl Engine {
             stopping: false,
             save_on_stop: false,
             snapshots: Snapshots::new(now_ms),
+            rewrites: Rewrites {
+                last_ok: true,
+                ..Rewrites::default()
+            },
             rdb_load: None,
             out: Outbox::default(),
             replies: Replies::default(),
@@ -183,6 +192,11 @@ impl Engine {
     /// Snapshots started and finished in this run (generations count from 1).
     pub fn snapshot_generations(&self) -> (u64, u64) {
         (self.snapshots.generation, self.snapshots.done_generation)
+    }
+
+    /// Rewrites completed in this run, and whether one is running.
+    pub fn rewrites(&self) -> (u64, bool) {
+        (self.rewrites.count, self.rewrites.in_progress)
     }
 
     pub fn snapshot_in_progress(&self) -> bool {
@@ -394,6 +408,7 @@ impl Engine {
             }
         }
         self.save_points_due(now_ms);
+        self.auto_rewrite_due(now_ms);
         if let Some(log) = &mut self.log {
             log.maybe_background_fsync(now_ms, true, &mut self.out);
             log.start_retry(now_ms, &mut self.out);
@@ -451,6 +466,10 @@ impl Engine {
         // A pending rotation holds new appends back, so the one in flight drains and the
         // rotation can start (it sends what is buffered to the old file itself).
         self.try_start_rotation();
+        let suspended = self.fsync_suspended();
+        if let Some(log) = &mut self.log {
+            log.suspended = suspended;
+        }
         if let (Some(log), false) = (&mut self.log, self.rotate_pending) {
             if let Some(note) = log.flush(now_ms, &mut self.out) {
                 self.logs.push_back(LogLine {

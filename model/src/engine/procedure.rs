@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use crate::aof::manifest::Manifest;
 use crate::io::{join, EffectId, Lane, Op};
+use crate::keyspace::Keyspace;
 
 use super::outbox::Outbox;
 
@@ -28,9 +29,21 @@ pub(crate) enum Purpose {
         manifest: Manifest,
         path: String,
         file_base: u64,
+        /// For a rewrite: the data set when appends switched to the new file.
+        view: Option<Keyspace>,
     },
     /// A snapshot to `dump.rdb` (run in its own slot, see `snapshot.rs`).
     Snapshot,
+    /// A rewrite's second half: the base from `view`, then the manifest that makes it the base
+    /// (`with_history`), then deleting the replaced files and the manifest without them.
+    Rewrite {
+        with_history: Manifest,
+        without_history: Manifest,
+        /// Steps up to and including the rename of the manifest `with_history`.
+        steps_to_manifest: usize,
+        /// Log offset where the new incr file starts.
+        incr_start: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,6 +59,10 @@ pub(crate) struct Procedure {
     pub(crate) purpose: Purpose,
     steps: VecDeque<Step>,
     pub(crate) inflight: Option<(EffectId, Option<u64>)>,
+    /// Steps completed successfully.
+    pub(crate) done: usize,
+    /// Bytes a `WriteView` step reported writing.
+    pub(crate) view_len: u64,
 }
 
 impl Procedure {
@@ -54,6 +71,8 @@ impl Procedure {
             purpose,
             steps: steps.into(),
             inflight: None,
+            done: 0,
+            view_len: 0,
         }
     }
 

@@ -20,6 +20,7 @@ const ENGINE_COMMANDS: &[&[u8]] = &[
     b"SAVE",
     b"BGSAVE",
     b"LASTSAVE",
+    b"BGREWRITEAOF",
     b"AUTH",
     b"HELLO",
     b"CLIENT",

@@ -1,4 +1,4 @@
-//! RDB snapshots: SAVE, BGSAVE, LASTSAVE, save points, the final save at shutdown, and loading
+//! RDB snapshots: SAVE, BGSAVE, LASTSAVE (and the BGREWRITEAOF command's entry), save points, the final save at shutdown, and loading
 //! `dump.rdb` at start when the AOF is off.
 //!
 //! Owns the snapshot state. Invariants:
@@ -216,8 +216,14 @@ impl Engine {
                     }
                 }
             }
+            (b"BGREWRITEAOF", 1) => match self.start_rewrite(now_ms) {
+                Ok(()) => {
+                    Frame::Simple("Background append only file rewriting started".to_string())
+                }
+                Err(frame) => frame,
+            },
             (b"LASTSAVE", 1) => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
-            (b"SAVE" | b"BGSAVE" | b"LASTSAVE", _) => {
+            (b"SAVE" | b"BGSAVE" | b"LASTSAVE" | b"BGREWRITEAOF", _) => {
                 let lower = String::from_utf8_lossy(name).to_lowercase();
                 Frame::error(format!(
                     "ERR wrong number of arguments for '{lower}' command"

@@ -49,6 +49,9 @@ pub(crate) struct Loaded {
     /// Length of the last incr file after repair, if the manifest has one.
     pub(crate) last_incr_len: u64,
     pub(crate) commands: u64,
+    /// Bytes of all files loaded (after repair): `aof_current_size` at start.
+    pub(crate) bytes: u64,
+    pub(crate) base_keys: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +83,8 @@ pub(crate) struct Startup {
     truncations: Vec<(String, u64)>,
     commands: u64,
     last_len: u64,
+    bytes: u64,
+    base_keys: u64,
 }
 
 /// One step of loading, as the engine sees it.
@@ -107,6 +112,8 @@ impl Startup {
             truncations: Vec::new(),
             commands: 0,
             last_len: 0,
+            bytes: 0,
+            base_keys: 0,
         };
         startup.read_next(config, manifest_path(config), out);
         startup
@@ -210,6 +217,8 @@ impl Startup {
             truncations: std::mem::take(&mut self.truncations),
             last_incr_len: self.last_len,
             commands: self.commands,
+            bytes: self.bytes,
+            base_keys: self.base_keys,
         })
     }
 
@@ -363,6 +372,7 @@ impl Startup {
         match rdb::decode(&self.buf, ks, &opts) {
             Ok(loaded) => {
                 self.commands += loaded.keys_loaded;
+                self.base_keys += loaded.keys_loaded;
                 self.good = loaded.end_offset;
                 Ok(loaded.end_offset as usize)
             }
@@ -438,6 +448,7 @@ impl Startup {
             self.truncations.push((path.to_string(), self.good));
         }
         self.last_len = self.good;
+        self.bytes += self.good;
         self.open_file(config, self.index + 1, out)
     }
 }

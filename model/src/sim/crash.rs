@@ -139,6 +139,23 @@ impl SimDisk {
         self.pending.is_empty() && self.data.values().all(|d| d.durable == d.image())
     }
 
+    /// The disk as if everything written and every directory operation were durable now.
+    pub fn as_if_synced(&self) -> SimDisk {
+        let mut disk = self.clone();
+        for op in std::mem::take(&mut disk.pending) {
+            op.apply(&mut disk.durable);
+        }
+        for data in disk.data.values_mut() {
+            let image = data.image();
+            *data = Data {
+                written: image.clone(),
+                durable: image,
+                ..Data::default()
+            };
+        }
+        disk
+    }
+
     /// The current name of a file (for describing a crash in plain words).
     pub fn path_of(&self, inode: Inode) -> Option<&str> {
         self.live
