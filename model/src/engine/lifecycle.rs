@@ -83,7 +83,7 @@ impl Engine {
             changed = true;
         }
         if manifest.base.is_none() && manifest.incrs.is_empty() {
-            steps.extend(self.base_steps(&mut manifest, now_ms));
+            steps.extend(self.base_steps(&mut manifest, 1, now_ms));
             changed = true;
         }
         let (path, file_len) = match manifest.incrs.last() {
@@ -121,9 +121,13 @@ impl Engine {
     }
 
     /// A base of the current (loaded or empty) data set, written beside and renamed in.
-    fn base_steps(&mut self, manifest: &mut Manifest, now_ms: u64) -> Vec<Step> {
+    pub(super) fn base_steps(
+        &mut self,
+        manifest: &mut Manifest,
+        seq: u64,
+        now_ms: u64,
+    ) -> Vec<Step> {
         let prefix = &self.config.appendfilename;
-        let seq = manifest.next_base_seq();
         let rdb = self.config.aof_use_rdb_preamble;
         let name = manifest::base_name(prefix, seq, rdb);
         let format = if rdb {
@@ -131,7 +135,7 @@ impl Engine {
         } else {
             ViewFormat::Resp
         };
-        self.notice(format!("Creating AOF base file {name} on server start"));
+        self.notice(format!("Creating AOF base file {name}"));
         manifest.base = Some(AofFile {
             name: name.clone(),
             seq,
@@ -193,6 +197,7 @@ impl Engine {
                 ..
             } => self.rewrite_done(without_history, view_len, incr_start, now_ms),
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { manifest } => self.enable_done(manifest),
             Purpose::Open {
                 manifest,
                 path,
@@ -244,6 +249,7 @@ impl Engine {
     ) {
         match purpose {
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { .. } => self.enable_failed(&error),
             Purpose::Open { path, .. } => {
                 let reason = format!("cannot prepare the AOF: {}", error.message);
                 self.refuse(StartError {

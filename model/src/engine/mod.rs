@@ -24,6 +24,7 @@ mod rewrite;
 mod server;
 mod snapshot;
 mod startup;
+mod toggle;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -114,6 +115,10 @@ pub struct Engine {
     procedure: Option<Procedure>,
     rotate_pending: bool,
     stopping: bool,
+    disabling: bool,
+    /// The requirement of the reply being built, when it is not the usual one (CONFIG SET
+    /// appendonly no answers once the log is durable).
+    pending_need: Option<Need>,
     save_on_stop: bool,
     snapshots: Snapshots,
     rewrites: Rewrites,
@@ -143,6 +148,8 @@ impl Engine {
             procedure: None,
             rotate_pending: false,
             stopping: false,
+            disabling: false,
+            pending_need: None,
             save_on_stop: false,
             snapshots: Snapshots::new(now_ms),
             rewrites: Rewrites {
@@ -280,7 +287,7 @@ impl Engine {
                 self.server_command(now_ms, client, &name, argv)
                     .expect("engine command")
             };
-            let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
+            let need = self.pending_need.take().unwrap_or_else(|| self.need_now());
             self.replies.push(client, frame, need);
             return;
         }
@@ -299,12 +306,12 @@ impl Engine {
         });
         let outcome = command::execute(&mut self.keyspace, &mut self.shared, session, ctx, argv);
         self.stats.dirty += outcome.dirty;
-        if let Some(log) = &mut self.log {
+        if let (Some(log), false) = (&mut self.log, self.disabling) {
             for p in &outcome.propagate {
                 log.log(p.db, &p.argv);
             }
         }
-        let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
+        let need = self.need_now();
         let flushed_all = name == b"FLUSHALL" && !outcome.propagate.is_empty();
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
             Some(generation) => {
@@ -401,7 +408,7 @@ impl Engine {
                 now_ms,
                 EXPIRE_BUDGET_KEYS,
             );
-            if let Some(log) = &mut self.log {
+            if let (Some(log), false) = (&mut self.log, self.disabling) {
                 for p in &expired {
                     log.log(p.db, &p.argv);
                 }
@@ -481,11 +488,24 @@ impl Engine {
         if self.stopping {
             self.drive_shutdown(now_ms);
         }
+        let drained = self.disabling && self.drive_log_shutdown();
         if let Some(log) = &self.log {
             self.replies.release(log.offset_written, log.offset_durable);
         } else {
             // No log: only replies that need nothing are queued.
             self.replies.release(0, 0);
+        }
+        if drained {
+            (self.log, self.manifest, self.disabling) = (None, None, false);
+            self.notice("AOF stopped: everything logged is durable".to_string());
+        }
+    }
+
+    /// What a reply executed now must wait for.
+    fn need_now(&self) -> Need {
+        match &self.log {
+            Some(log) if !self.disabling => log.need_now(),
+            _ => Need::Nothing,
         }
     }
 

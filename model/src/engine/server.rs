@@ -71,7 +71,7 @@ impl Engine {
             b"HELLO" => self.hello(client, argv),
             b"CLIENT" => self.client(client, argv),
             b"COMMAND" => command_info(argv),
-            b"CONFIG" => self.config_command(argv),
+            b"CONFIG" => self.config_command(now_ms, argv),
             b"INFO" => bulk(self.info(now_ms, argv)),
             b"SHUTDOWN" => {
                 let save = match argv.get(1).map(|a| a.to_ascii_uppercase()) {
@@ -226,14 +226,14 @@ impl Engine {
         ids.into_iter().map(line).collect()
     }
 
-    fn config_command(&mut self, argv: &[Bytes]) -> Frame {
+    fn config_command(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
         let Some(sub) = argv.get(1) else {
             return arity_error(b"config");
         };
         match sub.to_ascii_uppercase().as_slice() {
             b"GET" if argv.len() >= 3 => self.config_get(&argv[2..]),
             b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
-                self.config_set(&argv[2..])
+                self.config_set(now_ms, &argv[2..])
             }
             b"RESETSTAT" if argv.len() == 2 => Frame::ok(),
             b"REWRITE" if argv.len() == 2 => {
@@ -264,7 +264,7 @@ impl Engine {
         )
     }
 
-    fn config_set(&mut self, pairs: &[Bytes]) -> Frame {
+    fn config_set(&mut self, now_ms: u64, pairs: &[Bytes]) -> Frame {
         let mut next = self.config.clone();
         for pair in pairs.chunks(2) {
             let name = String::from_utf8_lossy(&pair[0]).to_lowercase();
@@ -273,11 +273,6 @@ impl Engine {
                 || self.config.runtime_settings.iter().any(|(k, _)| *k == name)
             {
                 Some("can't set immutable config".to_string())
-            } else if name == "appendonly" && (value == "yes") != self.config.appendonly {
-                Some(
-                    "switching appendonly at run time is not supported yet (it needs AOF rewrite)"
-                        .to_string(),
-                )
             } else {
                 next.set(&name, &value).err()
             };
@@ -290,7 +285,22 @@ impl Engine {
         if let Some(log) = &mut self.log {
             log.policy = next.appendfsync;
         }
+        let (was, wants) = (self.config.appendonly, next.appendonly);
+        next.appendonly = was;
         self.config = next;
+        match (was, wants) {
+            (false, true) => {
+                if let Err(reason) = self.enable_aof(now_ms) {
+                    return Frame::error(format!("ERR CONFIG SET failed (possibly related to argument 'appendonly') - {reason}"));
+                }
+            }
+            (true, false) => {
+                let logged = self.log.as_ref().map_or(0, |l| l.offset_logged);
+                self.pending_need = Some(Need::Durable(logged));
+                self.disable_aof();
+            }
+            _ => {}
+        }
         Frame::ok()
     }
 }

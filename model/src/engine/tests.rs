@@ -632,3 +632,50 @@ fn no_appendfsync_on_rewrite_releases_always_replies_unsynced() {
     rig.complete(|op| matches!(op, Op::Append { path, .. } if path.ends_with("incr.aof")));
     assert_eq!(rig.take_replies(), vec![Frame::ok()]);
 }
+
+/// CONFIG SET appendonly yes at run time writes a base from memory and then logs; a restart
+/// with the AOF on loads both. CONFIG SET appendonly no answers once the log is durable.
+#[test]
+fn appendonly_can_be_switched_at_run_time() {
+    let mut rig = Rig::start(rdb_config(""));
+    rig.send(1, "SET a 1");
+    rig.now_ms = 1_700_000_000_000;
+    rig.send(1, "CONFIG SET appendonly yes");
+    rig.send(1, "SET b 2");
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        vec![Frame::ok(), Frame::ok(), Frame::ok()]
+    );
+    let manifest = rig
+        .disk
+        .contents("appendonlydir/appendonly.aof.manifest")
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        manifest,
+        b"file appendonly.aof.1700000000.base.rdb seq 1700000000 type b\nfile appendonly.aof.1700000000.incr.aof seq 1700000000 type i\n"
+    );
+    rig.send(1, "SET c 3");
+    rig.send(1, "CONFIG SET appendonly no");
+    rig.send(1, "SET d 4");
+    assert_eq!(
+        rig.take_replies(),
+        vec![],
+        "the switch off waits for the log"
+    );
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        vec![Frame::ok(), Frame::ok(), Frame::ok()]
+    );
+    let rig = rig.restart(Config {
+        appendonly: true,
+        ..rdb_config("")
+    });
+    assert_eq!(
+        rig.engine.keyspace().len(),
+        3,
+        "a, b, c: d came after the AOF was off"
+    );
+}
