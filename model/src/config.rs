@@ -49,6 +49,12 @@ pub enum Mutation {
     EverysecFsyncOnlyOnWrite,
     /// A missing manifest means a fresh start, whatever the AOF directory holds (Redis 7.0).
     FreshStartWithoutManifest,
+    /// With `appendonly yes`, load `dump.rdb` when it exists and only open the AOF for appends
+    /// (Redis 7.0 ignores `dump.rdb` whenever the AOF is on).
+    LoadRdbWhenAofExists,
+    /// At start, trust what was read without fsyncing it (a killed run may have left it only
+    /// in the page cache).
+    SkipStartupSync,
     /// Delete the files a rewrite replaced before the manifest without them is durable.
     DeleteHistoryFirst,
     /// Write the snapshot straight over `dump.rdb` instead of a temp file renamed into place.

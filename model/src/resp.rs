@@ -261,7 +261,8 @@ fn count_line<'a>(
     if cr + 1 >= buf.len() {
         return Ok(None);
     }
-    Ok(Some((&buf[pos + 1..cr], cr + 2)))
+    // An empty line (CR where the tag should be) has an empty body: the caller rejects the tag.
+    Ok(Some((&buf[(pos + 1).min(cr)..cr], cr + 2)))
 }
 
 /// One multibulk request at `pos` (`buf[pos] == b'*'`), as `processMultibulkBuffer`.
@@ -480,7 +481,7 @@ fn frame_line(buf: &[u8], pos: usize) -> Result<Option<Line<'_>>, ProtocolError>
         None if buf[cr] == b'\r' => Ok(None),
         Some(b'\n') if buf[cr] == b'\r' => Ok(Some(Line {
             tag,
-            body: &buf[pos + 1..cr],
+            body: &buf[(pos + 1).min(cr)..cr],
             next: cr + 2,
         })),
         _ => Err(ProtocolError::InvalidFrame {

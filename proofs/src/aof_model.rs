@@ -92,12 +92,16 @@ pub struct Findings {
     pub rewrite_completed: bool,
     pub crash_during_rewrite: bool,
     pub recovered_base_and_incr: bool,
+    pub lost_acked_on_kill: bool,
+    pub restarted_after_kill: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct LastCrash {
     pub at_ms: u64,
+    /// A process crash (kill -9): the disk, page cache included, is untouched.
+    pub kill: bool,
     pub torn: bool,
     pub zero_filled: bool,
     pub disk_had_data: bool,
@@ -145,6 +149,8 @@ pub enum Action {
     Tick,
     Rotate,
     Crash(Crash),
+    /// kill -9: the process dies, the machine does not.
+    Kill,
     Restart,
 }
 
@@ -228,6 +234,7 @@ impl AofModel {
         };
         for lost in &s.history[kept..] {
             if let Some(acked) = lost.acked_at_ms {
+                s.findings.lost_acked_on_kill |= crash.kill;
                 s.findings.lost_acked = true;
                 s.findings.everysec_loss |= self.config.appendfsync == FsyncPolicy::Everysec;
                 s.findings.no_loss |= self.config.appendfsync == FsyncPolicy::No;
@@ -243,6 +250,7 @@ impl AofModel {
             s.run_points.clear();
         }
         s.history.truncate(kept);
+        s.findings.restarted_after_kill |= crash.kill;
         let stats = engine.stats();
         s.findings.recovered_base_and_incr |=
             stats.base_keys_loaded > 0 && stats.commands_loaded > stats.base_keys_loaded;
@@ -326,6 +334,23 @@ impl AofModel {
             .is_some_and(|k| k >= s.rewrite_point as usize)
     }
 
+    fn kill(&self, s: &mut State) {
+        // Killed while recovering from an earlier crash: that crash is still the one judged.
+        if !s.recovering {
+            let disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);
+            s.last_crash = Some(LastCrash {
+                at_ms: s.now_ms,
+                kill: true,
+                disk_had_data,
+                ..LastCrash::default()
+            });
+        }
+        s.engine = None;
+        s.lanes = Default::default();
+        s.outstanding.iter_mut().for_each(|o| *o = None);
+        s.crashes += 1;
+    }
+
     fn fsync_in_flight(s: &State) -> bool {
         s.lanes
             .iter()
@@ -403,6 +428,7 @@ impl Model for AofModel {
             actions.push(Action::Bgsave);
         }
         if s.crashes < self.bounds.crashes {
+            actions.push(Action::Kill);
             actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
         }
     }
@@ -462,6 +488,7 @@ impl Model for AofModel {
                 s.engine.as_mut()?.handle_command(s.now_ms, OPERATOR, argv);
             }
             Action::Crash(crash) => self.crash(&mut s, &crash),
+            Action::Kill => self.kill(&mut s),
             Action::Restart => {
                 s.recovering = true;
                 self.boot(&mut s);

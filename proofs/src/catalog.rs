@@ -221,6 +221,20 @@ pub fn mutants() -> Vec<Mutant> {
             model: AofModel { fault: DiskFault::SkipTempFsync, ..rdb(bounds(1, 1, 1, 0, 0), 1) },
         },
         Mutant {
+            name: "load-rdb-when-aof-exists",
+            about: "with appendonly yes, dump.rdb is loaded when it exists and the AOF is only opened for appends",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel {
+                config: Config {
+                    appendfsync: FsyncPolicy::Always,
+                    mutation: Mutation::LoadRdbWhenAofExists,
+                    save_points: Vec::new(),
+                    ..Config::default()
+                },
+                ..model(FsyncPolicy::Always, Bounds { snapshots: 1, ..bounds(1, 2, 1, 0, 0) })
+            },
+        },
+        Mutant {
             name: "snapshot-in-place",
             about: "the snapshot is written straight over dump.rdb instead of a temp file renamed in",
             breaks: p::CRASH_LOADABLE,
@@ -255,6 +269,15 @@ pub fn mutants() -> Vec<Mutant> {
                     ..Config::default()
                 },
                 ..rewriting(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
+            },
+        },
+        Mutant {
+            name: "skip-startup-sync",
+            about: "a restart serves what it read without fsyncing it; a killed run may have left it only in the page cache",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel {
+                config: Config { mutation: Mutation::SkipStartupSync, ..model(FsyncPolicy::Always, bounds(1, 1, 2, 0, 0)).config },
+                ..model(FsyncPolicy::Always, bounds(1, 1, 2, 0, 0))
             },
         },
         Mutant {

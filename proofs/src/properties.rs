@@ -10,6 +10,8 @@ use crate::aof_model::AofModel;
 use crate::inspect;
 
 pub const ACK_SURVIVES: &str = "acknowledged write survives crash";
+pub const ACK_SURVIVES_KILL: &str = "acknowledged write survives a process crash";
+pub const SOME_KILL: &str = "a restart after a process crash";
 pub const PREFIX: &str = "recovery is a prefix of applied writes";
 pub const EVERYSEC_BOUND: &str = "everysec loss is within 2 s";
 pub const NEVER_EMPTY_IN_SILENCE: &str = "recovery never starts empty in silence";
@@ -42,6 +44,13 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
         Property::<AofModel>::always(ACK_SURVIVES, |m, s| {
             !m.ack_survival || !s.findings.lost_acked
         }),
+        // kill -9 loses nothing acknowledged under any policy: the page cache survives. After
+        // the disk failed an fsync, the repair rewrites the un-synced tail from memory, so a
+        // kill during the repair can lose what everysec/no acknowledged since the last fsync.
+        Property::<AofModel>::always(ACK_SURVIVES_KILL, |m, s| {
+            !m.config.appendonly || !s.findings.lost_acked_on_kill || s.failures > 0
+        }),
+        Property::<AofModel>::sometimes(SOME_KILL, |_, s| s.findings.restarted_after_kill),
         Property::<AofModel>::always(PREFIX, |_, s| !s.findings.not_prefix),
         // The bound assumes a working disk (each fsync succeeds within 1 s), as Redis's does.
         Property::<AofModel>::always(EVERYSEC_BOUND, |_, s| {

@@ -50,6 +50,10 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             }
             parts.join("; ")
         }
+        Action::Kill => format!(
+            "kill -9 at {} ms: the process dies, the disk and page cache stay",
+            s.now_ms
+        ),
         Action::Restart => "restart: durakv-server starts and recovers from the disk".to_string(),
     }
 }

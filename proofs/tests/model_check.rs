@@ -8,19 +8,19 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 45307),
-    ("always-two-crashes", 114173),
-    ("always-every-byte", 6793),
-    ("everysec", 960578),
-    ("everysec-two-crashes", 140608),
-    ("no", 33161),
-    ("always-rewrite", 82980),
-    ("everysec-rewrite", 937105),
-    ("rdb", 37812),
-    ("rdb-two-crashes", 21721),
-    ("always-io-failure", 79227),
-    ("everysec-io-failure", 207152),
-    ("no-io-failure", 67481),
+    ("always", 63741),
+    ("always-two-crashes", 286311),
+    ("always-every-byte", 7405),
+    ("everysec", 1319785),
+    ("everysec-two-crashes", 319783),
+    ("no", 46837),
+    ("always-rewrite", 120700),
+    ("everysec-rewrite", 1298721),
+    ("rdb", 55840),
+    ("rdb-two-crashes", 75919),
+    ("always-io-failure", 113239),
+    ("everysec-io-failure", 299679),
+    ("no-io-failure", 96089),
 ];
 
 #[test]

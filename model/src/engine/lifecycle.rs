@@ -9,11 +9,17 @@ use super::*;
 impl Engine {
     pub(super) fn on_startup_io(&mut self, now_ms: u64, result: IoResult) {
         let mut startup = self.startup.take().expect("startup in progress");
+        let mut scratch = (Keyspace::new(self.config.databases), Shared::default());
+        let (keyspace, shared) = if self.replay_skipped {
+            (&mut scratch.0, &mut scratch.1)
+        } else {
+            (&mut self.keyspace, &mut self.shared)
+        };
         let progress = startup.on_io(
             &self.config,
             result,
-            &mut self.keyspace,
-            &mut self.shared,
+            keyspace,
+            shared,
             now_ms,
             &mut self.out,
         );
@@ -57,6 +63,9 @@ impl Engine {
                 len: *len,
             }));
             steps.push(step(Op::Fsync { path: path.clone() }));
+        }
+        if self.config.mutation != Mutation::SkipStartupSync {
+            steps.extend(sync_steps(&loaded.files, &dir));
         }
         self.rewrites.size_at = loaded.bytes;
         self.rewrites.base_size = loaded.bytes;
@@ -198,6 +207,10 @@ impl Engine {
             } => self.rewrite_done(without_history, view_len, incr_start, now_ms),
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Enable { manifest } => self.enable_done(manifest),
+            Purpose::Ready => {
+                self.phase = Phase::Running;
+                self.notice("Ready to accept connections".to_string());
+            }
             Purpose::Open {
                 manifest,
                 path,
@@ -250,6 +263,15 @@ impl Engine {
         match purpose {
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Enable { .. } => self.enable_failed(&error),
+            Purpose::Ready => {
+                let file = self.config.dbfilename.clone();
+                let reason = format!("cannot make it durable: {}", error.message);
+                self.refuse(StartError {
+                    file,
+                    offset: None,
+                    reason,
+                });
+            }
             Purpose::Open { path, .. } => {
                 let reason = format!("cannot prepare the AOF: {}", error.message);
                 self.refuse(StartError {
@@ -387,4 +409,22 @@ impl Engine {
             log.maybe_background_fsync(now_ms, false, &mut self.out);
         }
     }
+}
+
+/// What a killed run left may be only in the page cache: make every file read, the AOF
+/// directory and its parent durable before anything (a reply) depends on them.
+pub(super) fn sync_steps(files: &[String], dir: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = files
+        .iter()
+        .map(|f| step(Op::Fsync { path: f.clone() }))
+        .collect();
+    if !files.is_empty() {
+        steps.push(step(Op::FsyncDir {
+            path: dir.to_string(),
+        }));
+        steps.push(step(Op::FsyncDir {
+            path: String::new(),
+        }));
+    }
+    steps
 }

@@ -119,6 +119,8 @@ pub struct Engine {
     /// The requirement of the reply being built, when it is not the usual one (CONFIG SET
     /// appendonly no answers once the log is durable).
     pending_need: Option<Need>,
+    /// The data set came from `dump.rdb`; the AOF is read only to open it (a mutation).
+    replay_skipped: bool,
     save_on_stop: bool,
     snapshots: Snapshots,
     rewrites: Rewrites,
@@ -150,6 +152,7 @@ impl Engine {
             stopping: false,
             disabling: false,
             pending_need: None,
+            replay_skipped: false,
             save_on_stop: false,
             snapshots: Snapshots::new(now_ms),
             rewrites: Rewrites {
@@ -165,7 +168,8 @@ impl Engine {
             stats: Stats::default(),
             config,
         };
-        if engine.config.appendonly {
+        let rdb_first = engine.config.mutation == Mutation::LoadRdbWhenAofExists;
+        if engine.config.appendonly && !rdb_first {
             engine.startup = Some(Startup::begin(&engine.config, &mut engine.out));
         } else {
             engine.rdb_load = Some(RdbLoad::begin(&engine.config, &mut engine.out));

@@ -34,6 +34,8 @@ pub(crate) enum Purpose {
     },
     /// A snapshot to `dump.rdb` (run in its own slot, see `snapshot.rs`).
     Snapshot,
+    /// Start-up with the AOF off: `dump.rdb` made durable, then serve.
+    Ready,
     /// `CONFIG SET appendonly yes`: a base from memory and an empty incr file, then logging.
     Enable { manifest: Manifest },
     /// A rewrite's second half: the base from `view`, then the manifest that makes it the base

@@ -10,6 +10,7 @@
 //!   when `stop-writes-on-bgsave-error` is on.
 
 use super::procedure::{step, Procedure, Purpose, Step};
+use super::startup::Startup;
 use super::*;
 use crate::rdb;
 
@@ -348,6 +349,7 @@ impl Engine {
             offset,
             reason,
         };
+        let found = !matches!(result, IoResult::NotFound);
         let outcome = match result {
             IoResult::NotFound => Ok(0),
             IoResult::Read { bytes, eof } => {
@@ -367,7 +369,29 @@ impl Engine {
             Ok(keys) => {
                 self.snapshots.keys_loaded = keys;
                 self.notice(format!("Done loading RDB, keys loaded: {keys}."));
-                self.phase = Phase::Running;
+                if self.config.appendonly {
+                    // Only under Mutation::LoadRdbWhenAofExists: open the AOF, replay nothing.
+                    self.replay_skipped = found;
+                    self.startup = Some(Startup::begin(&self.config, &mut self.out));
+                } else {
+                    let files = if found {
+                        vec![self.config.dbfilename.clone()]
+                    } else {
+                        Vec::new()
+                    };
+                    let mut steps: Vec<Step> = files
+                        .iter()
+                        .map(|f| step(Op::Fsync { path: f.clone() }))
+                        .collect();
+                    if found && self.config.mutation != Mutation::SkipStartupSync {
+                        steps.push(step(Op::FsyncDir {
+                            path: String::new(),
+                        }));
+                    } else {
+                        steps.clear();
+                    }
+                    self.run_procedure(Procedure::new(Purpose::Ready, steps), now_ms);
+                }
             }
             Err(e) => self.refuse(e),
         }

@@ -52,6 +52,8 @@ pub(crate) struct Loaded {
     /// Bytes of all files loaded (after repair): `aof_current_size` at start.
     pub(crate) bytes: u64,
     pub(crate) base_keys: u64,
+    /// Every file read (manifest first): start-up makes them durable before serving.
+    pub(crate) files: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -85,6 +87,7 @@ pub(crate) struct Startup {
     last_len: u64,
     bytes: u64,
     base_keys: u64,
+    manifest_path: String,
 }
 
 /// One step of loading, as the engine sees it.
@@ -114,6 +117,7 @@ impl Startup {
             last_len: 0,
             bytes: 0,
             base_keys: 0,
+            manifest_path: manifest_path(config),
         };
         startup.read_next(config, manifest_path(config), out);
         startup
@@ -211,7 +215,17 @@ impl Startup {
         }
     }
 
+    fn loaded_files(&self) -> Vec<String> {
+        match &self.manifest {
+            Some(_) => std::iter::once(self.manifest_path.clone())
+                .chain(self.files.iter().cloned())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     fn finish(&mut self) -> Progress {
+        let files = self.loaded_files();
         Progress::Loaded(Loaded {
             manifest: self.manifest.take(),
             truncations: std::mem::take(&mut self.truncations),
@@ -219,6 +233,7 @@ impl Startup {
             commands: self.commands,
             bytes: self.bytes,
             base_keys: self.base_keys,
+            files,
         })
     }
 
