@@ -156,7 +156,7 @@ pub fn describe(m: &AofModel) -> String {
     };
     format!(
         "{}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
-         {} failed write/fsync, {} BGSAVE(s), {} BGREWRITEAOF(s), {} crash(es) {tears}",
+         {} failed write/fsync, {} BGSAVE(s), {} BGREWRITEAOF(s), {} crash(es) (power loss or kill -9), {tears}",
         if m.config.appendonly {
             format!("appendfsync {}", m.config.appendfsync.as_str())
         } else {
