@@ -21,6 +21,7 @@ const ENGINE_COMMANDS: &[&[u8]] = &[
     b"BGSAVE",
     b"LASTSAVE",
     b"BGREWRITEAOF",
+    b"DEBUG",
     b"AUTH",
     b"HELLO",
     b"CLIENT",
@@ -84,6 +85,7 @@ impl Engine {
                 return Some(Frame::ok());
             }
             b"QUIT" => Frame::ok(),
+            b"DEBUG" => self.debug(argv),
             _ => return None,
         };
         Some(frame)
@@ -315,5 +317,54 @@ fn command_info(argv: &[Bytes]) -> Frame {
         Some(sub) if sub == b"COUNT" => Frame::Integer(0),
         Some(sub) if sub == b"DOCS" || sub == b"INFO" || sub == b"LIST" => Frame::Array(Vec::new()),
         _ => Frame::error("ERR unknown subcommand. Try COMMAND HELP."),
+    }
+}
+
+impl Engine {
+    /// DEBUG POPULATE count [prefix] [size], as Redis but always into db 0: fills it with `prefix:N` = `value:N` padded to `size`, skipping keys that exist; not propagated,
+    /// so it reaches disk only through a snapshot or rewrite (benchmarks use it to fill).
+    fn debug(&mut self, argv: &[Bytes]) -> Frame {
+        let sub = argv.get(1).map(|a| a.to_ascii_uppercase());
+        match sub.as_deref() {
+            Some(b"POPULATE") if (3..=5).contains(&argv.len()) => self.populate(argv),
+            Some(b"SLEEP") if argv.len() == 3 => Frame::ok(),
+            _ => Frame::error("ERR DEBUG subcommand not supported by durakv (POPULATE, SLEEP 0)"),
+        }
+    }
+
+    fn populate(&mut self, argv: &[Bytes]) -> Frame {
+        let parse = |i: usize| {
+            std::str::from_utf8(&argv[i])
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        let Some(count) = parse(2) else {
+            return Frame::error("ERR value is out of range, must be positive");
+        };
+        let prefix = argv.get(3).map_or(&b"key"[..], |p| &p[..]).to_vec();
+        let size = if argv.len() == 5 { parse(4) } else { Some(0) };
+        let Some(size) = size else {
+            return Frame::error("ERR value is out of range, must be positive");
+        };
+        let db = &mut self.keyspace.dbs[0];
+        for n in 0..count {
+            let mut key = prefix.clone();
+            key.extend_from_slice(format!(":{n}").as_bytes());
+            let key = Bytes::from(key);
+            if db.entries.contains_key(&key) {
+                continue;
+            }
+            let mut value = format!("value:{n}").into_bytes();
+            if (value.len() as u64) < size {
+                value.resize(size as usize, 0);
+            }
+            let entry = crate::keyspace::Entry {
+                value: crate::keyspace::Value::Str(Bytes::from(value)),
+                expire_at_ms: None,
+            };
+            db.entries.insert(key, entry);
+        }
+        self.stats.dirty += count;
+        Frame::ok()
     }
 }

@@ -679,3 +679,18 @@ fn appendonly_can_be_switched_at_run_time() {
         "a, b, c: d came after the AOF was off"
     );
 }
+
+/// DEBUG POPULATE fills db 0 without logging (as Redis): a snapshot carries it.
+#[test]
+fn debug_populate_fills_without_logging() {
+    let mut rig = Rig::start(rdb_config(""));
+    rig.send(1, "DEBUG POPULATE 1000 key 100");
+    rig.send(1, "SAVE");
+    rig.settle();
+    assert_eq!(rig.take_replies(), vec![Frame::ok(), Frame::ok()]);
+    let rig = rig.restart(rdb_config(""));
+    assert_eq!(rig.engine.keyspace().len(), 1000);
+    let entry = rig.engine.keyspace().dbs[0].entries.get(&b"key:7"[..]).unwrap();
+    let crate::keyspace::Value::Str(v) = &entry.value;
+    assert_eq!((v.len(), &v[..7]), (100, &b"value:7"[..]));
+}
