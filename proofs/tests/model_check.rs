@@ -8,19 +8,19 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 63741),
-    ("always-two-crashes", 286311),
-    ("always-every-byte", 7405),
-    ("everysec", 1319785),
-    ("everysec-two-crashes", 319783),
-    ("no", 46837),
-    ("always-rewrite", 120700),
-    ("everysec-rewrite", 1298721),
+    ("always", 63785),
+    ("always-two-crashes", 286975),
+    ("always-every-byte", 7773),
+    ("everysec", 1320489),
+    ("everysec-two-crashes", 328684),
+    ("no", 46881),
+    ("always-rewrite", 120744),
+    ("everysec-rewrite", 1299090),
     ("rdb", 55840),
     ("rdb-two-crashes", 75919),
-    ("always-io-failure", 113239),
-    ("everysec-io-failure", 299679),
-    ("no-io-failure", 96089),
+    ("always-io-failure", 113608),
+    ("everysec-io-failure", 300383),
+    ("no-io-failure", 96458),
 ];
 
 #[test]

@@ -12,7 +12,7 @@
 
 use bytes::Bytes;
 
-use crate::aof::manifest::{self, Manifest};
+use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::aof::record::{self, Decoded};
 use crate::command::{self, Ctx, Session, Shared};
 use crate::config::{Config, Mutation};
@@ -59,6 +59,10 @@ pub(crate) struct Loaded {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Stage {
     Manifest,
+    /// No manifest: is there a pre-7.0 single `appendonly.aof` in `dir` to upgrade?
+    OldStyle,
+    /// Moving an old-style AOF into the directory and naming it by a manifest, step by step.
+    Upgrade(std::collections::VecDeque<Op>),
     /// No manifest: list the AOF directory to make sure no data would be ignored.
     Orphans,
     /// Reading the file `files[index]` (for orphans: checking it holds no data).
@@ -149,6 +153,8 @@ impl Startup {
         self.inflight = None;
         match self.stage.clone() {
             Stage::Manifest => self.on_manifest(config, result, out),
+            Stage::OldStyle => self.on_old_style(config, result, out),
+            Stage::Upgrade(ops) => self.on_upgrade_step(config, ops, result, out),
             Stage::Orphans => self.on_listing(config, result, out),
             Stage::File => self.on_file(config, result, ks, shared, now_ms, out),
         }
@@ -158,9 +164,11 @@ impl Startup {
         let path = manifest_path(config);
         match result {
             IoResult::NotFound => {
-                self.stage = Stage::Orphans;
-                let op = Op::List {
-                    path: config.appenddirname.clone(),
+                self.stage = Stage::OldStyle;
+                let op = Op::Read {
+                    path: config.appendfilename.clone(),
+                    offset: 0,
+                    len_max: 1,
                 };
                 self.inflight = Some(out.emit(Lane::Log, op));
                 Progress::Continue
@@ -253,6 +261,10 @@ impl Startup {
             }
             other => return refuse(&config.appenddirname, None, format!("unexpected {other:?}")),
         };
+        if names.contains(&config.appendfilename) {
+            // An upgrade moved the old-style file in and stopped before its manifest.
+            return self.upgrade(config, upgrade_manifest_ops(config), out);
+        }
         let prefix = format!("{}.", config.appendfilename);
         self.files = names
             .into_iter()
@@ -261,6 +273,101 @@ impl Startup {
             .collect();
         self.stage = Stage::File;
         self.open_file(config, 0, out)
+    }
+
+    fn on_old_style(&mut self, config: &Config, result: IoResult, out: &mut Outbox) -> Progress {
+        match result {
+            IoResult::NotFound => {
+                self.stage = Stage::Orphans;
+                let op = Op::List {
+                    path: config.appenddirname.clone(),
+                };
+                self.inflight = Some(out.emit(Lane::Log, op));
+                Progress::Continue
+            }
+            IoResult::Read { .. } => {
+                let dir = config.appenddirname.clone();
+                let moved = join(&dir, &config.appendfilename);
+                let mut ops = vec![
+                    Op::CreateDir { path: dir.clone() },
+                    Op::FsyncDir {
+                        path: String::new(),
+                    },
+                    Op::Rename {
+                        from: config.appendfilename.clone(),
+                        to: moved,
+                    },
+                    Op::FsyncDir { path: dir },
+                    Op::FsyncDir {
+                        path: String::new(),
+                    },
+                ];
+                ops.extend(upgrade_manifest_ops(config));
+                self.upgrade(config, ops, out)
+            }
+            IoResult::Failed(e) => refuse(
+                &config.appendfilename,
+                None,
+                format!("cannot read: {}", e.message),
+            ),
+            other => refuse(
+                &config.appendfilename,
+                None,
+                format!("unexpected {other:?}"),
+            ),
+        }
+    }
+
+    fn upgrade(&mut self, config: &Config, ops: Vec<Op>, out: &mut Outbox) -> Progress {
+        self.stage = Stage::Upgrade(ops.into());
+        self.on_upgrade_step(config, self.stage_ops(), IoResult::Done, out)
+    }
+
+    fn stage_ops(&self) -> std::collections::VecDeque<Op> {
+        match &self.stage {
+            Stage::Upgrade(ops) => ops.clone(),
+            _ => Default::default(),
+        }
+    }
+
+    /// One step of the upgrade done (every step is restartable: a crash anywhere leaves either
+    /// the old-style file in `dir`, or it in the AOF directory with or without its manifest).
+    fn on_upgrade_step(
+        &mut self,
+        config: &Config,
+        mut ops: std::collections::VecDeque<Op>,
+        result: IoResult,
+        out: &mut Outbox,
+    ) -> Progress {
+        if let IoResult::Failed(e) = result {
+            return refuse(
+                &config.appendfilename,
+                None,
+                format!("cannot upgrade the old-style AOF: {}", e.message),
+            );
+        }
+        match ops.pop_front() {
+            Some(op) => {
+                self.inflight = Some(out.emit(Lane::Log, op));
+                self.stage = Stage::Upgrade(ops);
+                Progress::Continue
+            }
+            None => {
+                let base = AofFile {
+                    name: config.appendfilename.clone(),
+                    seq: 1,
+                    kind: FileKind::Base,
+                };
+                let manifest = Manifest {
+                    base: Some(base),
+                    history: Vec::new(),
+                    incrs: Vec::new(),
+                };
+                self.buf.clear();
+                self.read_at = 0;
+                self.start_files(config, manifest, out)
+            }
+        }
     }
 
     fn on_file(
@@ -487,6 +594,24 @@ fn holds_data(bytes: &[u8]) -> bool {
         return rdb::decode(bytes, &mut scratch, &opts).map_or(true, |l| l.keys_loaded > 0);
     }
     !matches!(record::decode(bytes), Decoded::Incomplete) || bytes.iter().any(|&b| b != 0)
+}
+
+/// Persisting the manifest that names the old-style file as the base (Redis 7.0's upgrade).
+fn upgrade_manifest_ops(config: &Config) -> Vec<Op> {
+    let base = AofFile {
+        name: config.appendfilename.clone(),
+        seq: 1,
+        kind: FileKind::Base,
+    };
+    let manifest = Manifest {
+        base: Some(base),
+        history: Vec::new(),
+        incrs: Vec::new(),
+    };
+    super::procedure::persist_manifest(&config.appenddirname, &config.appendfilename, &manifest)
+        .into_iter()
+        .map(|step| step.op)
+        .collect()
 }
 
 pub(crate) fn manifest_path(config: &Config) -> String {

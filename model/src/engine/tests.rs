@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::config::FsyncPolicy;
+use crate::keyspace::Keyspace;
 use crate::sim::SimDisk;
 
 struct Rig {
@@ -690,7 +691,63 @@ fn debug_populate_fills_without_logging() {
     assert_eq!(rig.take_replies(), vec![Frame::ok(), Frame::ok()]);
     let rig = rig.restart(rdb_config(""));
     assert_eq!(rig.engine.keyspace().len(), 1000);
-    let entry = rig.engine.keyspace().dbs[0].entries.get(&b"key:7"[..]).unwrap();
+    let entry = rig.engine.keyspace().dbs[0]
+        .entries
+        .get(&b"key:7"[..])
+        .unwrap();
     let crate::keyspace::Value::Str(v) = &entry.value;
     assert_eq!((v.len(), &v[..7]), (100, &b"value:7"[..]));
+}
+
+/// A pre-7.0 single `appendonly.aof` (RDB preamble plus a RESP tail) is moved into the AOF
+/// directory and named as the base by a manifest, then loaded; a crash after the move but
+/// before the manifest finishes the upgrade on the next start.
+#[test]
+fn old_style_aof_is_upgraded_into_the_multi_part_layout() {
+    let mut ks = Keyspace::new(16);
+    let entry = crate::keyspace::Entry {
+        value: crate::keyspace::Value::Str(Bytes::from_static(b"v1")),
+        expire_at_ms: None,
+    };
+    ks.insert(0, Bytes::from_static(b"k1"), entry);
+    let mut bytes = Vec::new();
+    let info = crate::rdb::SaveInfo {
+        aof_base: true,
+        ctime_s: 0,
+        used_mem: 0,
+        compression: true,
+        checksum: true,
+    };
+    crate::rdb::encode(&ks, &info, &mut bytes).unwrap();
+    crate::aof::record::encode(&argv("SELECT 0"), &mut bytes);
+    crate::aof::record::encode(&argv("SET k3 v3"), &mut bytes);
+    let mut disk = SimDisk::new();
+    disk.execute(&Op::Create {
+        path: "appendonly.aof".into(),
+    });
+    disk.execute(&Op::Append {
+        path: "appendonly.aof".into(),
+        bytes: Bytes::from(bytes),
+    });
+    let mut interrupted = disk.clone();
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running, "{:?}", rig.logs);
+    assert_eq!(rig.engine.keyspace().len(), 2);
+    assert!(rig.disk.contents("appendonly.aof").is_none());
+    assert_eq!(
+        rig.disk
+            .contents("appendonlydir/appendonly.aof.manifest")
+            .unwrap(),
+        b"file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    );
+    // Interrupted after the move, before the manifest.
+    interrupted.execute(&Op::CreateDir {
+        path: "appendonlydir".into(),
+    });
+    interrupted.execute(&Op::Rename {
+        from: "appendonly.aof".into(),
+        to: "appendonlydir/appendonly.aof".into(),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), interrupted, 0);
+    assert_eq!(rig.engine.keyspace().len(), 2, "{:?}", rig.logs);
 }
