@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use model::config::{Config, FsyncPolicy};
+use model::config::Config;
 
 /// Everything `durakv-server` was told.
 #[derive(Clone, Debug)]
@@ -22,20 +22,10 @@ pub struct ServerConfig {
     /// Working directory for every file, as Redis's `dir` (we join paths instead of `chdir`).
     pub dir: PathBuf,
     pub maxclients: u32,
-    /// `save` points, kept for the engine's snapshot rules (not read by the engine yet).
-    pub save: Vec<SavePoint>,
-    pub dbfilename: String,
     pub loglevel: String,
     pub protected_mode: bool,
     /// The settings the engine's persistence rules read.
     pub engine: Config,
-}
-
-/// `save <seconds> <changes>`: snapshot when `changes` writes happened within `seconds`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SavePoint {
-    pub seconds: u64,
-    pub changes: u64,
 }
 
 impl Default for ServerConfig {
@@ -45,13 +35,6 @@ impl Default for ServerConfig {
             bind: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
             dir: PathBuf::from("."),
             maxclients: 10_000,
-            // Redis's defaults when no `save` line is given.
-            save: vec![
-                SavePoint { seconds: 3600, changes: 1 },
-                SavePoint { seconds: 300, changes: 100 },
-                SavePoint { seconds: 60, changes: 10_000 },
-            ],
-            dbfilename: "dump.rdb".to_string(),
             loglevel: "notice".to_string(),
             protected_mode: true,
             engine: Config::default(),
@@ -64,14 +47,11 @@ impl ServerConfig {
     /// resolved at start.
     pub fn runtime_settings(&self, dir: &std::path::Path) -> Vec<(String, String)> {
         let bind: Vec<String> = self.bind.iter().map(ToString::to_string).collect();
-        let save: Vec<String> = self.save.iter().map(|p| format!("{} {}", p.seconds, p.changes)).collect();
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
         [
             ("port", self.port.to_string()),
             ("bind", bind.join(" ")),
             ("dir", dir.display().to_string()),
-            ("dbfilename", self.dbfilename.clone()),
-            ("save", save.join(" ")),
             ("maxclients", self.maxclients.to_string()),
             ("loglevel", self.loglevel.clone()),
             ("logfile", String::new()),
@@ -109,9 +89,15 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "\n*** FATAL CONFIG FILE ERROR (durakv {}) ***", env!("CARGO_PKG_VERSION"))?;
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (durakv {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
         match &self.source {
-            Source::File { path, line } => writeln!(f, "Reading the configuration file {path}, at line {line}")?,
+            Source::File { path, line } => {
+                writeln!(f, "Reading the configuration file {path}, at line {line}")?
+            }
             Source::Argument => writeln!(f, "Reading the command line arguments")?,
         }
         writeln!(f, ">>> '{}'", self.text)?;
@@ -134,7 +120,10 @@ pub fn from_args(args: &[String]) -> Result<Cli, ConfigError> {
     if let Some(first) = args.first().filter(|a| !a.starts_with("--")) {
         let text = read_config_file(first)?;
         for (index, line) in text.lines().enumerate() {
-            let source = Source::File { path: first.clone(), line: index as u64 + 1 };
+            let source = Source::File {
+                path: first.clone(),
+                line: index as u64 + 1,
+            };
             apply_line(&mut config, &mut state, source, line.as_bytes())?;
         }
         rest = &args[1..];
@@ -143,13 +132,21 @@ pub fn from_args(args: &[String]) -> Result<Cli, ConfigError> {
         let mut argv = vec![Bytes::from(name)];
         argv.extend(values.into_iter().map(Bytes::from));
         let text = display_argv(&argv);
-        apply(&mut config, &mut state, &argv).map_err(|reason| ConfigError { source: Source::Argument, text, reason })?;
+        apply(&mut config, &mut state, &argv).map_err(|reason| ConfigError {
+            source: Source::Argument,
+            text,
+            reason,
+        })?;
     }
     Ok(Cli::Run(Box::new(config)))
 }
 
 fn read_config_file(path: &str) -> Result<String, ConfigError> {
-    let read = if path == "-" { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(path) };
+    let read = if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    };
     read.map_err(|error| ConfigError {
         source: Source::Argument,
         text: path.to_string(),
@@ -168,7 +165,9 @@ fn group_options(args: &[String]) -> Result<Vec<(String, Vec<String>)>, ConfigEr
                 return Err(ConfigError {
                     source: Source::Argument,
                     text: arg.clone(),
-                    reason: "Expected an option starting with '--' (the config file must come first)".into(),
+                    reason:
+                        "Expected an option starting with '--' (the config file must come first)"
+                            .into(),
                 })
             }
         }
@@ -176,30 +175,49 @@ fn group_options(args: &[String]) -> Result<Vec<(String, Vec<String>)>, ConfigEr
     Ok(options)
 }
 
-/// Per-load state: the first `save` directive replaces the defaults, later ones add to it.
+/// Per-load state: the first `save` directive replaces the defaults, later ones add to it
+/// (as in redis.conf, where several `save` lines make one list).
 #[derive(Default)]
 struct LoadState {
-    save_seen: bool,
+    save: Option<Vec<String>>,
 }
 
-fn apply_line(config: &mut ServerConfig, state: &mut LoadState, source: Source, line: &[u8]) -> Result<(), ConfigError> {
+fn apply_line(
+    config: &mut ServerConfig,
+    state: &mut LoadState,
+    source: Source,
+    line: &[u8],
+) -> Result<(), ConfigError> {
     let trimmed = line.trim_ascii();
     if trimmed.is_empty() || trimmed.starts_with(b"#") {
         return Ok(());
     }
     let text = String::from_utf8_lossy(trimmed).into_owned();
     let Some(argv) = model::resp::split_args(trimmed) else {
-        return Err(ConfigError { source, text, reason: "Unbalanced quotes in configuration line".into() });
+        return Err(ConfigError {
+            source,
+            text,
+            reason: "Unbalanced quotes in configuration line".into(),
+        });
     };
-    apply(config, state, &argv).map_err(|reason| ConfigError { source, text, reason })
+    apply(config, state, &argv).map_err(|reason| ConfigError {
+        source,
+        text,
+        reason,
+    })
 }
 
 fn display_argv(argv: &[Bytes]) -> String {
-    let words: Vec<String> = argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     words.join(" ")
 }
 
 /// Applies one directive (`argv[0]` is its name); the error is the reason to print.
+/// Settings the engine reads are validated by the engine's own `Config::set`, the code
+/// CONFIG SET runs, so a value means the same at start and at run time.
 fn apply(config: &mut ServerConfig, state: &mut LoadState, argv: &[Bytes]) -> Result<(), String> {
     let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
     let args = &argv[1..];
@@ -207,32 +225,28 @@ fn apply(config: &mut ServerConfig, state: &mut LoadState, argv: &[Bytes]) -> Re
         "port" => config.port = number(one(args)?, 0, 65_535)? as u16,
         "bind" => config.bind = bind_addresses(args)?,
         "dir" => config.dir = PathBuf::from(text(one(args)?)?),
-        // The engine answers AUTH, so the password is engine configuration.
-        "requirepass" => {
-            let password = text(one(args)?)?;
-            config.engine.requirepass = (!password.is_empty()).then_some(password);
-        }
         "maxclients" => config.maxclients = number(one(args)?, 1, u64::from(u32::MAX))? as u32,
-        "save" => apply_save(config, state, args)?,
-        "dbfilename" => config.dbfilename = bare_name("dbfilename", one(args)?)?,
-        "loglevel" => config.loglevel = choice(one(args)?, &["debug", "verbose", "notice", "warning"])?,
+        "loglevel" => {
+            config.loglevel = choice(one(args)?, &["debug", "verbose", "notice", "warning"])?
+        }
         "logfile" if one(args)?.is_empty() => {}
         "logfile" => return Err("durakv logs to stderr only: logfile must be \"\"".into()),
         "daemonize" if !yes_no(one(args)?)? => {}
-        "daemonize" => return Err("daemonize yes is not supported: run durakv under a supervisor".into()),
-        "protected-mode" => config.protected_mode = yes_no(one(args)?)?,
-        "databases" => config.engine.databases = number(one(args)?, 1, 256)? as usize,
-        "appendonly" => config.engine.appendonly = yes_no(one(args)?)?,
-        "appendfsync" => {
-            let value = text(one(args)?)?;
-            config.engine.appendfsync = FsyncPolicy::parse(&value)
-                .ok_or("argument(s) must be one of the following: always, everysec, no")?;
+        "daemonize" => {
+            return Err("daemonize yes is not supported: run durakv under a supervisor".into())
         }
-        "appendfilename" => config.engine.appendfilename = bare_name("appendfilename", one(args)?)?,
-        "appenddirname" => config.engine.appenddirname = bare_name("appenddirname", one(args)?)?,
-        "aof-use-rdb-preamble" => config.engine.aof_use_rdb_preamble = yes_no(one(args)?)?,
-        "aof-load-truncated" => config.engine.aof_load_truncated = yes_no(one(args)?)?,
-        _ => return Err("Bad directive or wrong number of arguments".into()),
+        "protected-mode" => config.protected_mode = yes_no(one(args)?)?,
+        "save" => apply_save(config, state, args)?,
+        _ => {
+            let value = text(one(args)?)?;
+            config.engine.set(&name, &value).map_err(|reason| {
+                if reason.starts_with("Unknown option") {
+                    "Bad directive or wrong number of arguments".to_string()
+                } else {
+                    reason
+                }
+            })?;
+        }
     }
     Ok(())
 }
@@ -249,9 +263,13 @@ fn text(value: &Bytes) -> Result<String, String> {
 }
 
 fn number(value: &Bytes, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = text(value)?.parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    let n: u64 = text(value)?
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
     if n < min || n > max {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(n)
 }
@@ -269,17 +287,11 @@ fn choice(value: &Bytes, allowed: &[&str]) -> Result<String, String> {
     if allowed.contains(&value.as_str()) {
         Ok(value)
     } else {
-        Err(format!("argument(s) must be one of the following: {}", allowed.join(", ")))
+        Err(format!(
+            "argument(s) must be one of the following: {}",
+            allowed.join(", ")
+        ))
     }
-}
-
-/// File names Redis requires to be bare: no directory part, so every file stays in `dir`.
-fn bare_name(directive: &str, value: &Bytes) -> Result<String, String> {
-    let name = text(value)?;
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
-        return Err(format!("{directive} can't be a path, just a filename"));
-    }
-    Ok(name)
 }
 
 fn bind_addresses(args: &[Bytes]) -> Result<Vec<IpAddr>, String> {
@@ -294,7 +306,9 @@ fn bind_addresses(args: &[Bytes]) -> Result<Vec<IpAddr>, String> {
         let address = match word {
             "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
             "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            _ => word.parse().map_err(|_| format!("Invalid bind address '{word}'"))?,
+            _ => word
+                .parse()
+                .map_err(|_| format!("Invalid bind address '{word}'"))?,
         };
         addresses.push(address);
     }
@@ -302,31 +316,32 @@ fn bind_addresses(args: &[Bytes]) -> Result<Vec<IpAddr>, String> {
 }
 
 /// `save ""` clears; `save 900 1 300 10` (or the pairs in one quoted word) adds points.
-fn apply_save(config: &mut ServerConfig, state: &mut LoadState, args: &[Bytes]) -> Result<(), String> {
-    if !state.save_seen {
-        config.save.clear();
-        state.save_seen = true;
+fn apply_save(
+    config: &mut ServerConfig,
+    state: &mut LoadState,
+    args: &[Bytes],
+) -> Result<(), String> {
+    if args.is_empty() {
+        return Err("wrong number of arguments".into());
     }
-    let joined = args.iter().map(text).collect::<Result<Vec<_>, _>>()?.join(" ");
-    let words: Vec<&str> = joined.split_ascii_whitespace().collect();
-    if words.is_empty() {
-        config.save.clear();
-        return Ok(());
+    let words = args
+        .iter()
+        .map(text)
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" ");
+    let points = state.save.get_or_insert_with(Vec::new);
+    if words.trim().is_empty() {
+        points.clear();
+    } else {
+        points.push(words);
     }
-    if !words.len().is_multiple_of(2) {
-        return Err("Invalid save parameters".into());
-    }
-    for pair in words.chunks(2) {
-        let (Ok(seconds), Ok(changes)) = (pair[0].parse(), pair[1].parse()) else {
-            return Err("Invalid save parameters".into());
-        };
-        config.save.push(SavePoint { seconds, changes });
-    }
-    Ok(())
+    config.engine.set("save", &points.join(" "))
 }
 
 #[cfg(test)]
 mod tests {
+    use model::config::{FsyncPolicy, SavePoint};
+
     use super::*;
 
     fn args(words: &[&str]) -> Vec<String> {
@@ -353,13 +368,24 @@ mod tests {
     /// Command-line options as redis-server takes them, including an empty `save`.
     #[test]
     fn options() {
-        let config = run(&["--port", "7000", "--appendfsync", "always", "--save", "", "--dir", "/tmp"]);
+        let config = run(&[
+            "--port",
+            "7000",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+            "--dir",
+            "/tmp",
+        ]);
         assert_eq!(config.port, 7000);
         assert_eq!(config.engine.appendfsync, FsyncPolicy::Always);
-        assert!(config.save.is_empty());
+        assert!(config.engine.save_points.is_empty());
         assert_eq!(config.dir, PathBuf::from("/tmp"));
         let config = run(&["--save", "900 1", "--save", "60", "100"]);
-        assert_eq!(config.save, vec![SavePoint { seconds: 900, changes: 1 }, SavePoint { seconds: 60, changes: 100 }]);
+        let expected =
+            [(900, 1), (60, 100)].map(|(seconds, changes)| SavePoint { seconds, changes });
+        assert_eq!(config.engine.save_points, expected);
     }
 
     /// A config file with comments and quotes; arguments after it override it.
@@ -368,13 +394,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("durakv-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("durakv.conf");
-        std::fs::write(&path, "# comment\nport 7001\n\nrequirepass \"se cret\"\nappendonly no\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nport 7001\n\nrequirepass \"se cret\"\nappendonly no\n",
+        )
+        .unwrap();
         let config = run(&[path.to_str().unwrap(), "--port", "7002"]);
         assert_eq!(config.port, 7002);
         assert_eq!(config.engine.requirepass.as_deref(), Some("se cret"));
         assert!(!config.engine.appendonly);
         std::fs::write(&path, "port 7001\nno-such-thing 1\n").unwrap();
-        let error = from_args(&args(&[path.to_str().unwrap()])).unwrap_err().to_string();
+        let error = from_args(&args(&[path.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("at line 2"), "{error}");
         assert!(error.contains(">>> 'no-such-thing 1'"), "{error}");
         assert!(error.contains("Bad directive"), "{error}");
@@ -392,10 +424,15 @@ mod tests {
             &["--bogus", "1"],
             &["--port"],
             &["--port", "1", "2"],
+            &["--save", "10"],
+            &["--dbfilename", "a/b.rdb"],
         ] {
             assert!(from_args(&args(words)).is_err(), "{words:?} was accepted");
         }
         let error = from_args(&args(&["--port", "7000", "oops", "--bind"])).unwrap_err();
-        assert!(error.to_string().contains("--port") || error.to_string().contains("port"), "{error}");
+        assert!(
+            error.to_string().contains("--port") || error.to_string().contains("port"),
+            "{error}"
+        );
     }
 }

@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use crate::driver::Request;
 
 /// Requests sent to the driver and not yet answered, per connection. Pipelines deeper than
-/// this are read as replies drain, as TCP flow control would pace them anyway.
+/// this are read as replies drain, as TCP flow control would pace them anyway. Every message
+/// on the reply channel answers at least one of them, so the channel never holds more.
 pub(crate) const IN_FLIGHT_COUNT_MAX: usize = 1024;
 /// Encoded replies gathered before a write(2).
 const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
@@ -45,8 +46,10 @@ pub(crate) struct Connection {
     client: ClientId,
     stream: TcpStream,
     requests: mpsc::Sender<Request>,
-    replies: mpsc::Receiver<Frame>,
+    replies: mpsc::Receiver<Vec<Frame>>,
     input: BytesMut,
+    /// Requests parsed from one read, sent to the driver as one message.
+    batch: Vec<Vec<Bytes>>,
     output: Vec<u8>,
     in_flight: usize,
     resume: Resume,
@@ -61,7 +64,7 @@ impl Connection {
         client: ClientId,
         stream: TcpStream,
         requests: mpsc::Sender<Request>,
-        replies: mpsc::Receiver<Frame>,
+        replies: mpsc::Receiver<Vec<Frame>>,
     ) -> Self {
         Connection {
             client,
@@ -69,6 +72,7 @@ impl Connection {
             requests,
             replies,
             input: BytesMut::with_capacity(READ_RESERVE_BYTES),
+            batch: Vec::new(),
             output: Vec::new(),
             in_flight: 0,
             resume: Resume::AfterRead,
@@ -78,13 +82,21 @@ impl Connection {
     }
 
     /// Serves the connection until either side closes, then tells the driver.
-    pub(crate) async fn run(mut self, replies: mpsc::Sender<Frame>) {
-        let open = Request::Open { client: self.client, replies };
+    pub(crate) async fn run(mut self, replies: mpsc::Sender<Vec<Frame>>) {
+        let open = Request::Open {
+            client: self.client,
+            replies,
+        };
         if self.requests.send(open).await.is_ok() {
             // An error here is the peer going away or the server stopping: nothing to report.
             let _ = self.serve().await;
         }
-        let _ = self.requests.send(Request::Closed { client: self.client }).await;
+        let _ = self
+            .requests
+            .send(Request::Closed {
+                client: self.client,
+            })
+            .await;
     }
 
     async fn serve(&mut self) -> io::Result<()> {
@@ -98,8 +110,8 @@ impl Connection {
             let reading = self.closing.is_none() && self.in_flight < IN_FLIGHT_COUNT_MAX;
             self.input.reserve(READ_RESERVE_BYTES);
             tokio::select! {
-                reply = self.replies.recv() => match reply {
-                    Some(frame) => self.on_replies(frame).await?,
+                replies = self.replies.recv() => match replies {
+                    Some(frames) => self.on_replies(frames).await?,
                     // The driver dropped us: output limit reached, or the server is stopping.
                     None => return self.stream.flush().await,
                 },
@@ -125,15 +137,22 @@ impl Connection {
     }
 
     /// Encodes `first` and every reply already queued, then writes them.
-    async fn on_replies(&mut self, first: Frame) -> io::Result<()> {
-        first.encode(&mut self.output);
-        self.in_flight = self.in_flight.saturating_sub(1);
+    async fn on_replies(&mut self, first: Vec<Frame>) -> io::Result<()> {
+        self.encode(first);
         while self.output.len() < OUTPUT_FLUSH_BYTES {
-            let Ok(frame) = self.replies.try_recv() else { break };
-            frame.encode(&mut self.output);
-            self.in_flight = self.in_flight.saturating_sub(1);
+            let Ok(frames) = self.replies.try_recv() else {
+                break;
+            };
+            self.encode(frames);
         }
         self.flush().await
+    }
+
+    fn encode(&mut self, frames: Vec<Frame>) {
+        for frame in &frames {
+            frame.encode(&mut self.output);
+        }
+        self.in_flight = self.in_flight.saturating_sub(frames.len());
     }
 
     /// Parses and dispatches every whole request buffered, as far as the limits allow.
@@ -158,29 +177,45 @@ impl Connection {
                     break;
                 }
             };
-            if !self.dispatch(argv).await? {
+            if !self.dispatch(argv) {
                 self.resume = Resume::WhenIdle;
                 break;
             }
         }
+        self.send_batch().await?;
         self.flush().await
     }
 
     /// Handles one parsed request; `false` if it must wait for earlier replies (not consumed).
-    async fn dispatch(&mut self, (argv, consumed): (Vec<Bytes>, usize)) -> io::Result<bool> {
+    fn dispatch(&mut self, (argv, consumed): (Vec<Bytes>, usize)) -> bool {
         let quit = argv[0].eq_ignore_ascii_case(b"QUIT");
+        // In flight counts the batch not yet sent too: QUIT waits for all of it.
         if quit && self.in_flight > 0 {
-            return Ok(false);
+            return false;
         }
         self.input.advance(consumed);
         if quit {
             self.closing = Some(Some(Frame::ok()));
         } else {
             self.in_flight += 1;
-            let request = Request::Command { client: self.client, argv };
-            self.requests.send(request).await.map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))?;
+            self.batch.push(argv);
         }
-        Ok(true)
+        true
+    }
+
+    /// Hands the requests parsed so far to the driver in one message: one channel operation
+    /// and one wake-up per read, not per command.
+    async fn send_batch(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let argvs = std::mem::take(&mut self.batch);
+        let request = Request::Commands {
+            client: self.client,
+            argvs,
+        };
+        let sent = self.requests.send(request).await;
+        sent.map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))
     }
 
     async fn flush(&mut self) -> io::Result<()> {

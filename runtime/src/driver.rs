@@ -12,6 +12,7 @@
 //!   queue is full is disconnected (Redis's client output buffer limit).
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +21,7 @@ use model::engine::{ClientId, Engine, Phase, StartError};
 use model::io::IoDone;
 use model::resp::Frame;
 use tokio::sync::{mpsc, watch, Notify};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::fs::FileWorkers;
 use crate::io_queue::Wake;
@@ -32,9 +33,18 @@ const REQUEST_BATCH_COUNT_MAX: usize = 256;
 /// What a connection tells the driver.
 pub(crate) enum Request {
     /// A new connection and the channel its replies go to.
-    Open { client: ClientId, replies: mpsc::Sender<Frame> },
-    Command { client: ClientId, argv: Vec<Bytes> },
-    Closed { client: ClientId },
+    Open {
+        client: ClientId,
+        replies: mpsc::Sender<Vec<Frame>>,
+    },
+    /// Requests in the order the client sent them.
+    Commands {
+        client: ClientId,
+        argvs: Vec<Vec<Bytes>>,
+    },
+    Closed {
+        client: ClientId,
+    },
 }
 
 /// Why the driver returned.
@@ -69,13 +79,19 @@ pub(crate) struct Driver {
     files: FileWorkers<NotifyWaker>,
     requests: mpsc::Receiver<Request>,
     requests_open: bool,
-    clients: HashMap<ClientId, mpsc::Sender<Frame>>,
+    clients: HashMap<ClientId, mpsc::Sender<Vec<Frame>>>,
+    /// Replies released in this turn, gathered per client so each gets one message.
+    outgoing: HashMap<ClientId, Vec<Frame>>,
     /// Count of SIGTERM/SIGINT received; a change means "shut down".
     stop: watch::Receiver<u64>,
     stop_open: bool,
     /// Tells the accept loops to stop taking connections.
     accepting: watch::Sender<bool>,
     deadline_ms: Option<u64>,
+    /// One timer for the driver's life, re-armed only when the deadline moves (a new timer
+    /// per turn would cost a timer-wheel insert and removal per batch of commands).
+    timer: Pin<Box<Sleep>>,
+    timer_armed_ms: Option<u64>,
     /// The clock of the last turn, to turn the engine's unix-ms deadline into a sleep.
     turn: (u64, Instant),
     completed: Vec<IoDone>,
@@ -97,10 +113,13 @@ impl Driver {
             requests,
             requests_open: true,
             clients: HashMap::new(),
+            outgoing: HashMap::new(),
             stop,
             stop_open: true,
             accepting,
             deadline_ms: None,
+            timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            timer_armed_ms: None,
             turn: (clock_ms(), Instant::now()),
             completed: Vec::new(),
             loading_since: Instant::now(),
@@ -126,8 +145,16 @@ impl Driver {
     }
 
     async fn wait(&mut self) -> Woke {
-        let (now_ms, now) = self.turn;
-        let deadline = self.deadline_ms.map(|at| now + Duration::from_millis(at.saturating_sub(now_ms)));
+        if let Some(at) = self
+            .deadline_ms
+            .filter(|at| self.timer_armed_ms != Some(*at))
+        {
+            let (now_ms, now) = self.turn;
+            self.timer
+                .as_mut()
+                .reset(now + Duration::from_millis(at.saturating_sub(now_ms)));
+            self.timer_armed_ms = Some(at);
+        }
         let io = self.files.completions().waker().0.clone();
         tokio::select! {
             // Stop and completions first: they unblock replies. Requests last, but they are
@@ -142,7 +169,11 @@ impl Driver {
                 }
             },
             () = io.notified() => Woke::Io,
-            () = tokio::time::sleep_until(deadline.unwrap_or(now)), if deadline.is_some() => Woke::Timer,
+            () = &mut self.timer, if self.deadline_ms.is_some() => {
+                // Fired: re-arm on the next wait even if the engine keeps the same deadline.
+                self.timer_armed_ms = None;
+                Woke::Timer
+            }
             request = self.requests.recv(), if self.requests_open => Woke::Request(request),
         }
     }
@@ -165,7 +196,9 @@ impl Driver {
                 // Take what is already queued: commands arriving together share the engine's
                 // next write and fsync.
                 for _ in 1..REQUEST_BATCH_COUNT_MAX {
-                    let Ok(request) = self.requests.try_recv() else { break };
+                    let Ok(request) = self.requests.try_recv() else {
+                        break;
+                    };
                     self.on_request(now_ms, request);
                 }
             }
@@ -177,7 +210,11 @@ impl Driver {
             Request::Open { client, replies } => {
                 self.clients.insert(client, replies);
             }
-            Request::Command { client, argv } => self.engine.handle_command(now_ms, client, argv),
+            Request::Commands { client, argvs } => {
+                for argv in argvs {
+                    self.engine.handle_command(now_ms, client, argv);
+                }
+            }
             Request::Closed { client } => {
                 self.clients.remove(&client);
                 self.engine.handle_client_closed(client);
@@ -195,7 +232,11 @@ impl Driver {
             self.files.submit(effect);
         }
         while let Some((client, frame)) = self.engine.poll_reply() {
-            self.deliver(client, frame);
+            self.outgoing.entry(client).or_default().push(frame);
+        }
+        let outgoing = std::mem::take(&mut self.outgoing);
+        for (client, frames) in outgoing {
+            self.deliver(client, frames);
         }
         while let Some(line) = self.engine.poll_log() {
             logging::engine(line.level, &line.message);
@@ -204,13 +245,18 @@ impl Driver {
         self.deadline_ms = self.engine.poll_timeout();
     }
 
-    fn deliver(&mut self, client: ClientId, frame: Frame) {
-        let Some(replies) = self.clients.get(&client) else { return };
-        match replies.try_send(frame) {
+    /// Sends one client its replies of this turn, in the order the engine released them.
+    fn deliver(&mut self, client: ClientId, frames: Vec<Frame>) {
+        let Some(replies) = self.clients.get(&client) else {
+            return;
+        };
+        match replies.try_send(frames) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 // Dropping the sender closes the connection; its `Closed` follows.
-                logging::warning(&format!("Client id={client} closed for overcoming of output buffer limits."));
+                logging::warning(&format!(
+                    "Client id={client} closed for overcoming of output buffer limits."
+                ));
                 self.clients.remove(&client);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -233,12 +279,16 @@ impl Driver {
         self.ready = true;
         let seconds = self.loading_since.elapsed().as_secs_f64();
         let keys = self.engine.keyspace().len();
-        logging::notice(&format!("Done loading in {seconds:.3} seconds: {keys} keys in memory"));
+        logging::notice(&format!(
+            "Done loading in {seconds:.3} seconds: {keys} keys in memory"
+        ));
         logging::notice("Ready to accept connections tcp");
     }
 }
 
 /// Unix time in milliseconds: the engine's only clock.
 pub(crate) fn clock_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -28,8 +28,11 @@ use crate::sync::Arc;
 /// Buffer between the view encoder and the file: large writes, few syscalls.
 const VIEW_BUFFER_BYTES: usize = 1 << 20;
 
-const LANES: [(Lane, &str); 3] =
-    [(Lane::Log, "durakv-log"), (Lane::Sync, "durakv-sync"), (Lane::Worker, "durakv-worker")];
+const LANES: [(Lane, &str); 3] = [
+    (Lane::Log, "durakv-log"),
+    (Lane::Sync, "durakv-sync"),
+    (Lane::Worker, "durakv-worker"),
+];
 
 /// The three lane threads and the queues that feed them.
 pub(crate) struct FileWorkers<W: Wake + 'static> {
@@ -43,17 +46,33 @@ impl<W: Wake + 'static> FileWorkers<W> {
     pub(crate) fn start(dir: &Path, waker: W) -> io::Result<Self> {
         let completions = Arc::new(Completions::new(waker));
         let renames = Arc::new(AtomicU64::new(0));
-        let mut workers = FileWorkers { lanes: Vec::new(), threads: Vec::new(), completions };
+        let mut workers = FileWorkers {
+            lanes: Vec::new(),
+            threads: Vec::new(),
+            completions,
+        };
         for (_, name) in LANES {
             let queue: Arc<LaneQueue<Effect>> = Arc::new(LaneQueue::new());
             let mut fs = Fs::new(dir.to_path_buf(), renames.clone());
             let (thread_queue, done) = (queue.clone(), workers.completions.clone());
-            let thread = std::thread::Builder::new().name(name.to_string()).spawn(move || {
-                while let Some(effect) = thread_queue.pop() {
-                    let result = fs.execute(effect.op);
-                    done.push(IoDone { id: effect.id, result });
-                }
-            })?;
+            let thread = std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || {
+                    while let Some(effect) = thread_queue.pop() {
+                        let result = fs.execute(effect.op);
+                        let done_now = IoDone {
+                            id: effect.id,
+                            result,
+                        };
+                        // Wake the driver when the lane runs dry, not between queued effects
+                        // (e.g. an append and the fsync after it): one wake-up per batch.
+                        if thread_queue.is_empty() {
+                            done.push(done_now);
+                        } else {
+                            done.publish(done_now);
+                        }
+                    }
+                })?;
             workers.lanes.push(queue);
             workers.threads.push(thread);
         }
@@ -62,11 +81,20 @@ impl<W: Wake + 'static> FileWorkers<W> {
 
     /// Queues an effect on its lane.
     pub(crate) fn submit(&self, effect: Effect) {
-        let index = LANES.iter().position(|(lane, _)| *lane == effect.lane).unwrap_or(0);
+        let index = LANES
+            .iter()
+            .position(|(lane, _)| *lane == effect.lane)
+            .unwrap_or(0);
         if let Err(effect) = self.lanes[index].push(effect) {
             // Only after `close`; answer anyway so the engine never waits forever.
-            let error = IoError { kind: "ESHUTDOWN".into(), message: "file worker stopped".into() };
-            self.completions.push(IoDone { id: effect.id, result: IoResult::Failed(error) });
+            let error = IoError {
+                kind: "ESHUTDOWN".into(),
+                message: "file worker stopped".into(),
+            };
+            self.completions.push(IoDone {
+                id: effect.id,
+                result: IoResult::Failed(error),
+            });
         }
     }
 
@@ -87,7 +115,12 @@ struct Fs {
 
 impl Fs {
     fn new(dir: PathBuf, renames: Arc<AtomicU64>) -> Self {
-        Fs { dir, appenders: HashMap::new(), renames, renames_seen: 0 }
+        Fs {
+            dir,
+            appenders: HashMap::new(),
+            renames,
+            renames_seen: 0,
+        }
     }
 
     fn execute(&mut self, op: Op) -> IoResult {
@@ -99,7 +132,11 @@ impl Fs {
 
     fn run(&mut self, op: Op) -> io::Result<IoResult> {
         match op {
-            Op::Read { path, offset, len_max } => read(&self.path(&path), offset, len_max),
+            Op::Read {
+                path,
+                offset,
+                len_max,
+            } => read(&self.path(&path), offset, len_max),
             Op::List { path } => list(&self.path(&path)),
             Op::CreateDir { path } => create_dir(&self.path(&path)),
             Op::Create { path } => {
@@ -119,12 +156,18 @@ impl Fs {
                 delete(&self.path(&path))
             }
             Op::Truncate { path, len } => {
-                OpenOptions::new().write(true).open(self.path(&path))?.set_len(len)?;
+                OpenOptions::new()
+                    .write(true)
+                    .open(self.path(&path))?
+                    .set_len(len)?;
                 Ok(IoResult::Done)
             }
-            Op::WriteView { path, view, format, now_ms } => {
-                write_view(&self.path(&path), &view, format, now_ms)
-            }
+            Op::WriteView {
+                path,
+                view,
+                format,
+                now_ms,
+            } => write_view(&self.path(&path), &view, format, now_ms),
         }
     }
 
@@ -153,7 +196,9 @@ impl Fs {
             let file = OpenOptions::new().append(true).open(self.path(path))?;
             self.appenders.insert(path.to_string(), file);
         }
-        self.appenders.get_mut(path).ok_or_else(|| io::Error::from(ErrorKind::NotFound))
+        self.appenders
+            .get_mut(path)
+            .ok_or_else(|| io::Error::from(ErrorKind::NotFound))
     }
 
     fn append(&mut self, path: String, bytes: &Bytes) -> io::Result<IoResult> {
@@ -182,7 +227,8 @@ fn read(path: &Path, offset: u64, len_max: u64) -> io::Result<IoResult> {
     let len = file.metadata()?.len();
     // Allocate what the file holds, not what the engine allows: `len_max` may be large.
     let want = len_max.min(len.saturating_sub(offset));
-    let mut bytes = vec![0u8; usize::try_from(want).map_err(|_| io::Error::from(ErrorKind::OutOfMemory))?];
+    let mut bytes =
+        vec![0u8; usize::try_from(want).map_err(|_| io::Error::from(ErrorKind::OutOfMemory))?];
     let mut filled = 0usize;
     while filled < bytes.len() {
         match file.read_at(&mut bytes[filled..], offset + filled as u64) {
@@ -194,7 +240,10 @@ fn read(path: &Path, offset: u64, len_max: u64) -> io::Result<IoResult> {
     }
     let eof = filled < bytes.len() || offset + filled as u64 >= len;
     bytes.truncate(filled);
-    Ok(IoResult::Read { bytes: Bytes::from(bytes), eof })
+    Ok(IoResult::Read {
+        bytes: Bytes::from(bytes),
+        eof,
+    })
 }
 
 fn list(path: &Path) -> io::Result<IoResult> {
@@ -212,13 +261,20 @@ fn list(path: &Path) -> io::Result<IoResult> {
 
 fn create_dir(path: &Path) -> io::Result<IoResult> {
     match std::fs::create_dir(path) {
-        Err(error) if error.kind() == ErrorKind::AlreadyExists && path.is_dir() => Ok(IoResult::Done),
+        Err(error) if error.kind() == ErrorKind::AlreadyExists && path.is_dir() => {
+            Ok(IoResult::Done)
+        }
         other => other.map(|()| IoResult::Done),
     }
 }
 
 fn open_truncated(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(false).write(true).create(true).truncate(true).open(path)
+    OpenOptions::new()
+        .read(false)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
 }
 
 fn fsync_dir(path: &Path) -> io::Result<IoResult> {
@@ -237,10 +293,17 @@ fn delete(path: &Path) -> io::Result<IoResult> {
     }
 }
 
-fn write_view(path: &Path, view: &Keyspace, format: ViewFormat, now_ms: u64) -> io::Result<IoResult> {
+fn write_view(
+    path: &Path,
+    view: &Keyspace,
+    format: ViewFormat,
+    now_ms: u64,
+) -> io::Result<IoResult> {
     let mut out = BufWriter::with_capacity(VIEW_BUFFER_BYTES, open_truncated(path)?);
     model::aof::base::encode_view(view, format, now_ms, &mut out).map_err(enospc_on_zero_write)?;
-    let file = out.into_inner().map_err(|error| enospc_on_zero_write(error.into_error()))?;
+    let file = out
+        .into_inner()
+        .map_err(|error| enospc_on_zero_write(error.into_error()))?;
     file.sync_data()?;
     Ok(IoResult::Done)
 }
@@ -262,14 +325,20 @@ const ENOSPC: i32 = 28;
 /// The errno name and OS message, as Redis logs them (`strerror`, without Rust's suffix).
 pub(crate) fn io_error(error: &io::Error) -> IoError {
     let Some(code) = error.raw_os_error() else {
-        return IoError { kind: format!("{:?}", error.kind()), message: error.to_string() };
+        return IoError {
+            kind: format!("{:?}", error.kind()),
+            message: error.to_string(),
+        };
     };
     let text = error.to_string();
     let message = match text.rfind(" (os error ") {
         Some(at) => text[..at].to_string(),
         None => text,
     };
-    IoError { kind: errno_name(code), message }
+    IoError {
+        kind: errno_name(code),
+        message,
+    }
 }
 
 fn errno_name(code: i32) -> String {

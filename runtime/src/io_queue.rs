@@ -3,9 +3,11 @@
 //! Owns the queues, not the work. Invariants:
 //! - a lane's items are popped in the order they were pushed, by the lane's single thread, so
 //!   the effects of one lane run one at a time and in the engine's order (no `if` needed);
-//! - every completion pushed is followed by a wake, after the completion is visible, so a
-//!   driver that drains after waking never misses one (the [`Wake`] implementation must keep a
-//!   permit when nobody waits, as tokio's `Notify::notify_one` does);
+//! - every completion is followed by a wake, after the completion is visible, so a driver
+//!   that drains after waking never misses one (the [`Wake`] implementation must keep a permit
+//!   when nobody waits, as tokio's `Notify::notify_one` does). A lane thread may `publish`
+//!   without waking only while its lane has more queued work: the `push` of that later work's
+//!   completion wakes for both;
 //! - closing a lane lets its thread finish what is queued, then stop.
 //!
 //! Length: neither queue has a cap of its own. A lane holds only the effects the engine has
@@ -40,7 +42,10 @@ impl<T> Default for LaneQueue<T> {
 impl<T> LaneQueue<T> {
     pub fn new() -> Self {
         LaneQueue {
-            state: Mutex::new(LaneState { items: VecDeque::new(), closed: false }),
+            state: Mutex::new(LaneState {
+                items: VecDeque::new(),
+                closed: false,
+            }),
             ready: Condvar::new(),
         }
     }
@@ -67,8 +72,17 @@ impl<T> LaneQueue<T> {
             if state.closed {
                 return None;
             }
-            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// Whether nothing is queued (the caller's next `pop` would block or end).
+    pub fn is_empty(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.items.is_empty()
     }
 
     /// No more pushes; the thread drains what is queued and then sees `None`.
@@ -93,16 +107,24 @@ pub struct Completions<D, W> {
 
 impl<D, W: Wake> Completions<D, W> {
     pub fn new(waker: W) -> Self {
-        Completions { items: Mutex::new(VecDeque::new()), waker }
+        Completions {
+            items: Mutex::new(VecDeque::new()),
+            waker,
+        }
     }
 
     /// Publishes one completion, then wakes the driver.
     pub fn push(&self, done: D) {
+        self.publish(done);
+        // Wake after the item is visible: a driver woken early would drain nothing and sleep.
+        self.waker.wake();
+    }
+
+    /// Publishes one completion without waking: only for a caller that will `push` again
+    /// (see the module invariant).
+    pub fn publish(&self, done: D) {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
         items.push_back(done);
-        // Wake after the item is visible: a driver woken early would drain nothing and sleep.
-        drop(items);
-        self.waker.wake();
     }
 
     /// Moves every completion published so far to `out`, oldest first.

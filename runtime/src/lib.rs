@@ -22,6 +22,7 @@ mod shutdown;
 mod sync;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,7 +59,10 @@ pub fn main() {
             std::process::exit(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             logging::warning(&format!("Cannot start the async runtime: {error}"));
@@ -75,26 +79,20 @@ pub fn main() {
 pub async fn run(config: ServerConfig) -> i32 {
     logging::notice("durakv is starting");
     let pid = std::process::id();
-    logging::notice(&format!("durakv version={}, bits=64, pid={pid}, just started", env!("CARGO_PKG_VERSION")));
-    let dir = match std::fs::canonicalize(&config.dir) {
-        Ok(dir) if dir.is_dir() => dir,
-        Ok(dir) => return fatal(&format!("Can't chdir to '{}': Not a directory", dir.display())),
-        Err(error) => return fatal(&format!("Can't chdir to '{}': {error}", config.dir.display())),
-    };
-    let addresses: Vec<SocketAddr> = config.bind.iter().map(|ip| SocketAddr::new(*ip, config.port)).collect();
-    let listeners = match server::bind(&addresses).await {
-        Ok(listeners) => listeners,
+    let version = env!("CARGO_PKG_VERSION");
+    logging::notice(&format!(
+        "durakv version={version}, bits=64, pid={pid}, just started"
+    ));
+    let acquired = match acquire(&config).await {
+        Ok(acquired) => acquired,
         Err(message) => return fatal(&message),
     };
-    let stop = match shutdown::listen() {
-        Ok(stop) => stop,
-        Err(error) => return fatal(&format!("Cannot install signal handlers: {error}")),
-    };
-    let files = match FileWorkers::start(&dir, NotifyWaker(Arc::new(Notify::new()))) {
-        Ok(files) => files,
-        Err(error) => return fatal(&format!("Cannot start the file threads: {error}")),
-    };
-    log_settings(&config, &addresses, &dir);
+    let Acquired {
+        dir,
+        listeners,
+        stop,
+        files,
+    } = acquired;
     let (requests_tx, requests_rx) = mpsc::channel::<Request>(REQUEST_QUEUE_COUNT_MAX);
     let (accepting_tx, accepting_rx) = watch::channel(true);
     let permits = Arc::new(Semaphore::new(config.maxclients as usize));
@@ -104,24 +102,71 @@ pub async fn run(config: ServerConfig) -> i32 {
         permits: permits.clone(),
         client_ids: Arc::new(AtomicU64::new(1)),
     };
-    let accept_tasks: Vec<_> = listeners.into_iter().map(|l| tokio::spawn(acceptor.clone().run(l))).collect();
+    let accept_tasks: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(acceptor.clone().run(l)))
+        .collect();
     drop(acceptor);
     let mut engine_config = config.engine.clone();
     engine_config.runtime_settings = config.runtime_settings(&dir);
     let engine = Engine::new(engine_config, driver::clock_ms());
-    let exit = Driver::new(engine, files, requests_rx, stop, accepting_tx).run().await;
+    let exit = Driver::new(engine, files, requests_rx, stop, accepting_tx)
+        .run()
+        .await;
     for task in accept_tasks {
         task.abort();
     }
     // The driver is gone, so every reply channel is closed: connections write what they hold.
     let _ = server::wait_for_connections(&permits, config.maxclients, DRAIN_WAIT).await;
     match exit {
-        Exit::Stopped => {
-            logging::notice("durakv is now ready to exit, bye bye...");
-            0
-        }
+        // The engine said goodbye in its own log line.
+        Exit::Stopped => 0,
         Exit::Refused(error) => fatal(&format!("Fatal error loading the DB: {error}. Exiting.")),
     }
+}
+
+/// What start-up needs from the operating system before the engine runs.
+struct Acquired {
+    dir: PathBuf,
+    listeners: Vec<tokio::net::TcpListener>,
+    stop: watch::Receiver<u64>,
+    files: FileWorkers<NotifyWaker>,
+}
+
+/// Resolves `dir`, binds, installs signal handlers and starts the file threads; the error is
+/// the line to print before exiting 1.
+async fn acquire(config: &ServerConfig) -> Result<Acquired, String> {
+    let dir = match std::fs::canonicalize(&config.dir) {
+        Ok(dir) if dir.is_dir() => dir,
+        Ok(dir) => {
+            return Err(format!(
+                "Can't chdir to '{}': Not a directory",
+                dir.display()
+            ))
+        }
+        Err(error) => {
+            return Err(format!(
+                "Can't chdir to '{}': {error}",
+                config.dir.display()
+            ))
+        }
+    };
+    let addresses: Vec<SocketAddr> = config
+        .bind
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, config.port))
+        .collect();
+    let listeners = server::bind(&addresses).await?;
+    let stop = shutdown::listen().map_err(|e| format!("Cannot install signal handlers: {e}"))?;
+    let files = FileWorkers::start(&dir, NotifyWaker(Arc::new(Notify::new())))
+        .map_err(|e| format!("Cannot start the file threads: {e}"))?;
+    log_settings(config, &addresses, &dir);
+    Ok(Acquired {
+        dir,
+        listeners,
+        stop,
+        files,
+    })
 }
 
 fn fatal(message: &str) -> i32 {
@@ -129,10 +174,21 @@ fn fatal(message: &str) -> i32 {
     1
 }
 
-fn log_settings(config: &ServerConfig, addresses: &[SocketAddr], dir: &std::path::Path) {
+fn log_settings(config: &ServerConfig, addresses: &[SocketAddr], dir: &Path) {
     let listening: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-    logging::notice(&format!("Listening on {} (dir {})", listening.join(", "), dir.display()));
+    logging::notice(&format!(
+        "Listening on {} (dir {})",
+        listening.join(", "),
+        dir.display()
+    ));
     let e = &config.engine;
-    let aof = if e.appendonly { format!("yes, appendfsync {}", e.appendfsync.as_str()) } else { "no".to_string() };
-    logging::notice(&format!("appendonly {aof}; appenddirname {}", e.appenddirname));
+    let aof = if e.appendonly {
+        format!("yes, appendfsync {}", e.appendfsync.as_str())
+    } else {
+        "no".to_string()
+    };
+    logging::notice(&format!(
+        "appendonly {aof}; appenddirname {}",
+        e.appenddirname
+    ));
 }

@@ -27,22 +27,34 @@ pub(crate) fn engine(level: Level, message: &str) {
 }
 
 fn line(mark: char, message: &str) {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let stamp = timestamp(now_ms);
     let mut stderr = std::io::stderr().lock();
     // A closed stderr must not stop the server; there is nowhere else to report it.
     let _ = writeln!(stderr, "{}:M {stamp} {mark} {message}", std::process::id());
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// `24 Nov 2025 07:10:00.123` for a unix time in milliseconds.
 pub(crate) fn timestamp(unix_ms: u64) -> String {
     let days = unix_ms / 86_400_000;
     let ms_of_day = unix_ms % 86_400_000;
     let (year, month, day) = civil_from_days(days);
-    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
-    format!("{day:02} {} {year} {h:02}:{m:02}:{s:02}.{ms:03}", MONTHS[month as usize - 1])
+    let (h, m, s, ms) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    format!(
+        "{day:02} {} {year} {h:02}:{m:02}:{s:02}.{ms:03}",
+        MONTHS[month as usize - 1]
+    )
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month 1..=12, day).

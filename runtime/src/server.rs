@@ -35,7 +35,9 @@ pub(crate) async fn bind(addresses: &[SocketAddr]) -> Result<Vec<TcpListener>, S
         match TcpListener::bind(address).await {
             Ok(listener) => listeners.push(listener),
             Err(error) => {
-                return Err(format!("Warning: Could not create server TCP listening socket {address}: bind: {error}"))
+                return Err(format!(
+                "Warning: Could not create server TCP listening socket {address}: bind: {error}"
+            ))
             }
         }
     }
@@ -66,7 +68,9 @@ impl Acceptor {
         let _ = stream.set_nodelay(true);
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tokio::spawn(async move {
-                let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
             });
             return;
         };
@@ -81,7 +85,11 @@ impl Acceptor {
 }
 
 /// Waits until every connection task has ended (all permits are back), at most `limit`.
-pub(crate) async fn wait_for_connections(permits: &Semaphore, count: u32, limit: Duration) -> io::Result<()> {
+pub(crate) async fn wait_for_connections(
+    permits: &Semaphore,
+    count: u32,
+    limit: Duration,
+) -> io::Result<()> {
     match tokio::time::timeout(limit, permits.acquire_many(count)).await {
         Ok(_) => Ok(()),
         Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),

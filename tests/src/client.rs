@@ -24,7 +24,10 @@ impl RespClient {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;
-        Ok(RespClient { stream, input: Vec::new() })
+        Ok(RespClient {
+            stream,
+            input: Vec::new(),
+        })
     }
 
     /// Writes one command without waiting for its reply (pipelining).
@@ -49,7 +52,12 @@ impl RespClient {
                     return Ok(frame);
                 }
                 Ok(None) => {}
-                Err(error) => return Err(io::Error::new(io::ErrorKind::InvalidData, error.to_string())),
+                Err(error) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ))
+                }
             }
             let mut chunk = [0u8; 16 * 1024];
             let n = self.stream.read(&mut chunk)?;

@@ -48,7 +48,11 @@ pub fn records(bytes: &[u8]) -> Vec<Record> {
     loop {
         match decode(&bytes[at..]) {
             Decoded::Command { argv, len } => {
-                out.push(Record { start: at as u64, end: (at + len) as u64, argv });
+                out.push(Record {
+                    start: at as u64,
+                    end: (at + len) as u64,
+                    argv,
+                });
                 at += len;
             }
             Decoded::Annotation { len } => at += len,

@@ -7,8 +7,9 @@
 //! leaves a process behind.
 //!
 //! The binary under test is `durakv-under-test` (this package's copy of `durakv-server`), or
-//! whatever `DURAKV_SERVER` names: `DURAKV_SERVER=redis-server` runs the same black-box tests
-//! against real Redis, which checks the tests themselves.
+//! whatever `DURAKV_SERVER` names: `DURAKV_SERVER=/usr/bin/redis-server cargo test -p
+//! durakv-tests --test crash_kill9` runs the crash tests against real Redis 7.0, which checks
+//! the tests themselves (they pass there, and fail against Redis with `appendonly no`).
 
 pub mod client;
 pub mod files;

@@ -34,7 +34,8 @@ pub struct ServerProcess {
     port: u16,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
-    reader: Option<JoinHandle<()>>,
+    /// Threads copying the process's stderr and stdout (real Redis logs to stdout) into `log`.
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl ServerProcess {
@@ -54,7 +55,10 @@ impl ServerProcess {
     pub fn start(dir: &Path, args: &[&str]) -> Self {
         match Self::try_start(dir, args) {
             Ok(server) => server,
-            Err(exited) => panic!("server exited with {} before ready:\n{}", exited.status, exited.stderr),
+            Err(exited) => panic!(
+                "server exited with {} before ready:\n{}",
+                exited.status, exited.stderr
+            ),
         }
     }
 
@@ -66,7 +70,7 @@ impl ServerProcess {
             port: 0,
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
-            reader: None,
+            readers: Vec::new(),
         };
         server.launch()?;
         Ok(server)
@@ -85,7 +89,9 @@ impl ServerProcess {
             self.spawn();
             match self.wait_ready() {
                 Ok(()) => return Ok(()),
-                Err(exited) if attempt < 4 && exited.stderr.contains("Address already in use") => continue,
+                Err(exited) if attempt < 4 && exited.stderr.contains("Address already in use") => {
+                    continue
+                }
                 Err(exited) => return Err(exited),
             }
         }
@@ -103,43 +109,53 @@ impl ServerProcess {
             .arg(&self.dir)
             .args(&self.args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("spawn {:?}: {e}", Self::binary()));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", Self::binary()));
+        self.log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        self.log = log.clone();
-        let echo = std::env::var_os("DURAKV_TEST_ECHO").is_some();
-        self.reader = Some(std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if echo {
-                    eprintln!("[server] {line}");
-                }
-                log.lock().expect("log lock").push(line);
-            }
-        }));
+        let stdout = child.stdout.take().expect("piped stdout");
+        self.readers = vec![
+            copy_lines(stderr, self.log.clone()),
+            copy_lines(stdout, self.log.clone()),
+        ];
         self.child = Some(child);
     }
 
     fn wait_ready(&mut self) -> Result<(), Exited> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if self.log.lock().expect("log lock").iter().any(|l| l.contains(READY_LINE)) {
+            if self
+                .log
+                .lock()
+                .expect("log lock")
+                .iter()
+                .any(|l| l.contains(READY_LINE))
+            {
                 return Ok(());
             }
             let child = self.child.as_mut().expect("spawned");
             if let Some(status) = child.try_wait().expect("try_wait") {
                 self.child = None;
                 self.join_reader();
-                return Err(Exited { status, stderr: self.stderr() });
+                return Err(Exited {
+                    status,
+                    stderr: self.stderr(),
+                });
             }
-            assert!(Instant::now() < deadline, "server not ready after {READY_TIMEOUT:?}:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "server not ready after {READY_TIMEOUT:?}:\n{}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
     }
 
     fn join_reader(&mut self) {
-        if let Some(reader) = self.reader.take() {
+        for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
     }
@@ -178,7 +194,10 @@ impl ServerProcess {
     /// SIGTERM, then waits for the exit; kills and panics if it takes longer than the limit.
     pub fn stop(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server running");
-        let sent = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         assert!(sent.is_ok_and(|s| s.success()), "kill -TERM failed");
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
@@ -189,7 +208,10 @@ impl ServerProcess {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("server did not stop within {STOP_TIMEOUT:?}:\n{}", self.stderr());
+                panic!(
+                    "server did not stop within {STOP_TIMEOUT:?}:\n{}",
+                    self.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -208,7 +230,10 @@ impl ServerProcess {
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("server did not exit within {STOP_TIMEOUT:?}:\n{}", self.stderr());
+        panic!(
+            "server did not exit within {STOP_TIMEOUT:?}:\n{}",
+            self.stderr()
+        );
     }
 }
 
@@ -216,6 +241,23 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Copies the lines of a child's pipe into `log` until the pipe closes (echoed with
+/// `DURAKV_TEST_ECHO` set).
+fn copy_lines(
+    pipe: impl std::io::Read + Send + 'static,
+    log: Arc<Mutex<Vec<String>>>,
+) -> JoinHandle<()> {
+    let echo = std::env::var_os("DURAKV_TEST_ECHO").is_some();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if echo {
+                eprintln!("[server] {line}");
+            }
+            log.lock().expect("log lock").push(line);
+        }
+    })
 }
 
 /// A port the OS just handed out on 127.0.0.1 (free unless someone takes it meanwhile).

@@ -11,7 +11,10 @@ use std::process::{Command, Stdio};
 use durakv_tests::ServerProcess;
 
 fn have_redis_cli() -> bool {
-    let found = Command::new("redis-cli").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         println!("note: redis-cli is not installed; skipping (apt-get install redis-tools)");
     }
@@ -24,16 +27,29 @@ fn cli(port: u16, args: &[&str], stdin: Option<&[u8]>) -> String {
         .arg("-p")
         .arg(port.to_string())
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn redis-cli");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input).expect("feed redis-cli");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("feed redis-cli");
     }
     let output = child.wait_with_output().expect("redis-cli output");
-    assert!(output.status.success(), "redis-cli {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
@@ -52,7 +68,9 @@ fn redis_cli_session() {
     assert_eq!(cli(port, &["INCR", "visits"], None), "1");
     assert_eq!(cli(port, &["INCRBY", "visits", "41"], None), "42");
     assert_eq!(cli(port, &["EXPIRE", "greeting", "1000"], None), "1");
-    let ttl: u64 = cli(port, &["TTL", "greeting"], None).parse().expect("TTL is a number");
+    let ttl: u64 = cli(port, &["TTL", "greeting"], None)
+        .parse()
+        .expect("TTL is a number");
     assert!((990..=1000).contains(&ttl), "TTL {ttl}");
     assert_eq!(cli(port, &["-n", "3", "SET", "in-db-3", "x"], None), "OK");
     assert_eq!(cli(port, &["GET", "in-db-3"], None), "");
@@ -66,14 +84,24 @@ fn redis_cli_session() {
     for i in 0..count {
         let (key, value) = (format!("pipe:{i}"), i.to_string());
         let argv = [b"SET".as_slice(), key.as_bytes(), value.as_bytes()];
-        let argv: Vec<bytes::Bytes> = argv.iter().map(|a| bytes::Bytes::copy_from_slice(a)).collect();
+        let argv: Vec<bytes::Bytes> = argv
+            .iter()
+            .map(|a| bytes::Bytes::copy_from_slice(a))
+            .collect();
         model::resp::encode_command(&argv, &mut protocol);
     }
     let report = cli(port, &["--pipe"], Some(&protocol));
-    assert!(report.contains(&format!("errors: 0, replies: {count}")), "{report}");
+    assert!(
+        report.contains(&format!("errors: 0, replies: {count}")),
+        "{report}"
+    );
     assert_eq!(cli(port, &["DBSIZE"], None), (count + 2).to_string());
 
-    assert!(server.stop().success(), "graceful stop:\n{}", server.stderr());
+    assert!(
+        server.stop().success(),
+        "graceful stop:\n{}",
+        server.stderr()
+    );
     server.restart().expect("restart");
     let port = server.port();
     assert_eq!(cli(port, &["GET", "greeting"], None), "hello world");
@@ -81,6 +109,8 @@ fn redis_cli_session() {
     assert_eq!(cli(port, &["-n", "3", "GET", "in-db-3"], None), "x");
     assert_eq!(cli(port, &["GET", "pipe:4999"], None), "4999");
     assert_eq!(cli(port, &["DBSIZE"], None), (count + 2).to_string());
-    let ttl: u64 = cli(port, &["TTL", "greeting"], None).parse().expect("TTL is a number");
+    let ttl: u64 = cli(port, &["TTL", "greeting"], None)
+        .parse()
+        .expect("TTL is a number");
     assert!((900..=1000).contains(&ttl), "TTL after restart {ttl}");
 }

@@ -9,7 +9,9 @@ use redis::{Commands, RedisResult};
 
 fn connect(port: u16, db: i64) -> redis::Connection {
     let client = redis::Client::open(format!("redis://127.0.0.1:{port}/{db}")).expect("client");
-    client.get_connection_with_timeout(std::time::Duration::from_secs(20)).expect("connection")
+    client
+        .get_connection_with_timeout(std::time::Duration::from_secs(20))
+        .expect("connection")
 }
 
 /// Strings, counters, expiry, MSET/MGET, a MULTI/EXEC pipeline and SELECT, then a restart.
@@ -28,7 +30,10 @@ fn rust_client_typical_operations() -> RedisResult<()> {
     assert_eq!(visits, 5);
     let () = con.mset(&[("a", "1"), ("b", "2"), ("c", "3")])?;
     let values: Vec<Option<String>> = con.mget(&["a", "b", "nope", "c"])?;
-    assert_eq!(values, vec![Some("1".into()), Some("2".into()), None, Some("3".into())]);
+    assert_eq!(
+        values,
+        vec![Some("1".into()), Some("2".into()), None, Some("3".into())]
+    );
     let set: bool = con.expire("a", 600)?;
     assert!(set);
     let ttl: i64 = con.ttl("a")?;
@@ -39,8 +44,13 @@ fn rust_client_typical_operations() -> RedisResult<()> {
     assert!(!exists);
 
     // An atomic pipeline is MULTI ... EXEC.
-    let (counter, text): (i64, String) =
-        redis::pipe().atomic().incr("counter", 1).ignore().incr("counter", 2).get("user:1:name").query(&mut con)?;
+    let (counter, text): (i64, String) = redis::pipe()
+        .atomic()
+        .incr("counter", 1)
+        .ignore()
+        .incr("counter", 2)
+        .get("user:1:name")
+        .query(&mut con)?;
     assert_eq!((counter, text.as_str()), (3, "Ada"));
     // A plain pipeline: many commands, one round trip.
     let mut pipe = redis::pipe();
@@ -54,7 +64,11 @@ fn rust_client_typical_operations() -> RedisResult<()> {
     let in_zero: Option<String> = con.get("only-in-5")?;
     assert_eq!(in_zero, None);
 
-    assert!(server.stop().success(), "graceful stop:\n{}", server.stderr());
+    assert!(
+        server.stop().success(),
+        "graceful stop:\n{}",
+        server.stderr()
+    );
     server.restart().expect("restart");
     let mut con = connect(server.port(), 0);
     let name: String = con.get("user:1:name")?;
@@ -82,13 +96,17 @@ fn rust_client_requirepass() -> RedisResult<()> {
     let error = refused.expect_err("unauthenticated GET must fail");
     assert_eq!(error.code(), Some("NOAUTH"), "{error:?}");
 
-    let client = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{port}/0")).expect("client");
+    let client =
+        redis::Client::open(format!("redis://:s3cret@127.0.0.1:{port}/0")).expect("client");
     let mut con = client.get_connection()?;
     let () = con.set("k", "v")?;
     let value: String = con.get("k")?;
     assert_eq!(value, "v");
 
     let wrong = redis::Client::open(format!("redis://:wrong@127.0.0.1:{port}/0")).expect("client");
-    assert!(wrong.get_connection().is_err(), "a wrong password must not connect");
+    assert!(
+        wrong.get_connection().is_err(),
+        "a wrong password must not connect"
+    );
     Ok(())
 }
