@@ -1,9 +1,11 @@
 //! The engine: one owner of the data set and of every persistence decision.
 //!
 //! Inputs are `handle_*` calls with the current time; outputs are drained with `poll_*`
-//! (quinn-proto's shape). After any `handle_*`, drain `poll_effect` (hand each to the executor),
-//! `poll_reply` (send each to its client), `poll_log` (print), then arm a timer for
-//! `poll_timeout` and call `handle_timeout` when it fires.
+//! (quinn-proto's shape). A turn is any number of `handle_*` calls followed by draining
+//! `poll_effect` (hand each to the executor), `poll_reply` (send each to its client), `poll_log`
+//! (print), then arming a timer for `poll_timeout` and calling `handle_timeout` when it fires.
+//! The first `poll_*` of a turn issues the writes the turn's commands need, once: that is group
+//! commit, so a driver should hand over every command it has before polling.
 //!
 //! Invariants kept here (the model checker states them as properties):
 //! - a reply leaves only when the log has reached what the contract requires for every command
@@ -119,6 +121,8 @@ pub struct Engine {
     /// The requirement of the reply being built, when it is not the usual one (CONFIG SET
     /// appendonly no answers once the log is durable).
     pending_need: Option<Need>,
+    /// Inputs arrived since the last `poll_*`: the turn's flush and release are still to do.
+    turn_at: Option<u64>,
     /// The data set came from `dump.rdb`; the AOF is read only to open it (a mutation).
     replay_skipped: bool,
     save_on_stop: bool,
@@ -152,6 +156,7 @@ impl Engine {
             stopping: false,
             disabling: false,
             pending_need: None,
+            turn_at: None,
             replay_skipped: false,
             save_on_stop: false,
             snapshots: Snapshots::new(now_ms),
@@ -261,7 +266,7 @@ impl Engine {
             }
             Phase::Running => self.execute(now_ms, client, &argv),
         }
-        self.after(now_ms);
+        self.turn_at = Some(now_ms);
     }
 
     fn execute(&mut self, now_ms: u64, client: ClientId, argv: &[Bytes]) {
@@ -388,7 +393,7 @@ impl Engine {
             Phase::Loading | Phase::Refused(_) => self.phase = Phase::Stopped,
             Phase::Stopping | Phase::Stopped => {}
         }
-        self.after(now_ms);
+        self.turn_at = Some(now_ms);
     }
 
     /// Starts a switch to a new incr file: the first phase of an AOF rewrite (and what Redis
@@ -398,7 +403,7 @@ impl Engine {
             return false;
         }
         self.rotate_pending = true;
-        self.after(now_ms);
+        self.turn_at = Some(now_ms);
         true
     }
 
@@ -424,7 +429,7 @@ impl Engine {
             log.maybe_background_fsync(now_ms, true, &mut self.out);
             log.start_retry(now_ms, &mut self.out);
         }
-        self.after(now_ms);
+        self.turn_at = Some(now_ms);
     }
 
     /// An effect completed.
@@ -444,22 +449,33 @@ impl Engine {
         } else {
             self.on_log_io(now_ms, done);
         }
-        self.after(now_ms);
+        self.turn_at = Some(now_ms);
     }
 
     #[must_use]
     pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.finish_turn();
         self.out.pop()
     }
 
     #[must_use]
     pub fn poll_reply(&mut self) -> Option<(ClientId, Frame)> {
+        self.finish_turn();
         self.replies.pop_ready()
     }
 
     #[must_use]
     pub fn poll_log(&mut self) -> Option<LogLine> {
+        self.finish_turn();
         self.logs.pop_front()
+    }
+
+    /// The work every turn ends with, done once however many inputs the turn had: a batch of
+    /// commands handled before the first `poll_*` shares one write and one fsync.
+    fn finish_turn(&mut self) {
+        if let Some(now_ms) = self.turn_at.take() {
+            self.after(now_ms);
+        }
     }
 
     /// The next time `handle_timeout` must be called, if any.
