@@ -8,19 +8,19 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 63785),
-    ("always-two-crashes", 286975),
-    ("always-every-byte", 7773),
-    ("everysec", 1320489),
-    ("everysec-two-crashes", 328684),
-    ("no", 46881),
-    ("always-rewrite", 120744),
-    ("everysec-rewrite", 1299090),
-    ("rdb", 55840),
-    ("rdb-two-crashes", 75919),
-    ("always-io-failure", 113608),
-    ("everysec-io-failure", 300383),
-    ("no-io-failure", 96458),
+    ("always", 66822),
+    ("always-two-crashes", 309373),
+    ("always-every-byte", 7938),
+    ("everysec", 1376767),
+    ("everysec-two-crashes", 350959),
+    ("no", 49399),
+    ("always-rewrite", 129182),
+    ("everysec-rewrite", 1352762),
+    ("rdb", 212106),
+    ("rdb-two-crashes", 215999),
+    ("always-io-failure", 118964),
+    ("everysec-io-failure", 314512),
+    ("no-io-failure", 101928),
 ];
 
 #[test]

@@ -208,6 +208,7 @@ impl Engine {
             Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
             Purpose::Enable { manifest } => self.enable_done(manifest),
             Purpose::Ready => {
+                self.start_cleanup();
                 self.phase = Phase::Running;
                 self.notice("Ready to accept connections".to_string());
             }
@@ -226,6 +227,7 @@ impl Engine {
                 ));
                 self.manifest = Some(manifest);
                 self.startup = None;
+                self.start_cleanup();
                 self.phase = Phase::Running;
                 self.notice(format!(
                     "Opening AOF incr file {path}; ready to accept connections"

@@ -123,6 +123,8 @@ pub struct Engine {
     pending_need: Option<Need>,
     /// Inputs arrived since the last `poll_*`: the turn's flush and release are still to do.
     turn_at: Option<u64>,
+    /// Effects of the start-up cleanup of leftover temp files; their results only get logged.
+    cleanup: std::collections::BTreeSet<EffectId>,
     /// The data set came from `dump.rdb`; the AOF is read only to open it (a mutation).
     replay_skipped: bool,
     save_on_stop: bool,
@@ -157,6 +159,7 @@ impl Engine {
             disabling: false,
             pending_need: None,
             turn_at: None,
+            cleanup: std::collections::BTreeSet::new(),
             replay_skipped: false,
             save_on_stop: false,
             snapshots: Snapshots::new(now_ms),
@@ -438,6 +441,8 @@ impl Engine {
             self.on_startup_io(now_ms, done.result);
         } else if self.rdb_load.as_ref().is_some_and(|l| l.owns(done.id)) {
             self.on_rdb_load_io(now_ms, done.result);
+        } else if self.cleanup.remove(&done.id) {
+            self.on_cleanup_io(done.result);
         } else if self.snapshots.owns(done.id) {
             self.on_snapshot_io(now_ms, done.result);
         } else if self
@@ -518,6 +523,39 @@ impl Engine {
         if drained {
             (self.log, self.manifest, self.disabling) = (None, None, false);
             self.notice("AOF stopped: everything logged is durable".to_string());
+        }
+    }
+
+    /// Once serving: list `dir` for temp files a crashed snapshot or rewrite left (Redis leaves
+    /// them forever) and delete them. Nothing depends on these deletes being durable.
+    pub(super) fn start_cleanup(&mut self) {
+        let id = self.out.emit(
+            Lane::Log,
+            Op::List {
+                path: String::new(),
+            },
+        );
+        self.cleanup.insert(id);
+    }
+
+    fn on_cleanup_io(&mut self, result: IoResult) {
+        match result {
+            IoResult::Listed { names } => {
+                let temp = |n: &String| {
+                    (n.starts_with("temp-rewriteaof-") && n.ends_with(".aof"))
+                        || (n.starts_with("temp-") && n.ends_with(".rdb"))
+                };
+                for name in names.into_iter().filter(temp) {
+                    self.notice(format!("Removing leftover temp file {name}"));
+                    let id = self.out.emit(Lane::Log, Op::Delete { path: name });
+                    self.cleanup.insert(id);
+                }
+            }
+            IoResult::Failed(e) => self.warn(format!(
+                "Could not clean leftover temp files: {}",
+                e.message
+            )),
+            _ => {}
         }
     }
 

@@ -751,3 +751,17 @@ fn old_style_aof_is_upgraded_into_the_multi_part_layout() {
     let rig = Rig::boot(config(FsyncPolicy::Always), interrupted, 0);
     assert_eq!(rig.engine.keyspace().len(), 2, "{:?}", rig.logs);
 }
+
+/// Temp files a crashed snapshot or rewrite left in `dir` are deleted at the next start.
+#[test]
+fn leftover_temp_files_are_removed_at_start() {
+    let (mut disk, _) = disk_with_records(&["SET a 1"]);
+    for name in ["temp-3.rdb", "temp-rewriteaof-bg-2.aof", "notes.txt"] {
+        disk.execute(&Op::Create { path: name.into() });
+    }
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert!(rig.disk.contents("temp-3.rdb").is_none());
+    assert!(rig.disk.contents("temp-rewriteaof-bg-2.aof").is_none());
+    assert!(rig.disk.contents("notes.txt").is_some());
+}
