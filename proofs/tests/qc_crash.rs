@@ -41,11 +41,7 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{BuildHasher, Hasher};
-use std::panic::{self, AssertUnwindSafe};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use durakv_proofs::reference::{self, Data};
@@ -54,54 +50,14 @@ use model::engine::{ClientId, Engine, Phase};
 use model::io::{Effect, IoDone, Lane, Op};
 use model::resp::Frame;
 use model::sim::{Crash, Keep, SimDisk, Tears};
-use quickcheck::{empty_shrinker, Arbitrary, Gen, QuickCheck, TestResult, Testable};
+use quickcheck::{empty_shrinker, Arbitrary, Gen, TestResult};
+
+#[path = "../../model/tests/support/qc_check.rs"]
+mod qc_check;
+use qc_check::{below, check, env_u64};
 
 // ---------------------------------------------------------------------------------------------
 // Running: seed and case count from our environment variables.
-
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    match text.trim().parse() {
-        Ok(n) => Some(n),
-        Err(_) => panic!("{name}={text:?} is not a u64"),
-    }
-}
-
-fn random_seed() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
-/// Runs `prop` on `DURAKV_QC_TESTS` cases (else `tests_default`) drawn from `DURAKV_QC_SEED`
-/// (else a random seed), printing the seed first and repeating it in the failure message.
-fn check<A: Testable>(name: &str, tests_default: u64, size: usize, prop: A) {
-    let seed = env_u64("DURAKV_QC_SEED").unwrap_or_else(random_seed);
-    let tests = env_u64("DURAKV_QC_TESTS").unwrap_or(tests_default);
-    eprintln!("{name}: DURAKV_QC_SEED={seed} DURAKV_QC_TESTS={tests}");
-    let started = Instant::now();
-    let mut qc = QuickCheck::new()
-        .rng(Gen::from_size_and_seed(size, seed))
-        .tests(tests)
-        .max_tests(tests.saturating_mul(10).max(1));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| qc.quickcheck(prop)));
-    if let Err(payload) = outcome {
-        let message = payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
-        panic!("{name} failed; reproduce with DURAKV_QC_SEED={seed} DURAKV_QC_TESTS={tests}\n{message}");
-    }
-    eprintln!("{name}: {tests} cases passed in {:?}", started.elapsed());
-}
-
-fn below(g: &mut Gen, n: usize) -> usize {
-    usize::arbitrary(g) % n.max(1)
-}
 
 /// splitmix64: derives independent choices from one generated number.
 fn mix(mut x: u64) -> u64 {

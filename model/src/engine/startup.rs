@@ -353,16 +353,7 @@ impl Startup {
                 Progress::Continue
             }
             None => {
-                let base = AofFile {
-                    name: config.appendfilename.clone(),
-                    seq: 1,
-                    kind: FileKind::Base,
-                };
-                let manifest = Manifest {
-                    base: Some(base),
-                    history: Vec::new(),
-                    incrs: Vec::new(),
-                };
+                let manifest = upgrade_manifest(config);
                 self.buf.clear();
                 self.read_at = 0;
                 self.start_files(config, manifest, out)
@@ -596,18 +587,23 @@ fn holds_data(bytes: &[u8]) -> bool {
     !matches!(record::decode(bytes), Decoded::Incomplete) || bytes.iter().any(|&b| b != 0)
 }
 
-/// Persisting the manifest that names the old-style file as the base (Redis 7.0's upgrade).
-fn upgrade_manifest_ops(config: &Config) -> Vec<Op> {
+/// The manifest naming the old-style file as the base (Redis 7.0's upgrade).
+fn upgrade_manifest(config: &Config) -> Manifest {
     let base = AofFile {
         name: config.appendfilename.clone(),
         seq: 1,
         kind: FileKind::Base,
     };
-    let manifest = Manifest {
+    Manifest {
         base: Some(base),
         history: Vec::new(),
         incrs: Vec::new(),
-    };
+    }
+}
+
+/// Persisting the upgrade's manifest.
+fn upgrade_manifest_ops(config: &Config) -> Vec<Op> {
+    let manifest = upgrade_manifest(config);
     super::procedure::persist_manifest(&config.appenddirname, &config.appendfilename, &manifest)
         .into_iter()
         .map(|step| step.op)
