@@ -181,7 +181,9 @@ impl SimDisk {
         };
         let written = &self.data[&inode].written;
         let start = (offset as usize).min(written.len());
-        let end = (start as u64 + len_max).min(written.len() as u64) as usize;
+        let end = (start as u64)
+            .saturating_add(len_max)
+            .min(written.len() as u64) as usize;
         IoResult::Read {
             bytes: Bytes::copy_from_slice(&written[start..end]),
             eof: end == written.len(),
@@ -296,7 +298,8 @@ impl SimDisk {
             return fail("ENOENT", "No such file or directory");
         };
         let data = self.data.get_mut(&inode).expect("inode data");
-        data.written.truncate(len as usize);
+        // As ftruncate: shorter cuts, longer extends with zeros.
+        data.written.resize(len as usize, 0);
         data.appends.retain(|&end| end <= len);
         data.floor = Some(data.floor.map_or(len, |f| f.min(len)));
         // Cutting off the lost range is how it is repaired: what is appended anew is dirty.

@@ -58,20 +58,12 @@ impl<W: Wake + 'static> FileWorkers<W> {
             let thread = std::thread::Builder::new()
                 .name(name.to_string())
                 .spawn(move || {
-                    while let Some(effect) = thread_queue.pop() {
-                        let result = fs.execute(effect.op);
-                        let done_now = IoDone {
-                            id: effect.id,
-                            result,
-                        };
-                        // Wake the driver when the lane runs dry, not between queued effects
-                        // (e.g. an append and the fsync after it): one wake-up per batch.
-                        if thread_queue.is_empty() {
-                            done.push(done_now);
-                        } else {
-                            done.publish(done_now);
-                        }
-                    }
+                    // The loop loom checks (`io_queue::serve`): in order, and one wake-up of
+                    // the driver per batch (when the lane runs dry).
+                    crate::io_queue::serve(&thread_queue, &done, |effect: Effect| IoDone {
+                        id: effect.id,
+                        result: fs.execute(effect.op),
+                    });
                 })?;
             workers.lanes.push(queue);
             workers.threads.push(thread);
@@ -300,12 +292,14 @@ fn write_view(
     now_ms: u64,
 ) -> io::Result<IoResult> {
     let mut out = BufWriter::with_capacity(VIEW_BUFFER_BYTES, open_truncated(path)?);
-    model::aof::base::encode_view(view, format, now_ms, &mut out).map_err(enospc_on_zero_write)?;
+    let len = model::aof::base::encode_view(view, format, now_ms, &mut out)
+        .map_err(enospc_on_zero_write)?;
     let file = out
         .into_inner()
         .map_err(|error| enospc_on_zero_write(error.into_error()))?;
+    // Not required by the engine (it fsyncs the file next), but it keeps the later fsync short.
     file.sync_data()?;
-    Ok(IoResult::Done)
+    Ok(IoResult::Written { len })
 }
 
 /// `write_all` reports a write that made no progress as `WriteZero`; the OS reason for that

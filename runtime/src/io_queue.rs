@@ -16,16 +16,55 @@
 //!
 //! Kept free of tokio and written against [`crate::sync`] so that loom can check it
 //! (`RUSTFLAGS="--cfg durakv_loom" cargo test -p durakv-runtime --test loom_io_queue`).
+//! Under that cfg only, a [`Fault`] seeds one known bug into this same code, so that each loom
+//! test has a broken twin showing that loom catches what the test is about.
 
 use std::collections::VecDeque;
 use std::sync::PoisonError;
 
 use crate::sync::{Condvar, Mutex};
 
+/// A bug to seed into the queues, for the broken twins of the loom tests. Exists only under
+/// `--cfg durakv_loom`: the server's build has no field, no branch and no way to set one.
+#[cfg(durakv_loom)]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fault {
+    /// The queues as the server runs them.
+    #[default]
+    None,
+    /// [`LaneQueue::pop`] takes the newest item: a lane runs its effects out of order.
+    LaneLifo,
+    /// [`LaneQueue::pop`] ends at `close` even with items queued: shutdown drops work.
+    CloseDropsQueued,
+    /// [`LaneQueue::close`] does not notify: a lane thread asleep in `pop` never ends.
+    CloseWithoutNotify,
+    /// [`Completions::push`] wakes before the item is visible: a lost wake-up.
+    WakeBeforePublish,
+    /// [`Completions::drain_into`] copies without removing: completions delivered twice.
+    DrainKeepsItems,
+    /// [`serve`] wakes only while more work is queued, the reverse of the rule.
+    ServeWakeInverted,
+}
+
+/// What a completion queue carries. Under loom also `Clone`, so that the seeded
+/// [`Fault::DrainKeepsItems`] can deliver an item twice.
+#[cfg(durakv_loom)]
+pub trait Item: Clone {}
+#[cfg(durakv_loom)]
+impl<T: Clone> Item for T {}
+/// What a completion queue carries.
+#[cfg(not(durakv_loom))]
+pub trait Item {}
+#[cfg(not(durakv_loom))]
+impl<T> Item for T {}
+
 /// The FIFO of one lane: the driver pushes, the lane's thread pops.
 pub struct LaneQueue<T> {
     state: Mutex<LaneState<T>>,
     ready: Condvar,
+    #[cfg(durakv_loom)]
+    fault: Fault,
 }
 
 struct LaneState<T> {
@@ -47,6 +86,18 @@ impl<T> LaneQueue<T> {
                 closed: false,
             }),
             ready: Condvar::new(),
+            #[cfg(durakv_loom)]
+            fault: Fault::None,
+        }
+    }
+
+    /// A lane with `fault` seeded (the loom tests' broken twins only).
+    #[cfg(durakv_loom)]
+    #[doc(hidden)]
+    pub fn with_fault(fault: Fault) -> Self {
+        LaneQueue {
+            fault,
+            ..Self::new()
         }
     }
 
@@ -66,6 +117,16 @@ impl<T> LaneQueue<T> {
     pub fn pop(&self) -> Option<T> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
+            #[cfg(durakv_loom)]
+            if self.fault == Fault::CloseDropsQueued && state.closed {
+                return None;
+            }
+            #[cfg(durakv_loom)]
+            if self.fault == Fault::LaneLifo {
+                if let Some(item) = state.items.pop_back() {
+                    return Some(item);
+                }
+            }
             if let Some(item) = state.items.pop_front() {
                 return Some(item);
             }
@@ -90,7 +151,35 @@ impl<T> LaneQueue<T> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.closed = true;
         drop(state);
+        #[cfg(durakv_loom)]
+        if self.fault == Fault::CloseWithoutNotify {
+            return;
+        }
         self.ready.notify_all();
+    }
+}
+
+/// The body of a lane's thread: runs each item popped from `lane`, in order, and hands its
+/// result to `done`, until the lane is closed and drained.
+///
+/// Wakes the driver when the lane runs dry, not between queued items (e.g. an append and the
+/// fsync after it): one wake-up per batch. This is safe because only this thread pops `lane`:
+/// an item seen queued will be run, and its `push` wakes for every completion before it.
+pub fn serve<T, D: Item, W: Wake>(
+    lane: &LaneQueue<T>,
+    done: &Completions<D, W>,
+    mut run: impl FnMut(T) -> D,
+) {
+    while let Some(item) = lane.pop() {
+        let result = run(item);
+        let dry = lane.is_empty();
+        #[cfg(durakv_loom)]
+        let dry = dry != (lane.fault == Fault::ServeWakeInverted);
+        if dry {
+            done.push(result);
+        } else {
+            done.publish(result);
+        }
     }
 }
 
@@ -103,18 +192,38 @@ pub trait Wake: Send + Sync {
 pub struct Completions<D, W> {
     items: Mutex<VecDeque<D>>,
     waker: W,
+    #[cfg(durakv_loom)]
+    fault: Fault,
 }
 
-impl<D, W: Wake> Completions<D, W> {
+impl<D: Item, W: Wake> Completions<D, W> {
     pub fn new(waker: W) -> Self {
         Completions {
             items: Mutex::new(VecDeque::new()),
             waker,
+            #[cfg(durakv_loom)]
+            fault: Fault::None,
+        }
+    }
+
+    /// Completions with `fault` seeded (the loom tests' broken twins only).
+    #[cfg(durakv_loom)]
+    #[doc(hidden)]
+    pub fn with_fault(waker: W, fault: Fault) -> Self {
+        Completions {
+            fault,
+            ..Self::new(waker)
         }
     }
 
     /// Publishes one completion, then wakes the driver.
     pub fn push(&self, done: D) {
+        #[cfg(durakv_loom)]
+        if self.fault == Fault::WakeBeforePublish {
+            self.waker.wake();
+            self.publish(done);
+            return;
+        }
         self.publish(done);
         // Wake after the item is visible: a driver woken early would drain nothing and sleep.
         self.waker.wake();
@@ -130,6 +239,11 @@ impl<D, W: Wake> Completions<D, W> {
     /// Moves every completion published so far to `out`, oldest first.
     pub fn drain_into(&self, out: &mut Vec<D>) {
         let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        #[cfg(durakv_loom)]
+        if self.fault == Fault::DrainKeepsItems {
+            out.extend(items.iter().cloned());
+            return;
+        }
         out.extend(items.drain(..));
     }
 

@@ -35,6 +35,28 @@ use crate::driver::{Driver, Exit, NotifyWaker, Request};
 use crate::fs::FileWorkers;
 use crate::server::Acceptor;
 
+/// Test hook, not an API: the file threads ([`fs`]'s `FileWorkers`), reached by
+/// `tests/tests/conformance.rs` to check them against `model::sim::SimDisk`.
+#[doc(hidden)]
+pub struct FileWorkersForTests<W: io_queue::Wake + 'static>(FileWorkers<W>);
+
+impl<W: io_queue::Wake + 'static> FileWorkersForTests<W> {
+    /// Starts the lane threads on `dir`.
+    pub fn start(dir: &Path, waker: W) -> std::io::Result<Self> {
+        FileWorkers::start(dir, waker).map(FileWorkersForTests)
+    }
+
+    /// Queues `effect` on its lane.
+    pub fn submit(&self, effect: model::io::Effect) {
+        self.0.submit(effect);
+    }
+
+    /// Where the lane threads put their completions.
+    pub fn completions(&self) -> &io_queue::Completions<model::io::IoDone, W> {
+        self.0.completions()
+    }
+}
+
 /// Requests queued from all connections to the driver before senders wait.
 const REQUEST_QUEUE_COUNT_MAX: usize = 4096;
 /// How long a stopping server waits for connections to write their last replies.
