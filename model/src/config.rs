@@ -136,6 +136,11 @@ pub struct Config {
     pub no_appendfsync_on_rewrite: bool,
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
+    /// `aof-rewrite-incremental-fsync` / `rdb-save-incremental-fsync`: accepted for redis.conf
+    /// compatibility. durakv writes views on a worker thread and fsyncs them once at the end,
+    /// which never stalls serving; the settings are shown but change nothing yet.
+    pub aof_rewrite_incremental_fsync: bool,
+    pub rdb_save_incremental_fsync: bool,
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
     pub runtime_settings: Vec<(String, String)>,
     pub mutation: Mutation,
@@ -162,6 +167,8 @@ impl Default for Config {
             no_appendfsync_on_rewrite: false,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 << 20,
+            aof_rewrite_incremental_fsync: true,
+            rdb_save_incremental_fsync: true,
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
         }
@@ -223,6 +230,14 @@ impl Config {
             ("rdbcompression".to_string(), yes_no(self.rdbcompression)),
             ("rdbchecksum".to_string(), yes_no(self.rdbchecksum)),
             (
+                "aof-rewrite-incremental-fsync".to_string(),
+                yes_no(self.aof_rewrite_incremental_fsync),
+            ),
+            (
+                "rdb-save-incremental-fsync".to_string(),
+                yes_no(self.rdb_save_incremental_fsync),
+            ),
+            (
                 "no-appendfsync-on-rewrite".to_string(),
                 yes_no(self.no_appendfsync_on_rewrite),
             ),
@@ -280,6 +295,10 @@ impl Config {
             "rdbcompression" => self.rdbcompression = parse_yes_no(value)?,
             "rdbchecksum" => self.rdbchecksum = parse_yes_no(value)?,
             "no-appendfsync-on-rewrite" => self.no_appendfsync_on_rewrite = parse_yes_no(value)?,
+            "aof-rewrite-incremental-fsync" => {
+                self.aof_rewrite_incremental_fsync = parse_yes_no(value)?
+            }
+            "rdb-save-incremental-fsync" => self.rdb_save_incremental_fsync = parse_yes_no(value)?,
             "auto-aof-rewrite-percentage" => {
                 self.auto_aof_rewrite_percentage = value
                     .parse()
