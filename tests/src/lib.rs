@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod files;
+pub mod load;
 pub mod server;
 
 pub use client::RespClient;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use durakv_tests::client::{bulk, integer};
+use durakv_tests::load::{verify, write_load, Recovered, Sent};
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
 
@@ -25,22 +26,6 @@ const CLIENTS: u64 = 4;
 const CYCLES: u64 = 6;
 /// Filler keys written before the cycles, so a rewrite has something to write.
 const FILLER: u64 = 20_000;
-const MGET_CHUNK: u64 = 500;
-
-/// One client's recovered state: SETs `0..sets` present, counter at `incrs`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Recovered {
-    sets: u64,
-    incrs: u64,
-}
-
-/// What one client did in one cycle, starting from `from`.
-#[derive(Clone, Copy, Debug)]
-struct Sent {
-    from: Recovered,
-    sent: u64,
-    acked: u64,
-}
 
 /// A small xorshift generator; the seed is printed so a failure can be replayed.
 struct Rng(u64);
@@ -52,45 +37,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-}
-
-fn write_load(port: u16, client: u64, from: Recovered, stop: &AtomicBool) -> Sent {
-    let mut record = Sent {
-        from,
-        sent: 0,
-        acked: 0,
-    };
-    let Ok(mut con) = RespClient::connect(port) else {
-        return record;
-    };
-    while !stop.load(Ordering::Relaxed) {
-        let op = record.sent;
-        let (seq, incrs_before) = (from.sets + op / 2, from.incrs + op / 2);
-        let is_set = op.is_multiple_of(2);
-        let sent = if is_set {
-            con.send(&[
-                b"SET",
-                format!("c{client}:{seq}").as_bytes(),
-                seq.to_string().as_bytes(),
-            ])
-        } else {
-            con.send(&[b"INCR", format!("n{client}").as_bytes()])
-        };
-        if sent.is_err() {
-            break;
-        }
-        record.sent += 1;
-        match con.read() {
-            Ok(Frame::Simple(ok)) if is_set && ok == "OK" => record.acked += 1,
-            Ok(Frame::Integer(n)) if !is_set => {
-                assert_eq!(n as u64, incrs_before + 1, "client {client}: INCR reply");
-                record.acked += 1;
-            }
-            Ok(other) => panic!("client {client}: unexpected reply {other:?}"),
-            Err(_) => break,
-        }
-    }
-    record
 }
 
 /// Issues BGREWRITEAOF in a loop; counts the ones the server accepted.
@@ -110,59 +56,6 @@ fn rewrite_load(port: u16, stop: &AtomicBool, started: &AtomicU64) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-fn verify(con: &mut RespClient, client: u64, record: &Sent) -> Recovered {
-    let incrs = match bulk(&con.call_str(&["GET", &format!("n{client}")]).unwrap()) {
-        Some(bytes) => std::str::from_utf8(&bytes).unwrap().parse::<u64>().unwrap(),
-        None => 0,
-    };
-    let limit = record.from.sets + record.sent / 2 + 3;
-    let mut sets = 0;
-    let mut start = 0;
-    while start < limit {
-        let end = (start + MGET_CHUNK).min(limit);
-        let keys: Vec<String> = (start..end).map(|seq| format!("c{client}:{seq}")).collect();
-        let mut argv: Vec<&[u8]> = vec![b"MGET"];
-        argv.extend(keys.iter().map(|k| k.as_bytes()));
-        let Frame::Array(values) = con.call(&argv).unwrap() else {
-            panic!("MGET reply")
-        };
-        for (seq, value) in (start..end).zip(values) {
-            if let Some(v) = bulk(&value) {
-                assert_eq!(
-                    sets, seq,
-                    "client {client}: c{client}:{seq} present after a hole at {sets}"
-                );
-                assert_eq!(v.as_ref(), seq.to_string().as_bytes(), "value of seq {seq}");
-                sets += 1;
-            }
-        }
-        start = end;
-    }
-    let now = Recovered { sets, incrs };
-    let from = record.from;
-    assert!(
-        now.sets >= from.sets && now.incrs >= from.incrs,
-        "client {client}: lost earlier writes: {from:?} -> {now:?}"
-    );
-    let (new_sets, new_incrs) = (now.sets - from.sets, now.incrs - from.incrs);
-    assert!(
-        new_incrs == new_sets || new_incrs + 1 == new_sets,
-        "client {client}: {new_sets} new SETs and {new_incrs} INCRs is not a prefix"
-    );
-    let applied = new_sets + new_incrs;
-    assert!(
-        applied >= record.acked,
-        "client {client}: {} acknowledged, only {applied} recovered",
-        record.acked
-    );
-    assert!(
-        applied <= record.sent,
-        "client {client}: {applied} recovered but only {} sent",
-        record.sent
-    );
-    now
 }
 
 fn info_field(con: &mut RespClient, field: &str) -> String {
