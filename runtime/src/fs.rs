@@ -51,18 +51,23 @@ impl<W: Wake + 'static> FileWorkers<W> {
             threads: Vec::new(),
             completions,
         };
+        let abort = Arc::new(AbortHook::from_env());
         for (_, name) in LANES {
             let queue: Arc<LaneQueue<Effect>> = Arc::new(LaneQueue::new());
             let mut fs = Fs::new(dir.to_path_buf(), renames.clone());
             let (thread_queue, done) = (queue.clone(), workers.completions.clone());
+            let abort = abort.clone();
             let thread = std::thread::Builder::new()
                 .name(name.to_string())
                 .spawn(move || {
                     // The loop loom checks (`io_queue::serve`): in order, and one wake-up of
                     // the driver per batch (when the lane runs dry).
-                    crate::io_queue::serve(&thread_queue, &done, |effect: Effect| IoDone {
-                        id: effect.id,
-                        result: fs.execute(effect.op),
+                    crate::io_queue::serve(&thread_queue, &done, |effect: Effect| {
+                        abort.check(&effect.op);
+                        IoDone {
+                            id: effect.id,
+                            result: fs.execute(effect.op),
+                        }
                     });
                 })?;
             workers.lanes.push(queue);
@@ -362,4 +367,43 @@ fn errno_name(code: i32) -> String {
         _ => return format!("E{code}"),
     };
     name.to_string()
+}
+
+/// Test-only crash hook: with `DURAKV_TEST_ABORT_BEFORE=<text>#<n>` in the environment, the
+/// process aborts (like kill -9: no cleanup, no flush) just before executing the n-th effect
+/// whose description contains <text> — how the process tests stop the server at each step of a
+/// rewrite. Without the variable it does nothing (one branch per effect).
+struct AbortHook {
+    target: Option<(String, u64)>,
+    seen: AtomicU64,
+}
+
+impl AbortHook {
+    fn from_env() -> AbortHook {
+        let target = std::env::var("DURAKV_TEST_ABORT_BEFORE")
+            .ok()
+            .and_then(|spec| {
+                let (text, n) = spec.rsplit_once('#')?;
+                Some((text.to_string(), n.parse().ok()?))
+            });
+        AbortHook {
+            target,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    fn check(&self, op: &Op) {
+        let Some((text, n)) = &self.target else {
+            return;
+        };
+        if op.describe().contains(text.as_str())
+            && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == *n
+        {
+            eprintln!(
+                "DURAKV_TEST_ABORT_BEFORE: aborting before `{}`",
+                op.describe()
+            );
+            std::process::abort();
+        }
+    }
 }
