@@ -136,9 +136,10 @@ pub struct Config {
     pub no_appendfsync_on_rewrite: bool,
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
-    /// `aof-rewrite-incremental-fsync` / `rdb-save-incremental-fsync`: accepted for redis.conf
-    /// compatibility. durakv writes views on a worker thread and fsyncs them once at the end,
-    /// which never stalls serving; the settings are shown but change nothing yet.
+    /// `aof-rewrite-incremental-fsync` / `rdb-save-incremental-fsync`: the worker writing a
+    /// view fdatasyncs it every 4 MB (Redis's default, `yes`); `no` is accepted and shown but
+    /// the worker syncs incrementally anyway (it runs off the engine's thread, so it never
+    /// stalls serving).
     pub aof_rewrite_incremental_fsync: bool,
     pub rdb_save_incremental_fsync: bool,
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
