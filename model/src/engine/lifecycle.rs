@@ -151,25 +151,12 @@ impl Engine {
             kind: FileKind::Base,
         });
         let view = self.keyspace.clone();
-        vec![
-            Step {
-                lane: Lane::Worker,
-                op: Op::WriteView {
-                    path: TEMP_BASE.to_string(),
-                    view,
-                    format,
-                    now_ms,
-                },
-                credits_durable: None,
-            },
-            step(Op::Fsync {
-                path: TEMP_BASE.to_string(),
-            }),
-            step(Op::Rename {
-                from: TEMP_BASE.to_string(),
-                to: join(&self.config.appenddirname, &name),
-            }),
-        ]
+        let mut steps = procedure::write_view(TEMP_BASE, view, format, now_ms);
+        steps.push(step(Op::Rename {
+            from: TEMP_BASE.to_string(),
+            to: join(&self.config.appenddirname, &name),
+        }));
+        steps
     }
 
     pub(super) fn run_procedure(&mut self, mut procedure: Procedure, now_ms: u64) {

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::aof::manifest::Manifest;
-use crate::io::{join, EffectId, Lane, Op};
+use crate::io::{join, EffectId, Lane, Op, ViewFormat};
 use crate::keyspace::Keyspace;
 
 use super::outbox::Outbox;
@@ -119,6 +119,27 @@ pub(crate) fn persist_manifest(dir: &str, prefix: &str, manifest: &Manifest) -> 
         }),
         step(Op::FsyncDir {
             path: dir.to_string(),
+        }),
+    ]
+}
+
+/// A point-in-time view written to `path` off the engine's thread (worker lane), then fsynced:
+/// the only way a base or snapshot file is made, so it is durable before it is renamed in.
+pub(crate) fn write_view(path: &str, view: Keyspace, format: ViewFormat, now_ms: u64) -> Vec<Step> {
+    let op = Op::WriteView {
+        path: path.to_string(),
+        view,
+        format,
+        now_ms,
+    };
+    vec![
+        Step {
+            lane: Lane::Worker,
+            op,
+            credits_durable: None,
+        },
+        step(Op::Fsync {
+            path: path.to_string(),
         }),
     ]
 }

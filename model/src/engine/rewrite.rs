@@ -8,7 +8,7 @@
 //! manifest persisted without them. Invariant: at every step, the durable manifest names a
 //! complete, durable set of files whose replay is a prefix of the applied writes.
 
-use super::procedure::{persist_manifest, step, Procedure, Purpose, Step};
+use super::procedure::{persist_manifest, step, write_view, Procedure, Purpose};
 use super::*;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -74,23 +74,11 @@ impl Engine {
                 kind: FileKind::Base,
             },
         );
-        let mut steps = vec![
-            Step {
-                lane: Lane::Worker,
-                op: Op::WriteView {
-                    path: temp.clone(),
-                    view,
-                    format,
-                    now_ms,
-                },
-                credits_durable: None,
-            },
-            step(Op::Fsync { path: temp.clone() }),
-            step(Op::Rename {
-                from: temp,
-                to: join(&dir, &name),
-            }),
-        ];
+        let mut steps = write_view(&temp, view, format, now_ms);
+        steps.push(step(Op::Rename {
+            from: temp,
+            to: join(&dir, &name),
+        }));
         let deletes: Vec<Step> = with_history
             .history
             .iter()

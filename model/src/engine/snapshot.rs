@@ -9,7 +9,7 @@
 //! - a failed BGSAVE with save points set refuses writes (MISCONF) until a snapshot succeeds,
 //!   when `stop-writes-on-bgsave-error` is on.
 
-use super::procedure::{step, Procedure, Purpose, Step};
+use super::procedure::{step, write_view, Procedure, Purpose};
 use super::startup::Startup;
 use super::*;
 use crate::rdb;
@@ -98,17 +98,7 @@ impl Engine {
         };
         let view = self.keyspace.clone();
         let format = ViewFormat::Rdb { aof_base: false };
-        let mut steps = vec![Step {
-            lane: Lane::Worker,
-            op: Op::WriteView {
-                path: temp.clone(),
-                view,
-                format,
-                now_ms,
-            },
-            credits_durable: None,
-        }];
-        steps.push(step(Op::Fsync { path: temp.clone() }));
+        let mut steps = write_view(&temp, view, format, now_ms);
         if !in_place {
             steps.push(step(Op::Rename {
                 from: temp,
