@@ -97,3 +97,12 @@ pub fn integer(frame: &Frame) -> i64 {
         other => panic!("expected an integer, got {other:?}"),
     }
 }
+
+/// One field of `INFO persistence`, as text.
+pub fn info_field(con: &mut RespClient, field: &str) -> String {
+    let text = bulk(&con.call_str(&["INFO", "persistence"]).unwrap()).expect("INFO");
+    let text = String::from_utf8_lossy(&text).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
+}

@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use durakv_tests::client::{bulk, integer};
+use durakv_tests::client::{bulk, info_field, integer};
 use durakv_tests::files;
 use durakv_tests::server::free_port;
 use durakv_tests::{RespClient, ServerProcess};
@@ -353,14 +353,6 @@ fn assert_same(written: &Keyspace, loaded: &Keyspace, elapsed: Duration, what: &
         loaded.len(),
         dbsizes(loaded).len()
     );
-}
-
-fn info_field(con: &mut RespClient, field: &str) -> String {
-    let text = bulk(&con.call_str(&["INFO", "persistence"]).unwrap()).expect("INFO");
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
 }
 
 /// BGREWRITEAOF, then waits for `aof_rewrite_in_progress:0` and `aof_rewrites:1`.

@@ -25,14 +25,12 @@
 //! DURAKV_QC_TESTS=5000 DURAKV_QC_SEED=12345 cargo test --release -p durakv-tests --test conformance
 //! ```
 
-use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use durakv_runtime::io_queue::Wake;
@@ -42,29 +40,14 @@ use model::keyspace::{Entry, Keyspace, Value};
 use model::sim::SimDisk;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
 
+// Each suite uses part of the shared driver (this one runs its own QuickCheck).
+#[allow(dead_code)]
+#[path = "../../model/tests/support/qc_check.rs"]
+mod qc_check;
+use qc_check::{below, env_u64, random_seed};
+
 // ---------------------------------------------------------------------------------------------
 // Running: seed and case count from our environment variables (the repo's convention).
-
-fn env_u64(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    match text.trim().parse() {
-        Ok(n) => Some(n),
-        Err(_) => panic!("{name}={text:?} is not a u64"),
-    }
-}
-
-fn random_seed() -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.finish()
-}
-
-fn below(g: &mut Gen, n: usize) -> usize {
-    usize::arbitrary(g) % n.max(1)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The names ops work on: files, directories, and a directory that may not exist.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use durakv_tests::client::{bulk, integer};
+use durakv_tests::client::{info_field, integer};
 use durakv_tests::load::{verify, write_load, Recovered, Sent};
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
@@ -56,14 +56,6 @@ fn rewrite_load(port: u16, stop: &AtomicBool, started: &AtomicU64) {
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-}
-
-fn info_field(con: &mut RespClient, field: &str) -> String {
-    let text = bulk(&con.call_str(&["INFO", "persistence"]).unwrap()).expect("INFO");
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
 }
 
 /// Writes the filler with pipelined SETs (logged, unlike DEBUG POPULATE).

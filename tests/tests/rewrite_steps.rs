@@ -12,7 +12,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use durakv_tests::client::bulk;
+use durakv_tests::client::{bulk, info_field};
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
 
@@ -54,14 +54,6 @@ fn write(con: &mut RespClient, from: u64, until: u64) -> u64 {
         }
     }
     until
-}
-
-fn info_field(con: &mut RespClient, field: &str) -> String {
-    let text = bulk(&con.call_str(&["INFO", "persistence"]).unwrap()).expect("INFO");
-    let text = String::from_utf8_lossy(&text).into_owned();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
 }
 
 fn rewrite_completes(con: &mut RespClient) {
