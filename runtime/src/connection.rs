@@ -1,7 +1,9 @@
 //! One client connection: reads and parses RESP requests, sends them to the driver, and writes
 //! the replies the driver sends back, encoded here so parsing and encoding scale over cores.
 //!
-//! Owns the socket, its buffers and QUIT (the only command that is the connection's own).
+//! Owns the socket, its buffers, name resolution of each request (the command index's
+//! [`model::command::resolve`], done here so it runs beside parsing, off the engine's thread) and
+//! QUIT (the index's only connection command).
 //! Invariants:
 //! - replies are written in request order: the driver answers in order, and a reply made here
 //!   (QUIT's `+OK`, a protocol error) waits until every earlier request was answered;
@@ -14,6 +16,7 @@
 use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
+use model::command::{self, CommandId, Run};
 use model::engine::ClientId;
 use model::resp::{parse_command, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -48,8 +51,9 @@ pub(crate) struct Connection {
     requests: mpsc::Sender<Request>,
     replies: mpsc::Receiver<Vec<Frame>>,
     input: BytesMut,
-    /// Requests parsed from one read, sent to the driver as one message.
-    batch: Vec<Vec<Bytes>>,
+    /// Requests parsed from one read, each with its command resolved, sent to the driver as
+    /// one message.
+    batch: Vec<(Option<CommandId>, Vec<Bytes>)>,
     output: Vec<u8>,
     in_flight: usize,
     resume: Resume,
@@ -188,7 +192,9 @@ impl Connection {
 
     /// Handles one parsed request; `false` if it must wait for earlier replies (not consumed).
     fn dispatch(&mut self, (argv, consumed): (Vec<Bytes>, usize)) -> bool {
-        let quit = argv[0].eq_ignore_ascii_case(b"QUIT");
+        // The name is resolved here, once, off the engine's thread; the id travels with it.
+        let id = command::resolve(&argv[0]);
+        let quit = id.is_some_and(|id| matches!(command::entry(id).run, Run::Connection));
         // In flight counts the batch not yet sent too: QUIT waits for all of it.
         if quit && self.in_flight > 0 {
             return false;
@@ -198,7 +204,7 @@ impl Connection {
             self.closing = Some(Some(Frame::ok()));
         } else {
             self.in_flight += 1;
-            self.batch.push(argv);
+            self.batch.push((id, argv));
         }
         true
     }
@@ -209,10 +215,10 @@ impl Connection {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let argvs = std::mem::take(&mut self.batch);
+        let commands = std::mem::take(&mut self.batch);
         let request = Request::Commands {
             client: self.client,
-            argvs,
+            commands,
         };
         let sent = self.requests.send(request).await;
         sent.map_err(|_| io::Error::from(io::ErrorKind::BrokenPipe))

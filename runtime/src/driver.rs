@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use model::command::CommandId;
 use model::engine::{ClientId, Engine, Phase, StartError};
 use model::io::IoDone;
 use model::resp::Frame;
@@ -37,10 +38,10 @@ pub(crate) enum Request {
         client: ClientId,
         replies: mpsc::Sender<Vec<Frame>>,
     },
-    /// Requests in the order the client sent them.
+    /// Requests in the order the client sent them, each with its resolved command.
     Commands {
         client: ClientId,
-        argvs: Vec<Vec<Bytes>>,
+        commands: Vec<(Option<CommandId>, Vec<Bytes>)>,
     },
     Closed {
         client: ClientId,
@@ -210,9 +211,9 @@ impl Driver {
             Request::Open { client, replies } => {
                 self.clients.insert(client, replies);
             }
-            Request::Commands { client, argvs } => {
-                for argv in argvs {
-                    self.engine.handle_command(now_ms, client, argv);
+            Request::Commands { client, commands } => {
+                for (id, argv) in commands {
+                    self.engine.handle_resolved(now_ms, client, id, argv);
                 }
             }
             Request::Closed { client } => {

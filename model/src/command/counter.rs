@@ -92,7 +92,7 @@ pub(crate) fn incrbyfloat(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         },
     );
     x.add_dirty(1);
-    x.rewrite(vec![
+    x.propagate_as(vec![
         Bytes::from_static(b"SET"),
         key.clone(),
         text.clone(),

@@ -10,10 +10,18 @@
 
 use bytes::Bytes;
 
-use super::table::{self, Spec};
-use super::{reply, Ctx, Outcome, Propagated, Session, Shared};
+use super::index::{self, Run};
+use super::reply;
+use super::state::{CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
+
+/// Runs a command of the command layer whose arity was checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Handler(pub(crate) fn(&mut Exec<'_>, &[Bytes]) -> Frame);
+
+/// An entry of the command index, with the command layer's handlers.
+pub type Command = index::Command<Handler>;
 
 /// Arguments Redis itself writes into the propagated stream, upper case.
 pub(crate) const DEL: Bytes = Bytes::from_static(b"DEL");
@@ -24,13 +32,13 @@ pub(crate) struct Exec<'a> {
     pub(crate) shared: &'a mut Shared,
     pub(crate) session: &'a mut Session,
     pub(crate) ctx: Ctx,
-    /// Runs queued commands this layer does not know (see [`super::execute_with`]).
-    pub(crate) foreign: &'a mut dyn FnMut(&[Bytes]) -> Frame,
+    /// The command index, for EXEC to run what was queued by id.
+    commands: &'static [Command],
     /// Redis's `also_propagate`: everything this unit propagates, in order.
     props: Vec<Propagated>,
     dirty: u64,
     /// Redis's `rewriteClientCommandVector`: what to propagate instead of the argv.
-    rewrite: Option<Vec<Bytes>>,
+    propagate_as: Option<Vec<Bytes>>,
     /// Redis's `forceCommandPropagation`: propagate even if nothing changed.
     force: bool,
 }
@@ -41,17 +49,17 @@ impl<'a> Exec<'a> {
         shared: &'a mut Shared,
         session: &'a mut Session,
         ctx: Ctx,
-        foreign: &'a mut dyn FnMut(&[Bytes]) -> Frame,
+        commands: &'static [Command],
     ) -> Self {
         Exec {
             ks,
             shared,
             session,
             ctx,
-            foreign,
+            commands,
             props: Vec::new(),
             dirty: 0,
-            rewrite: None,
+            propagate_as: None,
             force: false,
         }
     }
@@ -156,8 +164,18 @@ impl<'a> Exec<'a> {
     }
 
     /// Propagate `argv` instead of the command as sent.
-    pub(crate) fn rewrite(&mut self, argv: Vec<Bytes>) {
-        self.rewrite = Some(argv);
+    pub(crate) fn propagate_as(&mut self, argv: Vec<Bytes>) {
+        self.propagate_as = Some(argv);
+    }
+
+    /// The whole command index (COMMAND lists it).
+    pub(crate) fn commands(&self) -> &'static [Command] {
+        self.commands
+    }
+
+    /// The index entry of a resolved command.
+    pub(crate) fn command(&self, id: CommandId) -> &'static Command {
+        &self.commands[id.index()]
     }
 
     /// Propagate the command even if it changed nothing (FLUSHALL, FLUSHDB).
@@ -182,34 +200,44 @@ pub(crate) fn string_of(entry: &Entry) -> Result<&Bytes, Frame> {
 }
 
 /// `processCommand`: unknown command and arity errors (which also fail a transaction being
-/// queued), queuing inside MULTI, else [`call`].
-pub(crate) fn dispatch(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
-    let spec = match table::check(argv) {
-        Ok(spec) => spec,
-        Err(error) => {
-            super::flag_transaction(x.session);
-            return error;
-        }
+/// queued), queuing inside MULTI, else [`call`]. Engine and connection commands are not this
+/// layer's: to a caller that only has the command layer (the AOF loader, tests) they are unknown.
+pub(crate) fn dispatch(x: &mut Exec<'_>, id: Option<CommandId>, argv: &[Bytes]) -> Frame {
+    let command = id.map(|id| (id, x.command(id)));
+    let Some((id, command)) =
+        command.filter(|(_, c)| matches!(c.run, Run::Data(_) | Run::Control(_)))
+    else {
+        x.session.flag_transaction();
+        return reply::unknown_command(argv);
     };
-    if let (Some(multi), false) = (&mut x.session.multi, spec.in_multi) {
-        multi.queued.push(argv.to_vec());
+    if !command.arity_ok(argv.len()) {
+        x.session.flag_transaction();
+        return reply::wrong_arity(command.name);
+    }
+    if let (Some(multi), Run::Data(_)) = (&mut x.session.multi, command.run) {
+        let argv = argv.to_vec();
+        multi.queued.push(Queued { command: id, argv });
         return reply::queued();
     }
-    call(x, spec, argv)
+    call(x, command, argv)
 }
 
 /// Redis's `call()`: runs the command, then propagates it if it changed something.
-pub(crate) fn call(x: &mut Exec<'_>, spec: &Spec, argv: &[Bytes]) -> Frame {
+pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame {
+    let (Run::Data(Handler(run)) | Run::Control(Handler(run))) = command.run else {
+        unreachable!("dispatch passes only command-layer commands");
+    };
     let dirty_before = x.dirty;
-    // EXEC calls back in here: keep the outer command's rewrite state out of the way.
-    let outer = (x.rewrite.take(), std::mem::take(&mut x.force));
-    let reply = (spec.run)(x, argv);
-    // EXEC's queued commands propagated themselves; EXEC is not propagated.
-    if (x.dirty > dirty_before || x.force) && spec.name != "exec" {
-        let argv = x.rewrite.take().unwrap_or_else(|| argv.to_vec());
+    // EXEC calls back in here: keep the outer command's propagation state out of the way.
+    let outer = (x.propagate_as.take(), std::mem::take(&mut x.force));
+    let reply = run(x, argv);
+    // Control commands never propagate themselves: EXEC's queued commands already did.
+    let control = matches!(command.run, Run::Control(_));
+    if (x.dirty > dirty_before || x.force) && !control {
+        let argv = x.propagate_as.take().unwrap_or_else(|| argv.to_vec());
         let db = x.db();
         x.propagate(db, argv);
     }
-    (x.rewrite, x.force) = outer;
+    (x.propagate_as, x.force) = outer;
     reply
 }

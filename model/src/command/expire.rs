@@ -11,11 +11,13 @@ use std::ops::Bound;
 
 use bytes::Bytes;
 
+use super::cursors::SweepCursor;
 use super::exec::{Exec, DEL};
 use super::keys::random_key;
 use super::num::{integer_arg, splitmix64};
+use super::reply;
+use super::state::{Propagated, Shared};
 use super::watch::Watches;
-use super::{reply, Propagated, Shared};
 use crate::keyspace::{Entry, Keyspace};
 use crate::resp::Frame;
 
@@ -127,7 +129,7 @@ fn expire_generic(
     }
     if when <= x.ctx.now_ms as i64 && !x.ctx.loading {
         x.delete(key);
-        x.rewrite(vec![DEL, key.clone()]);
+        x.propagate_as(vec![DEL, key.clone()]);
     } else {
         // A time before 1970 (only possible while loading) is simply "already expired".
         let at = u64::try_from(when).unwrap_or(0);
@@ -143,7 +145,7 @@ fn expire_generic(
             logged[0] = Bytes::from_static(b"PEXPIREAT");
             logged[2] = Bytes::from(when.to_string());
         }
-        x.rewrite(logged);
+        x.propagate_as(logged);
     }
     x.add_dirty(1);
     reply::int(1)
@@ -189,13 +191,6 @@ pub(crate) fn persist(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         }
         _ => reply::int(0),
     }
-}
-
-/// Where [`active_expire_sweep`] goes on from: after key `after` in db `db`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct SweepCursor {
-    db: usize,
-    after: Option<Bytes>,
 }
 
 /// Active expiry without memory of earlier calls: examines at most `budget_keys` keys, in key

@@ -42,9 +42,7 @@ pub(crate) fn bulk(b: &Bytes) -> Frame {
 }
 
 pub(crate) fn wrong_arity(name: &str) -> Frame {
-    Frame::Error(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ))
+    Frame::Error(super::index::wrong_arity_text(name))
 }
 
 pub(crate) fn invalid_expire(name: &str) -> Frame {

@@ -12,7 +12,6 @@
 //!
 //! Invariant: `resume` and `order` hold the same ids, at most [`SCAN_CURSORS_MAX`] of them.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -22,42 +21,6 @@ use super::glob::string_match;
 use super::num::integer_arg;
 use super::reply;
 use crate::resp::Frame;
-
-/// Cursors remembered at once; the oldest is forgotten first.
-pub(crate) const SCAN_CURSORS_MAX: usize = 1024;
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct ScanCursors {
-    /// Cursor id → the last key it visited.
-    resume: BTreeMap<u64, Bytes>,
-    /// Ids, oldest first.
-    order: VecDeque<u64>,
-    /// The last id handed out (ids start at 1: 0 means "start" and "done").
-    last_id: u64,
-}
-
-impl ScanCursors {
-    /// Where cursor `id` resumes: `Some(None)` from the start, `None` if unknown.
-    fn resume_after(&self, id: u64) -> Option<Option<Bytes>> {
-        if id == 0 {
-            return Some(None);
-        }
-        self.resume.get(&id).map(|k| Some(k.clone()))
-    }
-
-    fn issue(&mut self, last_visited: Bytes) -> u64 {
-        self.last_id += 1;
-        let id = self.last_id;
-        self.resume.insert(id, last_visited);
-        self.order.push_back(id);
-        while self.order.len() > SCAN_CURSORS_MAX {
-            if let Some(old) = self.order.pop_front() {
-                self.resume.remove(&old);
-            }
-        }
-        id
-    }
-}
 
 /// SCAN's options (Redis 7.0 `scanGenericCommand`, step 1).
 struct Options {
@@ -272,17 +235,5 @@ mod tests {
         );
         assert_eq!(k.reply("SCAN 0 MATCH"), err("ERR syntax error"));
         assert_eq!(k.reply("SCAN 0 FOO bar"), err("ERR syntax error"));
-    }
-
-    #[test]
-    fn old_cursors_are_forgotten() {
-        let mut cursors = ScanCursors::default();
-        let first = cursors.issue(Bytes::from_static(b"a"));
-        for _ in 0..SCAN_CURSORS_MAX {
-            cursors.issue(Bytes::from_static(b"b"));
-        }
-        assert_eq!(cursors.resume_after(first), None);
-        assert_eq!(cursors.resume.len(), SCAN_CURSORS_MAX);
-        assert_eq!(cursors.order.len(), SCAN_CURSORS_MAX);
     }
 }

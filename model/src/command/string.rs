@@ -187,7 +187,7 @@ fn set_generic(
     x.add_dirty(1);
     if let Some(ms) = when {
         let pxat = Bytes::from(ms.to_string());
-        x.rewrite(vec![
+        x.propagate_as(vec![
             Bytes::from_static(b"SET"),
             key.clone(),
             value.clone(),
@@ -199,7 +199,7 @@ fn set_generic(
             .iter()
             .enumerate()
             .filter(|(j, a)| *j < 3 || !a.eq_ignore_ascii_case(b"get"));
-        x.rewrite(without_get.map(|(_, a)| a.clone()).collect());
+        x.propagate_as(without_get.map(|(_, a)| a.clone()).collect());
     }
     old.unwrap_or(done)
 }
@@ -211,7 +211,7 @@ pub(crate) fn getdel(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         Err(error) => return error,
     };
     if x.delete(key) {
-        x.rewrite(vec![DEL, key.clone()]);
+        x.propagate_as(vec![DEL, key.clone()]);
         x.add_dirty(1);
     }
     value
@@ -241,7 +241,7 @@ pub(crate) fn getex(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         // An absolute time already past deletes the key (never while loading).
         Some((ExpireKind::ExAt | ExpireKind::PxAt, ms)) if ms <= x.ctx.now_ms && !x.ctx.loading => {
             x.delete(key);
-            x.rewrite(vec![DEL, key.clone()]);
+            x.propagate_as(vec![DEL, key.clone()]);
             x.add_dirty(1);
         }
         Some((_, ms)) => {
@@ -252,7 +252,7 @@ pub(crate) fn getex(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
                     ..entry
                 },
             );
-            x.rewrite(vec![
+            x.propagate_as(vec![
                 Bytes::from_static(b"PEXPIREAT"),
                 key.clone(),
                 Bytes::from(ms.to_string()),
@@ -267,7 +267,7 @@ pub(crate) fn getex(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
                     ..entry
                 },
             );
-            x.rewrite(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+            x.propagate_as(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             x.add_dirty(1);
         }
         None => {}

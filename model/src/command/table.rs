@@ -1,123 +1,210 @@
-//! The command index: every command this layer runs, with Redis 7.0's arity and `write` flag.
+//! The command index: every command durakv knows — data, transaction, engine and connection
+//! commands — with Redis 7.0's arity, flags, key positions and documentation, and where it
+//! executes. Adding a command is one entry here plus its handler.
 //!
-//! Invariant: a name resolves to at most one [`Spec`] (ASCII case-insensitively), and a handler
-//! is only ever called with an argv whose length satisfies its spec's arity.
+//! Owns the entries and name resolution. Invariants: names are unique and lower case; a name
+//! resolves (ASCII case-insensitively, without allocating) to at most one entry; an entry's
+//! position is its [`CommandId`], stable for the life of the process.
 
-use bytes::Bytes;
+use std::sync::OnceLock;
 
-use super::exec::Exec;
-use super::{counter, db, expire, keys, range, reply, scan, server, string, transaction};
-use crate::resp::Frame;
+use super::exec::{Command, Handler};
+use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
+use super::state::CommandId;
+use super::{counter, db, expire, introspect, keys, range, scan, server, string, transaction};
 
-/// Runs a command whose name and arity were checked.
-pub(crate) type Handler = fn(&mut Exec<'_>, &[Bytes]) -> Frame;
+const W: Flags = Flags::WRITE;
+const R: Flags = Flags::READONLY;
+const M: Flags = Flags::DENYOOM;
+const F: Flags = Flags::FAST;
+const A: Flags = Flags::ADMIN;
+const NS: Flags = Flags::NOSCRIPT;
+const LS: Flags = Flags::LOADING.union(Flags::STALE);
+const NA: Flags = Flags::NO_AUTH;
+const NM: Flags = Flags::NO_MULTI;
+const AB: Flags = Flags::ALLOW_BUSY;
+const NAL: Flags = Flags::NO_ASYNC_LOADING;
+const NONE: Flags = Flags::NONE;
 
-/// One command.
-pub(crate) struct Spec {
-    /// Lower case, as Redis's `fullname` in error texts.
-    pub(crate) name: &'static str,
-    /// Redis's arity, counting the name: `n > 0` exactly n arguments, `-n` at least n.
-    pub(crate) arity: i32,
-    /// Redis's `write` flag.
-    pub(crate) write: bool,
-    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH).
-    pub(crate) in_multi: bool,
-    pub(crate) run: Handler,
+/// Key positions: none, the first argument, every argument from the first, pairs.
+const K0: Keys = Keys {
+    first: 0,
+    last: 0,
+    step: 0,
+};
+const K1: Keys = Keys {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+const KN: Keys = Keys {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+const K2: Keys = Keys {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+const KP: Keys = Keys {
+    first: 1,
+    last: -1,
+    step: 2,
+};
+
+const fn d(
+    f: fn(&mut super::exec::Exec<'_>, &[bytes::Bytes]) -> crate::resp::Frame,
+) -> Run<Handler> {
+    Run::Data(Handler(f))
 }
 
-const fn spec(name: &'static str, arity: i32, write: bool, run: Handler) -> Spec {
-    Spec {
+const fn c(
+    f: fn(&mut super::exec::Exec<'_>, &[bytes::Bytes]) -> crate::resp::Frame,
+) -> Run<Handler> {
+    Run::Control(Handler(f))
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    keys: Keys,
+    group: Group,
+    since: &'static str,
+    complexity: &'static str,
+    summary: &'static str,
+    run: Run<Handler>,
+) -> Command {
+    let docs = Docs {
+        summary,
+        since,
+        group,
+        complexity,
+    };
+    Command {
         name,
         arity,
-        write,
-        in_multi: false,
+        flags,
+        keys,
+        docs,
         run,
     }
 }
 
-const fn control(name: &'static str, arity: i32, run: Handler) -> Spec {
-    Spec {
-        name,
-        arity,
-        write: false,
-        in_multi: true,
-        run,
-    }
-}
+use Group::{Connection as Conn, Generic as Gen, Server as Srv, String as Str, Transactions as Tx};
 
-/// The index. Read-only commands have `write: false`.
-static COMMANDS: &[Spec] = &[
-    spec("get", 2, false, string::get),
-    spec("set", -3, true, string::set),
-    spec("setnx", 3, true, string::setnx),
-    spec("setex", 4, true, string::setex),
-    spec("psetex", 4, true, string::psetex),
-    spec("getdel", 2, true, string::getdel),
-    spec("getex", -2, true, string::getex),
-    spec("mget", -2, false, string::mget),
-    spec("mset", -3, true, string::mset),
-    spec("msetnx", -3, true, string::msetnx),
-    spec("incr", 2, true, counter::incr),
-    spec("decr", 2, true, counter::decr),
-    spec("incrby", 3, true, counter::incrby),
-    spec("decrby", 3, true, counter::decrby),
-    spec("incrbyfloat", 3, true, counter::incrbyfloat),
-    spec("append", 3, true, range::append),
-    spec("strlen", 2, false, range::strlen),
-    spec("getrange", 4, false, range::getrange),
-    spec("substr", 4, false, range::getrange),
-    spec("setrange", 4, true, range::setrange),
-    spec("del", -2, true, keys::del),
-    spec("unlink", -2, true, keys::del),
-    spec("exists", -2, false, keys::exists),
-    spec("type", 2, false, keys::type_),
-    spec("rename", 3, true, keys::rename),
-    spec("renamenx", 3, true, keys::renamenx),
-    spec("keys", 2, false, keys::keys),
-    spec("randomkey", 1, false, keys::randomkey),
-    spec("scan", -2, false, scan::scan),
-    spec("expire", -3, true, expire::expire),
-    spec("pexpire", -3, true, expire::pexpire),
-    spec("expireat", -3, true, expire::expireat),
-    spec("pexpireat", -3, true, expire::pexpireat),
-    spec("ttl", 2, false, expire::ttl),
-    spec("pttl", 2, false, expire::pttl),
-    spec("persist", 2, true, expire::persist),
-    spec("select", 2, false, db::select),
-    spec("swapdb", 3, true, db::swapdb),
-    spec("flushdb", -1, true, db::flushdb),
-    spec("flushall", -1, true, db::flushall),
-    spec("dbsize", 1, false, db::dbsize),
-    spec("ping", -1, false, server::ping),
-    spec("echo", 2, false, server::echo),
-    spec("time", 1, false, server::time),
-    control("multi", 1, transaction::multi),
-    control("exec", 1, transaction::exec),
-    control("discard", 1, transaction::discard),
-    control("watch", -2, transaction::watch),
-    spec("unwatch", 1, false, transaction::unwatch),
+const O1: &str = "O(1)";
+const ON: &str = "O(N)";
+
+/// The index. Order is only presentation (COMMAND lists it); ids are positions.
+#[rustfmt::skip]
+static COMMANDS: &[Command] = &[
+    cmd("get", 2, R.union(F), K1, Str, "1.0.0", O1, "Get the value of a key", d(string::get)),
+    cmd("set", -3, W.union(M), K1, Str, "1.0.0", O1, "Set the string value of a key", d(string::set)),
+    cmd("setnx", 3, W.union(M).union(F), K1, Str, "1.0.0", O1, "Set the value of a key, only if the key does not exist", d(string::setnx)),
+    cmd("setex", 4, W.union(M), K1, Str, "2.0.0", O1, "Set the value and expiration of a key", d(string::setex)),
+    cmd("psetex", 4, W.union(M), K1, Str, "2.6.0", O1, "Set the value and expiration in milliseconds of a key", d(string::psetex)),
+    cmd("getdel", 2, W.union(F), K1, Str, "6.2.0", O1, "Get the value of a key and delete the key", d(string::getdel)),
+    cmd("getex", -2, W.union(F), K1, Str, "6.2.0", O1, "Get the value of a key and optionally set its expiration", d(string::getex)),
+    cmd("mget", -2, R.union(F), KN, Str, "1.0.0", ON, "Get the values of all the given keys", d(string::mget)),
+    cmd("mset", -3, W.union(M), KP, Str, "1.0.1", ON, "Set multiple keys to multiple values", d(string::mset)),
+    cmd("msetnx", -3, W.union(M), KP, Str, "1.0.1", ON, "Set multiple keys to multiple values, only if none of the keys exist", d(string::msetnx)),
+    cmd("incr", 2, W.union(M).union(F), K1, Str, "1.0.0", O1, "Increment the integer value of a key by one", d(counter::incr)),
+    cmd("decr", 2, W.union(M).union(F), K1, Str, "1.0.0", O1, "Decrement the integer value of a key by one", d(counter::decr)),
+    cmd("incrby", 3, W.union(M).union(F), K1, Str, "1.0.0", O1, "Increment the integer value of a key by the given amount", d(counter::incrby)),
+    cmd("decrby", 3, W.union(M).union(F), K1, Str, "1.0.0", O1, "Decrement the integer value of a key by the given number", d(counter::decrby)),
+    cmd("incrbyfloat", 3, W.union(M).union(F), K1, Str, "2.6.0", O1, "Increment the float value of a key by the given amount", d(counter::incrbyfloat)),
+    cmd("append", 3, W.union(M).union(F), K1, Str, "2.0.0", O1, "Append a value to a key", d(range::append)),
+    cmd("strlen", 2, R.union(F), K1, Str, "2.2.0", O1, "Get the length of the value stored in a key", d(range::strlen)),
+    cmd("getrange", 4, R, K1, Str, "2.4.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
+    cmd("substr", 4, R, K1, Str, "1.0.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
+    cmd("setrange", 4, W.union(M), K1, Str, "2.2.0", O1, "Overwrite part of a string at key starting at the specified offset", d(range::setrange)),
+    cmd("del", -2, W, KN, Gen, "1.0.0", ON, "Delete a key", d(keys::del)),
+    cmd("unlink", -2, W.union(F), KN, Gen, "4.0.0", ON, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", d(keys::del)),
+    cmd("exists", -2, R.union(F), KN, Gen, "1.0.0", ON, "Determine if a key exists", d(keys::exists)),
+    cmd("type", 2, R.union(F), K1, Gen, "1.0.0", O1, "Determine the type stored at key", d(keys::type_)),
+    cmd("rename", 3, W, K2, Gen, "1.0.0", O1, "Rename a key", d(keys::rename)),
+    cmd("renamenx", 3, W.union(F), K2, Gen, "1.0.0", O1, "Rename a key, only if the new key does not exist", d(keys::renamenx)),
+    cmd("keys", 2, R, K0, Gen, "1.0.0", ON, "Find all keys matching the given pattern", d(keys::keys)),
+    cmd("randomkey", 1, R, K0, Gen, "1.0.0", O1, "Return a random key from the keyspace", d(keys::randomkey)),
+    cmd("scan", -2, R, K0, Gen, "2.8.0", O1, "Incrementally iterate the keys space", d(scan::scan)),
+    cmd("expire", -3, W.union(F), K1, Gen, "1.0.0", O1, "Set a key's time to live in seconds", d(expire::expire)),
+    cmd("pexpire", -3, W.union(F), K1, Gen, "2.6.0", O1, "Set a key's time to live in milliseconds", d(expire::pexpire)),
+    cmd("expireat", -3, W.union(F), K1, Gen, "1.2.0", O1, "Set the expiration for a key as a UNIX timestamp", d(expire::expireat)),
+    cmd("pexpireat", -3, W.union(F), K1, Gen, "2.6.0", O1, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", d(expire::pexpireat)),
+    cmd("ttl", 2, R.union(F), K1, Gen, "1.0.0", O1, "Get the time to live for a key in seconds", d(expire::ttl)),
+    cmd("pttl", 2, R.union(F), K1, Gen, "2.6.0", O1, "Get the time to live for a key in milliseconds", d(expire::pttl)),
+    cmd("persist", 2, W.union(F), K1, Gen, "2.2.0", O1, "Remove the expiration from a key", d(expire::persist)),
+    cmd("select", 2, LS.union(F), K0, Conn, "1.0.0", O1, "Change the selected database for the current connection", d(db::select)),
+    cmd("swapdb", 3, W.union(F), K0, Srv, "4.0.0", ON, "Swaps two Redis databases", d(db::swapdb)),
+    cmd("flushdb", -1, W, K0, Srv, "1.0.0", ON, "Remove all keys from the current database", d(db::flushdb)),
+    cmd("flushall", -1, W, K0, Srv, "1.0.0", ON, "Remove all keys from all databases", d(db::flushall)),
+    cmd("dbsize", 1, R.union(F), K0, Srv, "1.0.0", O1, "Return the number of keys in the selected database", d(db::dbsize)),
+    cmd("ping", -1, F, K0, Conn, "1.0.0", O1, "Ping the server", d(server::ping)),
+    cmd("echo", 2, F, K0, Conn, "1.0.0", O1, "Echo the given string", d(server::echo)),
+    cmd("time", 1, LS.union(F), K0, Srv, "2.6.0", O1, "Return the current server time", d(server::time)),
+    cmd("command", -1, LS, K0, Srv, "2.8.13", ON, "Get array of Redis command details", d(introspect::command)),
+    cmd("multi", 1, NS.union(LS).union(F).union(AB), K0, Tx, "1.2.0", O1, "Mark the start of a transaction block", c(transaction::multi)),
+    cmd("exec", 1, NS.union(LS).union(Flags::SKIP_SLOWLOG), K0, Tx, "1.2.0", ON, "Execute all commands issued after MULTI", c(transaction::exec)),
+    cmd("discard", 1, NS.union(LS).union(F).union(AB), K0, Tx, "2.0.0", ON, "Discard all commands issued after MULTI", c(transaction::discard)),
+    cmd("watch", -2, NS.union(LS).union(F).union(AB), KN, Tx, "2.2.0", O1, "Watch the given keys to determine execution of the MULTI/EXEC block", c(transaction::watch)),
+    cmd("unwatch", 1, NS.union(LS).union(F).union(AB), K0, Tx, "2.2.0", O1, "Forget about all watched keys", d(transaction::unwatch)),
+    cmd("save", 1, A.union(NS).union(NAL).union(NM), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk", Run::Engine(E::Save)),
+    cmd("bgsave", -1, A.union(NS).union(NAL), K0, Srv, "1.0.0", ON, "Asynchronously save the dataset to disk", Run::Engine(E::Bgsave)),
+    cmd("lastsave", 1, LS.union(F), K0, Srv, "1.0.0", O1, "Get the UNIX time stamp of the last successful save to disk", Run::Engine(E::Lastsave)),
+    cmd("bgrewriteaof", 1, A.union(NS).union(NAL), K0, Srv, "1.0.0", ON, "Asynchronously rewrite the append-only file", Run::Engine(E::Bgrewriteaof)),
+    cmd("debug", -2, A.union(NS).union(LS).union(Flags::PROTECTED), K0, Srv, "1.0.0", "Depends on subcommand.", "A container for debugging commands", Run::Engine(E::Debug)),
+    cmd("auth", -2, NS.union(LS).union(F).union(NA).union(AB), K0, Conn, "1.0.0", ON, "Authenticate to the server", Run::Engine(E::Auth)),
+    cmd("hello", -1, NS.union(LS).union(F).union(NA).union(AB), K0, Conn, "6.0.0", O1, "Handshake with Redis", Run::Engine(E::Hello)),
+    cmd("client", -2, NONE, K0, Conn, "2.4.0", "Depends on subcommand.", "A container for client connection commands", Run::Engine(E::Client)),
+    cmd("config", -2, NONE, K0, Srv, "2.0.0", "Depends on subcommand.", "A container for server configuration commands", Run::Engine(E::Config)),
+    cmd("info", -1, LS, K0, Srv, "1.0.0", O1, "Get information and statistics about the server", Run::Engine(E::Info)),
+    cmd("shutdown", -1, A.union(NS).union(LS).union(NM).union(AB), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk and then shut down the server", Run::Engine(E::Shutdown)),
+    cmd("quit", -1, AB.union(NS).union(LS).union(F).union(NA), K0, Conn, "1.0.0", O1, "Close the connection", Run::Connection),
 ];
 
-/// The spec of a command name, in any letter case.
-pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
+/// Longest command name: a longer word cannot be a command, so resolution needs no allocation.
+const NAME_LEN_MAX: usize = 16;
+
+/// Every entry, in index order (`CommandId` is the position).
+pub(crate) fn commands() -> &'static [Command] {
     COMMANDS
-        .iter()
-        .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
-/// The spec of `argv`'s command if it is known and `argv` has a valid length, else Redis's
-/// error reply.
-pub(crate) fn check(argv: &[Bytes]) -> Result<&'static Spec, Frame> {
-    let spec = argv
-        .first()
-        .and_then(|name| lookup(name))
-        .ok_or_else(|| reply::unknown_command(argv))?;
-    let argc = argv.len() as i64;
-    let arity = i64::from(spec.arity);
-    if (arity > 0 && argc != arity) || argc < -arity {
-        return Err(reply::wrong_arity(spec.name));
+/// The entry of a resolved command.
+pub(crate) fn entry(id: CommandId) -> &'static Command {
+    &COMMANDS[id.index()]
+}
+
+/// Names sorted for binary search, built once on first use.
+fn by_name() -> &'static [(&'static [u8], CommandId)] {
+    static BY_NAME: OnceLock<Vec<(&'static [u8], CommandId)>> = OnceLock::new();
+    BY_NAME.get_or_init(|| {
+        let mut index: Vec<_> = (0..COMMANDS.len())
+            .map(|i| {
+                let id = CommandId(u8::try_from(i).expect("at most 256 commands"));
+                (COMMANDS[i].name.as_bytes(), id)
+            })
+            .collect();
+        index.sort_unstable();
+        index
+    })
+}
+
+/// The command a request names, in any letter case, without allocating.
+pub(crate) fn resolve(name: &[u8]) -> Option<CommandId> {
+    if name.len() > NAME_LEN_MAX {
+        return None;
     }
-    Ok(spec)
+    let mut buf = [0u8; NAME_LEN_MAX];
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    let index = by_name();
+    let found = index.binary_search_by(|(n, _)| (*n).cmp(&*lower)).ok()?;
+    Some(index[found].1)
 }
 
 #[cfg(test)]
@@ -125,41 +212,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_lower_case_and_case_insensitive() {
-        for (i, s) in COMMANDS.iter().enumerate() {
-            assert_eq!(s.name, s.name.to_ascii_lowercase());
-            assert!(
-                COMMANDS[i + 1..].iter().all(|t| t.name != s.name),
-                "{} twice",
-                s.name
-            );
-            assert_eq!(
-                lookup(s.name.to_ascii_uppercase().as_bytes()).map(|t| t.name),
-                Some(s.name)
-            );
+    fn names_are_unique_lower_case_short_and_resolve_in_any_case() {
+        for (i, c) in COMMANDS.iter().enumerate() {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.name.len() <= NAME_LEN_MAX, "{} is too long", c.name);
+            let upper = c.name.to_ascii_uppercase();
+            assert_eq!(resolve(upper.as_bytes()).map(CommandId::index), Some(i));
+            assert_eq!(resolve(c.name.as_bytes()).map(CommandId::index), Some(i));
         }
-        assert!(lookup(b"nosuch").is_none());
+        assert_eq!(by_name().len(), COMMANDS.len());
+        assert!(
+            by_name().windows(2).all(|w| w[0].0 < w[1].0),
+            "a name twice"
+        );
+        assert!(resolve(b"nosuch").is_none());
+        assert!(resolve(b"").is_none());
+        assert!(resolve(&[b'g'; 300]).is_none());
     }
 
     #[test]
-    fn arity_is_checked_as_redis() {
-        let argv = |words: &[&str]| {
-            words
-                .iter()
-                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-                .collect::<Vec<_>>()
-        };
-        assert!(check(&argv(&["GET", "k"])).is_ok());
-        assert_eq!(
-            check(&argv(&["GET"])).err(),
-            Some(Frame::error(
-                "ERR wrong number of arguments for 'get' command"
-            ))
-        );
-        assert!(check(&argv(&["get", "a", "b"])).is_err());
-        assert!(check(&argv(&["set", "a"])).is_err());
-        assert!(check(&argv(&["set", "a", "b", "nx", "get"])).is_ok());
-        assert!(check(&argv(&["ping"])).is_ok());
-        assert!(check(&[]).is_err());
+    fn arity_and_flags_match_redis_for_a_sample() {
+        let get = entry(resolve(b"GET").unwrap());
+        assert_eq!((get.arity, get.is_write()), (2, false));
+        let set = entry(resolve(b"Set").unwrap());
+        assert_eq!((set.arity, set.is_write()), (-3, true));
+        assert!(set.arity_ok(5) && !set.arity_ok(2));
+        let exec = entry(resolve(b"exec").unwrap());
+        assert!(matches!(exec.run, Run::Control(_)));
+        let quit = entry(resolve(b"quit").unwrap());
+        assert!(matches!(quit.run, Run::Connection));
+        assert!(quit.flags.contains(Flags::NO_AUTH));
+    }
+
+    #[test]
+    fn only_write_commands_are_flagged_write_and_none_is_both() {
+        for c in COMMANDS {
+            assert!(
+                !(c.is_write() && c.flags.contains(Flags::READONLY)),
+                "{}",
+                c.name
+            );
+        }
+        let writes: Vec<&str> = COMMANDS
+            .iter()
+            .filter(|c| c.is_write())
+            .map(|c| c.name)
+            .collect();
+        for name in [
+            "set",
+            "del",
+            "expire",
+            "flushall",
+            "swapdb",
+            "incrbyfloat",
+            "persist",
+        ] {
+            assert!(writes.contains(&name), "{name}");
+        }
     }
 }

@@ -9,7 +9,8 @@
 use bytes::Bytes;
 
 use super::exec::{call, Exec};
-use super::{reply, table, Multi};
+use super::reply;
+use super::state::Multi;
 use crate::resp::Frame;
 
 pub(crate) fn multi(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
@@ -39,12 +40,7 @@ pub(crate) fn exec(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
     let replies = multi
         .queued
         .iter()
-        .map(
-            |argv| match argv.first().and_then(|name| table::lookup(name)) {
-                Some(spec) => call(x, spec, argv),
-                None => (x.foreign)(argv),
-            },
-        )
+        .map(|queued| call(x, x.command(queued.command), &queued.argv))
         .collect();
     Frame::Array(replies)
 }
@@ -318,34 +314,5 @@ mod tests {
         assert_eq!(k.shared.watches.len(), 1);
         crate::command::reset_session(&mut k.shared, k.sessions.get_mut(&2).unwrap());
         assert_eq!(k.shared.watches.len(), 0);
-    }
-
-    #[test]
-    fn engine_level_commands_can_be_queued_and_run_by_exec() {
-        let mut k = Kit::new();
-        k.run("MULTI");
-        let session = k.sessions.get_mut(&1).unwrap();
-        assert_eq!(
-            crate::command::queue(session, &[Bytes::from_static(b"INFO")]),
-            simple("QUEUED")
-        );
-        k.run("SET a 1");
-        let session = k.sessions.get_mut(&1).unwrap();
-        let ctx = crate::command::Ctx {
-            now_ms: k.now_ms,
-            loading: false,
-            random: 0,
-        };
-        let mut foreign = |argv: &[Bytes]| Frame::Bulk(argv[0].clone());
-        let exec = [Bytes::from_static(b"EXEC")];
-        let out = crate::command::execute_with(
-            &mut k.ks,
-            &mut k.shared,
-            session,
-            ctx,
-            &exec,
-            &mut foreign,
-        );
-        assert_eq!(out.reply, Frame::Array(vec![bulk("INFO"), ok()]));
     }
 }

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
-use crate::command::{self, Ctx, Session, Shared};
+use crate::command::{self, Command, CommandId, Ctx, Run, Session, Shared};
 use crate::config::{Config, Mutation};
 use crate::io::EffectId;
 use crate::io::{join, Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
@@ -46,7 +46,7 @@ use self::procedure::{persist_manifest, step, Procedure, Purpose, Step};
 use self::replies::{Need, Replies};
 use self::rewrite::Rewrites;
 use self::server::ClientInfo;
-pub use self::server::{is_engine_command, REDIS_VERSION};
+pub use self::server::REDIS_VERSION;
 use self::snapshot::{RdbLoad, Snapshots};
 pub use self::startup::StartError;
 use self::startup::{Progress, Startup};
@@ -251,6 +251,19 @@ impl Engine {
 
     /// A client sent a command (argv as received).
     pub fn handle_command(&mut self, now_ms: u64, client: ClientId, argv: Vec<Bytes>) {
+        let id = argv.first().and_then(|name| command::resolve(name));
+        self.handle_resolved(now_ms, client, id, argv);
+    }
+
+    /// A client sent a command whose name the caller resolved with [`command::resolve`] (the
+    /// runtime does it beside parsing, off the engine's thread).
+    pub fn handle_resolved(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: Vec<Bytes>,
+    ) {
         if argv.is_empty() {
             return;
         }
@@ -267,42 +280,61 @@ impl Engine {
                 let frame = Frame::error("ERR the server is shutting down");
                 self.replies.push(client, frame, Need::Nothing);
             }
-            Phase::Running => self.execute(now_ms, client, &argv),
+            Phase::Running => self.execute(now_ms, client, id, &argv),
         }
         self.turn_at = Some(now_ms);
     }
 
-    fn execute(&mut self, now_ms: u64, client: ClientId, argv: &[Bytes]) {
-        let name = argv[0].to_ascii_uppercase();
+    /// Runs a resolved request: the entry travels through the refusal checks to the executor
+    /// the index names.
+    fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
         self.stats.commands_processed += 1;
         if !self.clients.contains_key(&client) {
             self.stats.connections_received += 1;
             self.clients.insert(client, ClientInfo::default());
         }
-        if let Some(frame) = self.refusal(client, &name) {
+        if let Some(frame) = self.refusal(client, id) {
             self.replies.push(client, frame, Need::Nothing);
             return;
         }
-        if !self.sessions.get(&client).is_some_and(Session::in_multi)
-            && self.snapshot_command(now_ms, client, &name, argv).is_some()
-        {
-            return;
+        match id.map(|id| (command::entry(id), id)) {
+            Some((entry, _)) if matches!(entry.run, Run::Engine(_) | Run::Connection) => {
+                self.engine_request(now_ms, client, entry, argv)
+            }
+            _ => self.data_request(now_ms, client, id, argv),
         }
-        if is_engine_command(&name) {
-            let session = self.sessions.get_mut(&client).filter(|s| s.in_multi());
-            let frame = if let Some(session) = session {
-                // Server commands change engine state outside the data set: refused in a
-                // transaction, and (as Redis does for a refused queued command) EXEC aborts.
-                command::flag_transaction(session);
-                Frame::error("ERR Command not allowed inside a transaction")
-            } else {
-                self.server_command(now_ms, client, &name, argv)
-                    .expect("engine command")
-            };
-            let need = self.pending_need.take().unwrap_or_else(|| self.need_now());
-            self.replies.push(client, frame, need);
-            return;
-        }
+    }
+
+    /// An engine or connection command: refused inside MULTI (it changes state outside the
+    /// data set), else run by the engine.
+    fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
+        let session = self.sessions.get_mut(&client).filter(|s| s.in_multi());
+        let frame = if let Some(session) = session {
+            // As Redis does for a refused queued command, EXEC will abort.
+            session.flag_transaction();
+            Frame::error("ERR Command not allowed inside a transaction")
+        } else if !entry.arity_ok(argv.len()) {
+            Frame::error(command::wrong_arity_text(entry.name))
+        } else {
+            match entry.run {
+                Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
+                Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
+                // QUIT reaches the engine only from a driver that does not close connections.
+                _ => Frame::ok(),
+            }
+        };
+        let need = self.pending_need.take().unwrap_or_else(|| self.need_now());
+        self.replies.push(client, frame, need);
+    }
+
+    /// A command of the command layer (or an unknown one, which it refuses).
+    fn data_request(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) {
         self.random = self
             .random
             .wrapping_mul(6364136223846793005)
@@ -316,7 +348,8 @@ impl Engine {
             client_id: client,
             ..Session::default()
         });
-        let outcome = command::execute(&mut self.keyspace, &mut self.shared, session, ctx, argv);
+        let (ks, shared) = (&mut self.keyspace, &mut self.shared);
+        let outcome = command::execute_resolved(ks, shared, session, ctx, id, argv);
         self.stats.dirty += outcome.dirty;
         if let (Some(log), false) = (&mut self.log, self.disabling) {
             for p in &outcome.propagate {
@@ -324,7 +357,8 @@ impl Engine {
             }
         }
         let need = self.need_now();
-        let flushed_all = name == b"FLUSHALL" && !outcome.propagate.is_empty();
+        let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
+        let flushed_all = flushall && !outcome.propagate.is_empty();
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
             Some(generation) => {
                 self.replies
@@ -335,15 +369,17 @@ impl Engine {
     }
 
     /// Why a command may not run now: authentication, or a sticky AOF error for writes.
-    fn refusal(&mut self, client: ClientId, name: &[u8]) -> Option<Frame> {
-        if let Some(frame) = self.auth_gate(client, name) {
+    fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
+        let entry = id.map(command::entry);
+        if let Some(frame) = self.auth_gate(client, entry) {
             return Some(frame);
         }
         let aof = self
             .aof_error()
             .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
         let message = aof.or_else(|| self.rdb_refusal())?;
-        if name == b"EXEC" && self.queued_write(client) {
+        let name = entry.map_or("", |e| e.name);
+        if name == "exec" && self.queued_write(client) {
             // As Redis: an EXEC that would write is refused and its transaction discarded.
             let session = self.sessions.get_mut(&client).expect("in MULTI");
             let ctx = Ctx {
@@ -357,7 +393,8 @@ impl Engine {
                 "EXECABORT Transaction discarded because of: {message}"
             )));
         }
-        let blocked = name == b"PING" || command::is_write(name);
+        // As Redis's processCommand: writes and PING are refused while persistence fails.
+        let blocked = name == "ping" || entry.is_some_and(Command::is_write);
         blocked.then(|| Frame::error(message))
     }
 
@@ -366,7 +403,7 @@ impl Engine {
         queued.is_some_and(|m| {
             m.queued
                 .iter()
-                .any(|argv| command::is_write(&argv[0].to_ascii_uppercase()))
+                .any(|q| command::entry(q.command).is_write())
         })
     }
 

@@ -1,5 +1,6 @@
 //! Engine-level commands: connection and server administration that the command layer does not
-//! own (AUTH, HELLO, CLIENT, COMMAND, CONFIG, INFO, SHUTDOWN).
+//! own (AUTH, HELLO, CLIENT, CONFIG, INFO, SHUTDOWN, DEBUG). Which commands these are, their
+//! arity and flags, is the command index's (`command/table.rs`).
 //!
 //! Invariant: with `requirepass` set, a connection that has not authenticated can run nothing
 //! but AUTH, HELLO and QUIT; immutable settings (paths) cannot change at run time.
@@ -7,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::command::{EngineCommand, Flags};
 use crate::config::IMMUTABLE;
 
 /// Per-connection state the engine keeps beside the command layer's session.
@@ -16,79 +18,60 @@ pub(crate) struct ClientInfo {
     pub(crate) authenticated: bool,
 }
 
-const ENGINE_COMMANDS: &[&[u8]] = &[
-    b"SAVE",
-    b"BGSAVE",
-    b"LASTSAVE",
-    b"BGREWRITEAOF",
-    b"DEBUG",
-    b"AUTH",
-    b"HELLO",
-    b"CLIENT",
-    b"COMMAND",
-    b"CONFIG",
-    b"INFO",
-    b"SHUTDOWN",
-    b"QUIT",
-];
-
-/// Whether the engine (not the command layer) executes `name` (upper case).
-pub fn is_engine_command(name: &[u8]) -> bool {
-    ENGINE_COMMANDS.contains(&name)
-}
-
 fn bulk(s: impl Into<Bytes>) -> Frame {
     Frame::Bulk(s.into())
 }
 
-fn arity_error(name: &[u8]) -> Frame {
-    let name = String::from_utf8_lossy(name).to_lowercase();
-    Frame::error(format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ))
+fn arity_error(name: &str) -> Frame {
+    Frame::error(command::wrong_arity_text(name))
 }
 
 impl Engine {
-    /// Refuses anything but AUTH/HELLO/QUIT from a connection that must authenticate first.
-    pub(super) fn auth_gate(&mut self, client: ClientId, name: &[u8]) -> Option<Frame> {
+    /// Refuses anything but `no_auth` commands (AUTH, HELLO, QUIT) from a connection that
+    /// must authenticate first; `None` for the command stands for "not exempt".
+    pub(super) fn auth_gate(&mut self, client: ClientId, entry: Option<&Command>) -> Option<Frame> {
         self.config.requirepass.as_ref()?;
         let info = self.clients.entry(client).or_default();
-        if info.authenticated || matches!(name, b"AUTH" | b"HELLO" | b"QUIT") {
+        let exempt = entry.is_some_and(|e| e.flags.contains(Flags::NO_AUTH));
+        if info.authenticated || exempt {
             return None;
         }
         Some(Frame::error("NOAUTH Authentication required."))
     }
 
-    /// Runs an engine-level command; `None` if `name` is not one.
-    pub(super) fn server_command(
+    /// Runs an engine-level command whose arity the index checked (snapshot commands are
+    /// `snapshot_command`'s).
+    pub(super) fn engine_command(
         &mut self,
         now_ms: u64,
         client: ClientId,
-        name: &[u8],
+        which: EngineCommand,
         argv: &[Bytes],
-    ) -> Option<Frame> {
-        let frame = match name {
-            b"AUTH" => self.auth(client, argv),
-            b"HELLO" => self.hello(client, argv),
-            b"CLIENT" => self.client(client, argv),
-            b"COMMAND" => command_info(argv),
-            b"CONFIG" => self.config_command(now_ms, argv),
-            b"INFO" => bulk(self.info(now_ms, argv)),
-            b"SHUTDOWN" => {
-                let save = match argv.get(1).map(|a| a.to_ascii_uppercase()) {
-                    None => None,
-                    Some(flag) if flag == b"NOSAVE" => Some(false),
-                    Some(flag) if flag == b"SAVE" => Some(true),
-                    Some(_) => return Some(Frame::error("ERR syntax error")),
-                };
-                self.handle_shutdown_with(now_ms, save);
-                return Some(Frame::ok());
-            }
-            b"QUIT" => Frame::ok(),
-            b"DEBUG" => self.debug(argv),
-            _ => return None,
+    ) -> Frame {
+        match which {
+            EngineCommand::Auth => self.auth(client, argv),
+            EngineCommand::Hello => self.hello(client, argv),
+            EngineCommand::Client => self.client(client, argv),
+            EngineCommand::Config => self.config_command(now_ms, argv),
+            EngineCommand::Info => bulk(self.info(now_ms, argv)),
+            EngineCommand::Shutdown => self.shutdown(now_ms, argv),
+            EngineCommand::Debug => self.debug(argv),
+            EngineCommand::Save
+            | EngineCommand::Bgsave
+            | EngineCommand::Lastsave
+            | EngineCommand::Bgrewriteaof => unreachable!("snapshot commands run first"),
+        }
+    }
+
+    fn shutdown(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
+        let save = match argv.get(1).map(|a| a.to_ascii_uppercase()) {
+            None => None,
+            Some(flag) if flag == b"NOSAVE" => Some(false),
+            Some(flag) if flag == b"SAVE" => Some(true),
+            Some(_) => return Frame::error("ERR syntax error"),
         };
-        Some(frame)
+        self.handle_shutdown_with(now_ms, save);
+        Frame::ok()
     }
 
     fn check_password(&mut self, client: ClientId, password: &[u8]) -> Frame {
@@ -116,7 +99,7 @@ impl Engine {
             [_, _, _] => {
                 Frame::error("WRONGPASS invalid username-password pair or user is disabled.")
             }
-            _ => arity_error(b"auth"),
+            _ => arity_error("auth"),
         }
     }
 
@@ -151,7 +134,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(frame) = self.auth_gate(client, b"HELLO?") {
+        if let Some(frame) = self.auth_gate(client, None) {
             return frame;
         }
         Frame::Array(vec![
@@ -173,9 +156,7 @@ impl Engine {
     }
 
     fn client(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
-        let Some(sub) = argv.get(1) else {
-            return arity_error(b"client");
-        };
+        let sub = &argv[1];
         match (sub.to_ascii_uppercase().as_slice(), argv.len()) {
             (b"ID", 2) => Frame::Integer(client as i64),
             (b"GETNAME", 2) => self
@@ -229,9 +210,7 @@ impl Engine {
     }
 
     fn config_command(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
-        let Some(sub) = argv.get(1) else {
-            return arity_error(b"config");
-        };
+        let sub = &argv[1];
         match sub.to_ascii_uppercase().as_slice() {
             b"GET" if argv.len() >= 3 => self.config_get(&argv[2..]),
             b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
@@ -309,16 +288,6 @@ impl Engine {
 
 /// The version durakv reports to clients: the Redis release whose behaviour it follows.
 pub const REDIS_VERSION: &str = "7.0.15";
-
-/// COMMAND: enough for `redis-cli` (which asks for COMMAND DOCS) and clients probing COUNT.
-fn command_info(argv: &[Bytes]) -> Frame {
-    match argv.get(1).map(|s| s.to_ascii_uppercase()) {
-        None | Some(_) if argv.len() == 1 => Frame::Array(Vec::new()),
-        Some(sub) if sub == b"COUNT" => Frame::Integer(0),
-        Some(sub) if sub == b"DOCS" || sub == b"INFO" || sub == b"LIST" => Frame::Array(Vec::new()),
-        _ => Frame::error("ERR unknown subcommand. Try COMMAND HELP."),
-    }
-}
 
 impl Engine {
     /// DEBUG POPULATE count [prefix] [size], as Redis but always into db 0: fills it with `prefix:N` = `value:N` padded to `size`, skipping keys that exist; not propagated,

@@ -12,6 +12,7 @@
 use super::procedure::{step, write_view, Procedure, Purpose};
 use super::startup::Startup;
 use super::*;
+use crate::command::EngineCommand;
 use crate::rdb;
 
 /// Redis waits this long after a failed BGSAVE before a save point may try again.
@@ -176,29 +177,46 @@ impl Engine {
         }
     }
 
-    /// SAVE, BGSAVE [SCHEDULE], LASTSAVE. `None` if `name` is none of them.
+    /// SAVE, BGSAVE [SCHEDULE], LASTSAVE, BGREWRITEAOF (arity checked by the index): pushes
+    /// the reply and returns `true`, or `false` if `which` is none of them.
     pub(super) fn snapshot_command(
         &mut self,
         now_ms: u64,
         client: ClientId,
-        name: &[u8],
+        which: EngineCommand,
         argv: &[Bytes],
-    ) -> Option<()> {
+    ) -> bool {
         let need = self.log.as_ref().map_or(Need::Nothing, AofLog::need_now);
-        let frame = match (name, argv.len()) {
-            (b"SAVE", 1) => match self.start_snapshot(now_ms, false) {
+        let frame = match which {
+            EngineCommand::Save => match self.start_snapshot(now_ms, false) {
                 Ok(generation) => {
                     self.replies
                         .push_after_snapshot(client, Frame::ok(), need, generation);
-                    return Some(());
+                    return true;
                 }
                 Err(frame) => frame,
             },
-            (b"BGSAVE", 1) => match self.start_snapshot(now_ms, true) {
+            EngineCommand::Bgsave => self.bgsave(now_ms, argv),
+            EngineCommand::Bgrewriteaof => match self.start_rewrite(now_ms) {
+                Ok(()) => {
+                    Frame::Simple("Background append only file rewriting started".to_string())
+                }
+                Err(frame) => frame,
+            },
+            EngineCommand::Lastsave => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
+            _ => return false,
+        };
+        self.replies.push(client, frame, need);
+        true
+    }
+
+    fn bgsave(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
+        match argv {
+            [_] => match self.start_snapshot(now_ms, true) {
                 Ok(_) => Frame::Simple("Background saving started".to_string()),
                 Err(frame) => frame,
             },
-            (b"BGSAVE", 2) if argv[1].eq_ignore_ascii_case(b"SCHEDULE") => {
+            [_, flag] if flag.eq_ignore_ascii_case(b"SCHEDULE") => {
                 match self.start_snapshot(now_ms, true) {
                     Ok(_) => Frame::Simple("Background saving started".to_string()),
                     Err(_) => {
@@ -207,23 +225,8 @@ impl Engine {
                     }
                 }
             }
-            (b"BGREWRITEAOF", 1) => match self.start_rewrite(now_ms) {
-                Ok(()) => {
-                    Frame::Simple("Background append only file rewriting started".to_string())
-                }
-                Err(frame) => frame,
-            },
-            (b"LASTSAVE", 1) => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
-            (b"SAVE" | b"BGSAVE" | b"LASTSAVE" | b"BGREWRITEAOF", _) => {
-                let lower = String::from_utf8_lossy(name).to_lowercase();
-                Frame::error(format!(
-                    "ERR wrong number of arguments for '{lower}' command"
-                ))
-            }
-            _ => return None,
-        };
-        self.replies.push(client, frame, need);
-        Some(())
+            _ => Frame::error(command::wrong_arity_text("bgsave")),
+        }
     }
 
     /// FLUSHALL with save points saves right away (Redis does it synchronously); its reply

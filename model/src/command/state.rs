@@ -1,0 +1,103 @@
+//! The state the command layer reads and changes besides the keyspace, and what one execution
+//! produces: per-connection [`Session`]s, the [`Shared`] bookkeeping, the inputs [`Ctx`], and
+//! the [`Outcome`].
+//!
+//! Owns these types only (no behaviour beyond accessors), so every other file of the command
+//! layer can depend on them without cycles. Invariant: a queued transaction holds commands
+//! already resolved and arity-checked ([`Queued`]), so EXEC never looks a name up again.
+
+use bytes::Bytes;
+
+use super::cursors::{ScanCursors, SweepCursor};
+use super::watch::Watches;
+use crate::resp::Frame;
+
+/// A command's position in the index (`table.rs`): resolved once per request, then carried
+/// through refusal checks, MULTI queueing and execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CommandId(pub(crate) u8);
+
+impl CommandId {
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// Per-connection state the command layer needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Session {
+    /// The connection's id (Redis's `CLIENT ID`), used for WATCH bookkeeping.
+    pub client_id: u64,
+    pub db: usize,
+    /// Set between `MULTI` and `EXEC`/`DISCARD`.
+    pub multi: Option<Multi>,
+}
+
+impl Session {
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    /// Marks the transaction being queued as failed (Redis's `flagTransaction`): EXEC will
+    /// answer `EXECABORT`. Nothing outside MULTI.
+    pub fn flag_transaction(&mut self) {
+        if let Some(multi) = &mut self.multi {
+            multi.failed = true;
+        }
+    }
+}
+
+/// One command queued between MULTI and EXEC.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Queued {
+    pub command: CommandId,
+    pub argv: Vec<Bytes>,
+}
+
+/// A transaction being queued (Redis's `multiState` plus `CLIENT_DIRTY_EXEC`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Multi {
+    /// Commands queued, in order, as the client sent them.
+    pub queued: Vec<Queued>,
+    /// A command was refused while queuing: `EXEC` will answer `EXECABORT`.
+    pub failed: bool,
+}
+
+/// State the command layer shares between connections besides the keyspace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Shared {
+    /// WATCHed keys and the clients whose transaction must fail.
+    pub(crate) watches: Watches,
+    /// Where live SCAN cursors resume.
+    pub(crate) scans: ScanCursors,
+    /// Where the active-expiry sweep goes on from.
+    pub(crate) sweep: SweepCursor,
+}
+
+/// Inputs every command sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ctx {
+    pub now_ms: u64,
+    /// Replaying the AOF or loading: no expiry, no propagation needed.
+    pub loading: bool,
+    /// Randomness as an input (RANDOMKEY, SCAN order is not random): the engine supplies it.
+    pub random: u64,
+}
+
+/// A write to log, in the database it applies to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Propagated {
+    pub db: usize,
+    pub argv: Vec<Bytes>,
+}
+
+/// What executing one command produced.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Outcome {
+    pub reply: Frame,
+    /// What to append to the AOF, in order. Authoritative: it may be non-empty when `dirty`
+    /// is 0 (a lazy-expiry `DEL`, or a `FLUSHALL` of an empty data set).
+    pub propagate: Vec<Propagated>,
+    /// Number of changes (Redis's `dirty` increment), for save points.
+    pub dirty: u64,
+}
