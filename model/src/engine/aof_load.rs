@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::aof::record::{self, Decoded};
+use crate::aof::{holds_data, zero_filled_tail};
 use crate::command::{self, Ctx, Session, Shared};
 use crate::config::{Config, Mutation};
 use crate::io::{join, EffectId, IoResult, Lane, Op, Owner};
@@ -543,27 +544,6 @@ impl AofLoad {
         self.bytes += self.good;
         self.open_file(config, self.index + 1, out)
     }
-}
-
-/// Whether `rest` is the start of a record cut short, followed only by zeros (what a power
-/// loss leaves when the file size reached the disk before the data did).
-fn zero_filled_tail(rest: &[u8]) -> bool {
-    let zeros = rest.iter().rev().take_while(|&&b| b == 0).count();
-    zeros > 0 && record::decode(&rest[..rest.len() - zeros]) == Decoded::Incomplete
-}
-
-/// Whether an orphan AOF file would add anything to the data set.
-fn holds_data(bytes: &[u8]) -> bool {
-    if bytes.starts_with(b"REDIS") {
-        let mut scratch = Keyspace::default();
-        let opts = rdb::LoadOptions {
-            now_ms: 0,
-            drop_expired: false,
-        };
-        // An unreadable RDB is treated as data: never discard what cannot be understood.
-        return rdb::decode(bytes, &mut scratch, &opts).map_or(true, |l| l.keys_loaded > 0);
-    }
-    !matches!(record::decode(bytes), Decoded::Incomplete) || bytes.iter().any(|&b| b != 0)
 }
 
 /// The manifest naming the old-style file as the base (Redis 7.0's upgrade).
