@@ -12,8 +12,31 @@ use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
 
-/// Identifies one effect; the engine hands them out in increasing order.
-pub type EffectId = u64;
+/// The part of the engine that emitted an effect: its completion is routed back there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    /// Reading the AOF (manifest, base, incr files) at start.
+    AofLoad,
+    /// Reading `dump.rdb` at start.
+    RdbLoad,
+    /// Removing temp files a crashed snapshot or rewrite left, once serving.
+    Cleanup,
+    /// The AOF writer's appends, fsyncs and retry truncates.
+    AofLog,
+    /// A step of a file procedure (opening the AOF, a switch to a new incr file, a rewrite's
+    /// base and manifests, enabling the AOF, making `dump.rdb` durable at start).
+    Procedure,
+    /// A step of an RDB snapshot.
+    Snapshot,
+}
+
+/// Identifies one effect: the engine hands out `seq` in increasing order, and `owner` says
+/// which of its parts waits for the completion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EffectId {
+    pub seq: u64,
+    pub owner: Owner,
+}
 
 /// Which executor queue an effect goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

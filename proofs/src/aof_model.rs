@@ -195,7 +195,7 @@ impl AofModel {
                 write.acked_at_ms = Some(s.now_ms);
             }
         }
-        while engine.poll_log().is_some() {}
+        while engine.poll_event().is_some() {}
         let (rewrites_done, _) = engine.rewrites();
         if rewrites_done > s.rewrites_seen {
             s.rewrites_seen = rewrites_done;

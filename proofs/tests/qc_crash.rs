@@ -411,7 +411,7 @@ impl Harness {
                 self.trace.push(line);
             }
         }
-        while self.engine.poll_log().is_some() {}
+        while self.engine.poll_event().is_some() {}
         if self.restart.is_some() && *self.engine.phase() != Phase::Loading {
             self.judge()?;
         }

@@ -718,7 +718,7 @@ impl Driver {
         while let Some(reply) = self.engine.poll_reply() {
             self.replies.push_back(reply);
         }
-        while self.engine.poll_log().is_some() {}
+        while self.engine.poll_event().is_some() {}
     }
 
     /// Sends one command and returns its reply (the only one released).

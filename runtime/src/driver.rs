@@ -227,7 +227,7 @@ impl Driver {
         self.engine.handle_shutdown(now_ms);
     }
 
-    /// Drains the engine's outputs in quinn's order: effects, replies, logs, timer.
+    /// Drains the engine's outputs in quinn's order: effects, replies, events, timer.
     fn drive_outputs(&mut self) {
         while let Some(effect) = self.engine.poll_effect() {
             self.files.submit(effect);
@@ -239,8 +239,8 @@ impl Driver {
         for (client, frames) in outgoing {
             self.deliver(client, frames);
         }
-        while let Some(line) = self.engine.poll_log() {
-            logging::engine(line.level, &line.message);
+        while let Some(event) = self.engine.poll_event() {
+            logging::engine(event.level, &event.message);
         }
         self.note_phase();
         self.deadline_ms = self.engine.poll_timeout();

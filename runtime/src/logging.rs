@@ -18,7 +18,7 @@ pub(crate) fn warning(message: &str) {
     line('#', message);
 }
 
-/// Prints a line the engine produced through `poll_log`.
+/// Prints an event the engine produced through `poll_event`.
 pub(crate) fn engine(level: Level, message: &str) {
     match level {
         Level::Notice => notice(message),

@@ -35,7 +35,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use durakv_runtime::io_queue::Wake;
 use durakv_runtime::FileWorkersForTests;
-use model::io::{Effect, IoDone, IoResult, Lane, Op, ViewFormat};
+use model::io::{Effect, EffectId, IoDone, IoResult, Lane, Op, Owner, ViewFormat};
 use model::keyspace::{Entry, Keyspace, Value};
 use model::sim::SimDisk;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
@@ -226,7 +226,12 @@ fn real() -> &'static Mutex<Real> {
 impl Real {
     /// Runs `op` on `lane` and waits for its completion.
     fn execute(&self, lane: Lane, op: Op) -> IoResult {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let seq = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // The file threads only carry the id back; any owner does.
+        let id = EffectId {
+            seq,
+            owner: Owner::AofLog,
+        };
         self.workers.submit(Effect { id, lane, op });
         let mut done: Vec<IoDone> = Vec::new();
         loop {

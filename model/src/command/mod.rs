@@ -94,9 +94,9 @@ pub fn execute_resolved(
     x.finish(reply)
 }
 
-/// Whether the command layer runs the command (any letter case): what the AOF may hold.
-pub fn is_known(name: &[u8]) -> bool {
-    resolve(name).is_some_and(|id| matches!(entry(id).run, Run::Data(_) | Run::Control(_)))
+/// Whether the command layer runs the command: what the AOF may hold.
+pub fn is_data(id: CommandId) -> bool {
+    matches!(entry(id).run, Run::Data(_) | Run::Control(_))
 }
 
 /// A connection closed: forget its WATCHes.

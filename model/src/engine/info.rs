@@ -1,12 +1,39 @@
 //! INFO: the server's state in Redis's `field:value` sections.
 //!
-//! Invariant: field names and meanings follow Redis 7.0 (`redis-persistence-facts.md` §4.3), so
-//! monitoring that reads Redis reads durakv; fields durakv cannot know yet report Redis's idle
-//! value rather than being invented.
+//! Owns nothing: it reads the sub-machines through [`InfoSources`]. Invariant: field names and
+//! meanings follow Redis 7.0 (`redis-persistence-facts.md` §4.3), so monitoring that reads
+//! Redis reads durakv; fields durakv cannot know yet report Redis's idle value rather than
+//! being invented.
 
 use std::fmt::Write;
 
-use super::*;
+use bytes::Bytes;
+
+use crate::config::Config;
+use crate::io::Lane;
+use crate::keyspace::Keyspace;
+
+use super::aof_writer::AofWriter;
+use super::clients::Clients;
+use super::phase::Phase;
+use super::rewrite::Rewrites;
+use super::snapshot::Snapshots;
+use super::stats::Stats;
+
+/// What INFO reads, borrowed from the engine for one call.
+pub(crate) struct InfoSources<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) phase: &'a Phase,
+    pub(crate) keyspace: &'a Keyspace,
+    pub(crate) clients: &'a Clients,
+    pub(crate) aof: &'a AofWriter,
+    pub(crate) snapshots: &'a Snapshots,
+    pub(crate) rewrites: &'a Rewrites,
+    pub(crate) stats: &'a Stats,
+    pub(crate) started_ms: u64,
+    /// The Redis release whose behaviour durakv follows.
+    pub(crate) redis_version: &'static str,
+}
 
 const SECTIONS: &[&str] = &[
     "server",
@@ -17,161 +44,144 @@ const SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
-impl Engine {
-    pub(super) fn info(&self, now_ms: u64, argv: &[Bytes]) -> String {
-        let wanted: Vec<String> = argv[1..]
+type Fields = Vec<(String, String)>;
+
+fn kv(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// INFO [section ...]: the sections asked for (all by default), in Redis's order.
+pub(crate) fn render(src: &InfoSources, now_ms: u64, argv: &[Bytes]) -> String {
+    let wanted: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
             .iter()
-            .map(|a| String::from_utf8_lossy(a).to_lowercase())
-            .collect();
-        let all = wanted.is_empty()
-            || wanted
-                .iter()
-                .any(|w| w == "all" || w == "everything" || w == "default");
-        let mut out = String::new();
-        for section in SECTIONS {
-            if !all && !wanted.iter().any(|w| w == section) {
-                continue;
-            }
-            if !out.is_empty() {
-                out.push_str("\r\n");
-            }
-            let title = format!("{}{}", section[..1].to_uppercase(), &section[1..]);
-            let _ = write!(out, "# {title}\r\n");
-            for (k, v) in self.info_section(section, now_ms) {
-                let _ = write!(out, "{k}:{v}\r\n");
-            }
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let mut out = String::new();
+    for section in SECTIONS {
+        if !all && !wanted.iter().any(|w| w == section) {
+            continue;
         }
-        out
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = format!("{}{}", section[..1].to_uppercase(), &section[1..]);
+        let _ = write!(out, "# {title}\r\n");
+        for (k, v) in section_fields(src, section, now_ms) {
+            let _ = write!(out, "{k}:{v}\r\n");
+        }
     }
+    out
+}
 
-    fn info_section(&self, section: &str, now_ms: u64) -> Vec<(String, String)> {
-        let kv = |k: &str, v: String| (k.to_string(), v);
-        match section {
-            "server" => vec![
-                kv("redis_version", REDIS_VERSION.to_string()),
-                kv("durakv_version", env!("CARGO_PKG_VERSION").to_string()),
-                kv("redis_mode", "standalone".to_string()),
-                kv("arch_bits", "64".to_string()),
-                kv(
-                    "uptime_in_seconds",
-                    (now_ms.saturating_sub(self.started_ms) / 1000).to_string(),
-                ),
-            ],
-            "clients" => vec![kv(
-                "connected_clients",
-                self.sessions.len().max(self.clients.len()).to_string(),
-            )],
-            "memory" => vec![kv("used_memory", (self.keyspace.len() * 64).to_string())],
-            "persistence" => self.info_persistence(now_ms),
-            "stats" => vec![
-                kv(
-                    "total_connections_received",
-                    self.stats.connections_received.to_string(),
-                ),
-                kv(
-                    "total_commands_processed",
-                    self.stats.commands_processed.to_string(),
-                ),
-            ],
-            "keyspace" => self
-                .keyspace
-                .dbs
-                .iter()
-                .enumerate()
-                .filter(|(_, db)| !db.is_empty())
-                .map(|(i, db)| {
-                    kv(
-                        &format!("db{i}"),
-                        format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_count()),
-                    )
-                })
-                .collect(),
-            _ => Vec::new(),
+fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
+    match section {
+        "server" => vec![
+            kv("redis_version", src.redis_version),
+            kv("durakv_version", env!("CARGO_PKG_VERSION")),
+            kv("redis_mode", "standalone"),
+            kv("arch_bits", "64"),
+            kv(
+                "uptime_in_seconds",
+                now_ms.saturating_sub(src.started_ms) / 1000,
+            ),
+        ],
+        "clients" => vec![kv("connected_clients", src.clients.connected_count())],
+        "memory" => vec![kv("used_memory", src.keyspace.len() * 64)],
+        "persistence" => {
+            let mut fields = persistence_rdb(src, now_ms);
+            fields.extend(persistence_aof(src));
+            fields
         }
+        "stats" => vec![
+            kv("total_connections_received", src.stats.connections_received),
+            kv("total_commands_processed", src.stats.commands_processed),
+        ],
+        "keyspace" => src
+            .keyspace
+            .dbs
+            .iter()
+            .enumerate()
+            .filter(|(_, db)| !db.is_empty())
+            .map(|(i, db)| {
+                let value = format!("keys={},expires={},avg_ttl=0", db.len(), db.expires_count());
+                kv(&format!("db{i}"), value)
+            })
+            .collect(),
+        _ => Vec::new(),
     }
+}
 
-    fn info_persistence(&self, now_ms: u64) -> Vec<(String, String)> {
-        let kv = |k: &str, v: String| (k.to_string(), v);
-        let status = if self.aof_error().is_some() {
-            "err"
-        } else {
-            "ok"
-        };
-        let mut fields = vec![
-            kv(
-                "loading",
-                u8::from(self.phase == Phase::Loading).to_string(),
-            ),
-            kv("rdb_changes_since_last_save", self.stats.dirty.to_string()),
-            kv(
-                "rdb_bgsave_in_progress",
-                u8::from(self.snapshots.in_progress()).to_string(),
-            ),
-            kv(
-                "rdb_last_save_time",
-                (self.snapshots.lastsave_ms / 1000).to_string(),
-            ),
-            kv(
-                "rdb_last_bgsave_status",
-                if self.snapshots.last_bgsave_ok {
-                    "ok"
-                } else {
-                    "err"
-                }
-                .to_string(),
-            ),
-            kv(
-                "rdb_last_bgsave_time_sec",
-                (self.snapshots.last_duration_ms / 1000).to_string(),
-            ),
-            kv(
-                "rdb_current_bgsave_time_sec",
-                self.snapshots
-                    .current_ms(now_ms)
-                    .map_or(-1, |ms| (ms / 1000) as i64)
-                    .to_string(),
-            ),
-            kv("rdb_saves", self.snapshots.saves.to_string()),
-            kv(
-                "rdb_last_load_keys_loaded",
-                self.snapshots.keys_loaded.to_string(),
-            ),
-            kv("aof_enabled", u8::from(self.config.appendonly).to_string()),
-            kv(
-                "aof_rewrite_in_progress",
-                u8::from(self.rewrites.in_progress).to_string(),
-            ),
-            kv("aof_rewrite_scheduled", "0".to_string()),
-            kv(
-                "aof_last_rewrite_time_sec",
-                (self.rewrites.last_duration_ms / 1000).to_string(),
-            ),
-            kv(
-                "aof_last_bgrewrite_status",
-                if self.rewrites.last_ok { "ok" } else { "err" }.to_string(),
-            ),
-            kv("aof_rewrites", self.rewrites.count.to_string()),
-            kv(
-                "aof_rewrites_consecutive_failures",
-                self.rewrites.failures_consecutive.to_string(),
-            ),
-            kv("aof_last_write_status", status.to_string()),
-        ];
-        if let Some(log) = &self.log {
-            fields.extend([
-                kv("aof_current_size", self.aof_size().to_string()),
-                kv("aof_base_size", self.rewrites.base_size.to_string()),
-                kv("aof_buffer_length", log.buf.len().to_string()),
-                kv(
-                    "aof_pending_bio_fsync",
-                    u8::from(log.fsync.is_some() && log.fsync_lane == Lane::Sync).to_string(),
-                ),
-                kv("aof_delayed_fsync", log.delayed_fsync.to_string()),
-                kv("aof_fsync_policy", log.policy.as_str().to_string()),
-                kv("aof_offset_written", log.offset_written.to_string()),
-                kv("aof_offset_durable", log.offset_durable.to_string()),
-            ]);
-        }
-        fields
+fn ok_or_err(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "err"
     }
+}
+
+/// The persistence section's first half: loading and snapshots.
+fn persistence_rdb(src: &InfoSources, now_ms: u64) -> Fields {
+    let snapshots = src.snapshots;
+    let current_s = snapshots
+        .current_ms(now_ms)
+        .map_or(-1, |ms| (ms / 1000) as i64);
+    vec![
+        kv("loading", u8::from(*src.phase == Phase::Loading)),
+        kv("rdb_changes_since_last_save", src.stats.dirty),
+        kv("rdb_bgsave_in_progress", u8::from(snapshots.in_progress())),
+        kv("rdb_last_save_time", snapshots.lastsave_ms / 1000),
+        kv(
+            "rdb_last_bgsave_status",
+            ok_or_err(snapshots.last_bgsave_ok),
+        ),
+        kv(
+            "rdb_last_bgsave_time_sec",
+            snapshots.last_duration_ms / 1000,
+        ),
+        kv("rdb_current_bgsave_time_sec", current_s),
+        kv("rdb_saves", snapshots.saves),
+        kv("rdb_last_load_keys_loaded", snapshots.keys_loaded),
+    ]
+}
+
+/// The persistence section's second half: the AOF, its rewrites and its log.
+fn persistence_aof(src: &InfoSources) -> Fields {
+    let rewrites = src.rewrites;
+    let mut fields = vec![
+        kv("aof_enabled", u8::from(src.config.appendonly)),
+        kv("aof_rewrite_in_progress", u8::from(rewrites.in_progress)),
+        kv("aof_rewrite_scheduled", "0"),
+        kv(
+            "aof_last_rewrite_time_sec",
+            rewrites.last_duration_ms / 1000,
+        ),
+        kv("aof_last_bgrewrite_status", ok_or_err(rewrites.last_ok)),
+        kv("aof_rewrites", rewrites.count),
+        kv(
+            "aof_rewrites_consecutive_failures",
+            rewrites.failures_consecutive,
+        ),
+        kv(
+            "aof_last_write_status",
+            ok_or_err(src.aof.error().is_none()),
+        ),
+    ];
+    if let Some(log) = &src.aof.log {
+        let bio_fsync = log.fsync.is_some() && log.fsync_lane == Lane::Sync;
+        fields.extend([
+            kv("aof_current_size", rewrites.aof_size(src.aof)),
+            kv("aof_base_size", rewrites.base_size),
+            kv("aof_buffer_length", log.buf.len()),
+            kv("aof_pending_bio_fsync", u8::from(bio_fsync)),
+            kv("aof_delayed_fsync", log.delayed_fsync),
+            kv("aof_fsync_policy", log.policy.as_str()),
+            kv("aof_offset_written", log.offset_written),
+            kv("aof_offset_durable", log.offset_durable),
+        ]);
+    }
+    fields
 }

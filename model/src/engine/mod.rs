@@ -1,15 +1,30 @@
-//! The engine: one owner of the data set and of every persistence decision.
+//! The engine: one owner of the data set and of every persistence decision. This file is its
+//! door (the public `handle_*` / `poll_*` API and accessors) and the router between its
+//! sub-machines; each sub-machine owns its state in its own file:
+//!
+//! - `startup.rs` (with `aof_load.rs`, `rdb_load.rs`): loading at start, and the cleanup;
+//! - `aof_writer.rs` (with `aof_log.rs`, `procedure.rs`): the AOF's log, manifest, switches
+//!   and the file-procedure slot;
+//! - `snapshot.rs`, `rewrite.rs`, `aof_toggle.rs`: RDB snapshots, AOF rewrites, CONFIG SET
+//!   appendonly;
+//! - `clients.rs`: sessions and per-connection state; `replies.rs`: reply release;
+//! - leaves: `outbox.rs` (effects and events out), `event.rs`, `phase.rs`, `stats.rs`,
+//!   `timers.rs`, `shutdown.rs`; `info.rs` renders INFO from all of them.
+//!
+//! Effect ids carry their owner, so [`Engine::handle_io`] routes with one `match`; deadlines
+//! come from one timer table (`timers.rs`). Sub-machines never call each other: what one needs
+//! of another is passed in by the router, or the router acts on what a `handle_*` returns.
 //!
 //! Inputs are `handle_*` calls with the current time; outputs are drained with `poll_*`
 //! (quinn-proto's shape). A turn is any number of `handle_*` calls followed by draining
-//! `poll_effect` (hand each to the executor), `poll_reply` (send each to its client), `poll_log`
-//! (print), then arming a timer for `poll_timeout` and calling `handle_timeout` when it fires.
-//! The first `poll_*` of a turn issues the writes the turn's commands need, once: that is group
-//! commit, so a driver should hand over every command it has before polling.
+//! `poll_effect` (hand each to the executor), `poll_reply` (send each to its client),
+//! `poll_event` (print), then arming a timer for `poll_timeout` and calling `handle_timeout`
+//! when it fires. The first `poll_*` of a turn issues the writes the turn's commands need,
+//! once: that is group commit, so a driver should hand over every command it has before polling.
 //!
 //! Invariants kept here (the model checker states them as properties):
 //! - a reply leaves only when the log has reached what the contract requires for every command
-//!   executed before it (see [`replies`]);
+//!   executed before it (see `replies.rs`);
 //! - under every policy the write(2) of a record happens before its reply; under `always` the
 //!   fdatasync covering it too;
 //! - an I/O failure is sticky: writes are refused with MISCONF until a retry rewrote the suspect
@@ -17,172 +32,106 @@
 //! - an incr file becomes non-last only after it is durable, so a torn tail can only ever be in
 //!   the last file (Redis 7.0 fsyncs the old file in the background instead).
 
+mod admin;
+mod aof_load;
+mod aof_log;
+mod aof_toggle;
+mod aof_writer;
+mod clients;
+mod event;
 mod info;
-mod log;
 mod outbox;
+mod phase;
 mod procedure;
+mod rdb_load;
 mod replies;
+mod requests;
 mod rewrite;
-mod server;
+mod shutdown;
 mod snapshot;
 mod startup;
-mod toggle;
-
-use std::collections::{BTreeMap, VecDeque};
+mod stats;
+mod timers;
 
 use bytes::Bytes;
 
-use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
-use crate::command::{self, Command, CommandId, Ctx, Run, Session, Shared};
-use crate::config::{Config, Mutation};
-use crate::io::EffectId;
-use crate::io::{join, Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
+use crate::command::{self, CommandId, Shared};
+use crate::config::Config;
+use crate::io::{Effect, IoDone, IoError, IoResult, Owner};
 use crate::keyspace::Keyspace;
 use crate::resp::Frame;
 
-use self::log::AofLog;
+use self::aof_toggle::AofToggle;
+use self::aof_writer::{AofWriter, StepEnd};
+use self::clients::Clients;
+use self::info::InfoSources;
 use self::outbox::Outbox;
-use self::procedure::{persist_manifest, step, Procedure, Purpose, Step};
+use self::procedure::{Procedure, Purpose};
 use self::replies::{Need, Replies};
 use self::rewrite::Rewrites;
-use self::server::ClientInfo;
-pub use self::server::REDIS_VERSION;
-use self::snapshot::{RdbLoad, Snapshots};
-pub use self::startup::StartError;
-use self::startup::{Progress, Startup};
+use self::shutdown::Shutdown;
+use self::snapshot::{SnapshotEnd, Snapshots};
+use self::startup::{Startup, StartupStep};
+use self::timers::{Timer, TimerTable};
 
-/// A connection, as the runtime numbers them.
-pub type ClientId = u64;
+pub use self::admin::REDIS_VERSION;
+pub use self::clients::ClientId;
+pub use self::event::{Event, Level};
+pub use self::phase::{Phase, StartError};
+pub use self::stats::Stats;
 
-/// Where the engine is in its life.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// Loading files and preparing the log; commands get `-LOADING`.
-    Loading,
-    Running,
-    /// Start-up refused: the runtime prints the error and exits non-zero.
-    Refused(StartError),
-    /// Shutting down: new commands are refused while the log is flushed and fsynced.
-    Stopping,
-    /// Everything logged is durable (or the log failed, said in `poll_log`): the process may exit.
-    Stopped,
-}
-
-/// How loud a log line is (Redis's `.`, `-`, `*`, `#` levels, loosely).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Level {
-    Notice,
-    Warning,
-}
-
-/// A line for the server log: every persistence event is reported as one.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct LogLine {
-    pub level: Level,
-    pub message: String,
-}
-
-/// Counters for INFO and tests.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Stats {
-    pub dirty: u64,
-    pub commands_loaded: u64,
-    /// Keys loaded from an RDB-format AOF base at start.
-    pub base_keys_loaded: u64,
-    pub truncations: u64,
-    pub rotations: u64,
-    pub commands_processed: u64,
-    pub connections_received: u64,
-}
-
-/// Milliseconds between cron runs (active expiry), as Redis's `hz 10`.
-const CRON_MS: u64 = 100;
 /// Keys looked at per active-expiry run: bounds the work done between two commands.
 const EXPIRE_BUDGET_KEYS: usize = 200;
-/// Temp name of a base written at start-up, in `dir` as Redis does.
-const TEMP_BASE: &str = "temp-rewriteaof-durakv.aof";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Engine {
     config: Config,
     phase: Phase,
     keyspace: Keyspace,
+    /// The command layer's state shared between connections (WATCHes, SCAN cursors).
     shared: Shared,
-    sessions: BTreeMap<ClientId, Session>,
-    clients: BTreeMap<ClientId, ClientInfo>,
-    started_ms: u64,
-    startup: Option<Startup>,
-    manifest: Option<Manifest>,
-    log: Option<AofLog>,
-    procedure: Option<Procedure>,
-    rotate_pending: bool,
-    stopping: bool,
-    disabling: bool,
-    /// The requirement of the reply being built, when it is not the usual one (CONFIG SET
-    /// appendonly no answers once the log is durable).
-    pending_need: Option<Need>,
-    /// Inputs arrived since the last `poll_*`: the turn's flush and release are still to do.
-    turn_at: Option<u64>,
-    /// Effects of the start-up cleanup of leftover temp files; their results only get logged.
-    cleanup: std::collections::BTreeSet<EffectId>,
-    /// The data set came from `dump.rdb`; the AOF is read only to open it (a mutation).
-    replay_skipped: bool,
-    save_on_stop: bool,
+    clients: Clients,
+    startup: Startup,
+    aof: AofWriter,
+    toggle: AofToggle,
     snapshots: Snapshots,
     rewrites: Rewrites,
-    rdb_load: Option<RdbLoad>,
+    shutdown: Shutdown,
     out: Outbox,
     replies: Replies,
-    logs: VecDeque<LogLine>,
+    stats: Stats,
+    /// Inputs arrived since the last `poll_*`: the turn's flush and release are still to do.
+    turn_at: Option<u64>,
     cron_next_ms: u64,
     random: u64,
-    stats: Stats,
+    started_ms: u64,
 }
 
 impl Engine {
     /// A new engine at start-up: it begins by loading (drain `poll_effect`).
     pub fn new(config: Config, now_ms: u64) -> Engine {
-        let keyspace = Keyspace::new(config.databases);
-        let mut engine = Engine {
+        let mut out = Outbox::default();
+        let startup = Startup::begin(&config, &mut out);
+        Engine {
             phase: Phase::Loading,
-            keyspace,
+            keyspace: Keyspace::new(config.databases),
             shared: Shared::default(),
-            sessions: BTreeMap::new(),
-            clients: BTreeMap::new(),
-            started_ms: now_ms,
-            startup: None,
-            manifest: None,
-            log: None,
-            procedure: None,
-            rotate_pending: false,
-            stopping: false,
-            disabling: false,
-            pending_need: None,
-            turn_at: None,
-            cleanup: std::collections::BTreeSet::new(),
-            replay_skipped: false,
-            save_on_stop: false,
+            clients: Clients::default(),
+            startup,
+            aof: AofWriter::default(),
+            toggle: AofToggle::default(),
             snapshots: Snapshots::new(now_ms),
-            rewrites: Rewrites {
-                last_ok: true,
-                ..Rewrites::default()
-            },
-            rdb_load: None,
-            out: Outbox::default(),
+            rewrites: Rewrites::default(),
+            shutdown: Shutdown::default(),
+            out,
             replies: Replies::default(),
-            logs: VecDeque::new(),
-            cron_next_ms: now_ms + CRON_MS,
-            random: now_ms ^ 0x9e37_79b9_7f4a_7c15,
             stats: Stats::default(),
+            turn_at: None,
+            cron_next_ms: Timer::Cron.after(now_ms),
+            random: now_ms ^ 0x9e37_79b9_7f4a_7c15,
+            started_ms: now_ms,
             config,
-        };
-        let rdb_first = engine.config.mutation == Mutation::LoadRdbWhenAofExists;
-        if engine.config.appendonly && !rdb_first {
-            engine.startup = Some(Startup::begin(&engine.config, &mut engine.out));
-        } else {
-            engine.rdb_load = Some(RdbLoad::begin(&engine.config, &mut engine.out));
         }
-        engine
     }
 
     pub fn phase(&self) -> &Phase {
@@ -203,7 +152,8 @@ impl Engine {
 
     /// Log offsets `(logged, written, durable)` of this run, if the AOF is on.
     pub fn log_offsets(&self) -> Option<(u64, u64, u64)> {
-        self.log
+        self.aof
+            .log
             .as_ref()
             .map(|l| (l.offset_logged, l.offset_written, l.offset_durable))
     }
@@ -224,11 +174,7 @@ impl Engine {
 
     /// Whether a switch to a new incr file is under way.
     pub fn is_rotating(&self) -> bool {
-        self.rotate_pending
-            || self
-                .procedure
-                .as_ref()
-                .is_some_and(|p| matches!(p.purpose, Purpose::Rotate { .. }))
+        self.aof.is_rotating()
     }
 
     /// Replies waiting for the log.
@@ -238,15 +184,12 @@ impl Engine {
 
     /// Everysec writes done without waiting for a slow fsync (INFO `aof_delayed_fsync`).
     pub fn delayed_fsync(&self) -> u64 {
-        self.log.as_ref().map_or(0, |l| l.delayed_fsync)
+        self.aof.log.as_ref().map_or(0, |l| l.delayed_fsync)
     }
 
     /// The sticky AOF error, if any (INFO `aof_last_write_status:err`).
     pub fn aof_error(&self) -> Option<&IoError> {
-        self.log
-            .as_ref()
-            .and_then(|l| l.failure.as_ref())
-            .map(|f| &f.error)
+        self.aof.error()
     }
 
     /// A client sent a command (argv as received).
@@ -256,7 +199,7 @@ impl Engine {
     }
 
     /// A client sent a command whose name the caller resolved with [`command::resolve`] (the
-    /// runtime does it beside parsing, off the engine's thread).
+    /// runtime does it beside parsing, off the engine's thread). See `requests.rs`.
     pub fn handle_resolved(
         &mut self,
         now_ms: u64,
@@ -264,154 +207,15 @@ impl Engine {
         id: Option<CommandId>,
         argv: Vec<Bytes>,
     ) {
-        if argv.is_empty() {
-            return;
-        }
-        match &self.phase {
-            Phase::Loading => {
-                let frame = Frame::error("LOADING Redis is loading the dataset in memory");
-                self.replies.push(client, frame, Need::Nothing);
-            }
-            Phase::Refused(e) => {
-                self.replies
-                    .push(client, Frame::error(format!("ERR {e}")), Need::Nothing)
-            }
-            Phase::Stopping | Phase::Stopped => {
-                let frame = Frame::error("ERR the server is shutting down");
-                self.replies.push(client, frame, Need::Nothing);
-            }
-            Phase::Running => self.execute(now_ms, client, id, &argv),
+        if !argv.is_empty() {
+            self.handle_request(now_ms, client, id, &argv);
         }
         self.turn_at = Some(now_ms);
     }
 
-    /// Runs a resolved request: the entry travels through the refusal checks to the executor
-    /// the index names.
-    fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
-        self.stats.commands_processed += 1;
-        if !self.clients.contains_key(&client) {
-            self.stats.connections_received += 1;
-            self.clients.insert(client, ClientInfo::default());
-        }
-        if let Some(frame) = self.refusal(client, id) {
-            self.replies.push(client, frame, Need::Nothing);
-            return;
-        }
-        match id.map(|id| (command::entry(id), id)) {
-            Some((entry, _)) if matches!(entry.run, Run::Engine(_) | Run::Connection) => {
-                self.engine_request(now_ms, client, entry, argv)
-            }
-            _ => self.data_request(now_ms, client, id, argv),
-        }
-    }
-
-    /// An engine or connection command: refused inside MULTI (it changes state outside the
-    /// data set), else run by the engine.
-    fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
-        let session = self.sessions.get_mut(&client).filter(|s| s.in_multi());
-        let frame = if let Some(session) = session {
-            // As Redis does for a refused queued command, EXEC will abort.
-            session.flag_transaction();
-            Frame::error("ERR Command not allowed inside a transaction")
-        } else if !entry.arity_ok(argv.len()) {
-            Frame::error(command::wrong_arity_text(entry.name))
-        } else {
-            match entry.run {
-                Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
-                Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
-                // QUIT reaches the engine only from a driver that does not close connections.
-                _ => Frame::ok(),
-            }
-        };
-        let need = self.pending_need.take().unwrap_or_else(|| self.need_now());
-        self.replies.push(client, frame, need);
-    }
-
-    /// A command of the command layer (or an unknown one, which it refuses).
-    fn data_request(
-        &mut self,
-        now_ms: u64,
-        client: ClientId,
-        id: Option<CommandId>,
-        argv: &[Bytes],
-    ) {
-        self.random = self
-            .random
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let ctx = Ctx {
-            now_ms,
-            loading: false,
-            random: self.random,
-        };
-        let session = self.sessions.entry(client).or_insert_with(|| Session {
-            client_id: client,
-            ..Session::default()
-        });
-        let (ks, shared) = (&mut self.keyspace, &mut self.shared);
-        let outcome = command::execute_resolved(ks, shared, session, ctx, id, argv);
-        self.stats.dirty += outcome.dirty;
-        if let (Some(log), false) = (&mut self.log, self.disabling) {
-            for p in &outcome.propagate {
-                log.log(p.db, &p.argv);
-            }
-        }
-        let need = self.need_now();
-        let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
-        let flushed_all = flushall && !outcome.propagate.is_empty();
-        match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
-            Some(generation) => {
-                self.replies
-                    .push_after_snapshot(client, outcome.reply, need, generation)
-            }
-            None => self.replies.push(client, outcome.reply, need),
-        }
-    }
-
-    /// Why a command may not run now: authentication, or a sticky AOF error for writes.
-    fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
-        let entry = id.map(command::entry);
-        if let Some(frame) = self.auth_gate(client, entry) {
-            return Some(frame);
-        }
-        let aof = self
-            .aof_error()
-            .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
-        let message = aof.or_else(|| self.rdb_refusal())?;
-        let name = entry.map_or("", |e| e.name);
-        if name == "exec" && self.queued_write(client) {
-            // As Redis: an EXEC that would write is refused and its transaction discarded.
-            let session = self.sessions.get_mut(&client).expect("in MULTI");
-            let ctx = Ctx {
-                now_ms: 0,
-                loading: false,
-                random: 0,
-            };
-            let discard = [Bytes::from_static(b"DISCARD")];
-            let _ = command::execute(&mut self.keyspace, &mut self.shared, session, ctx, &discard);
-            return Some(Frame::error(format!(
-                "EXECABORT Transaction discarded because of: {message}"
-            )));
-        }
-        // As Redis's processCommand: writes and PING are refused while persistence fails.
-        let blocked = name == "ping" || entry.is_some_and(Command::is_write);
-        blocked.then(|| Frame::error(message))
-    }
-
-    fn queued_write(&self, client: ClientId) -> bool {
-        let queued = self.sessions.get(&client).and_then(|s| s.multi.as_ref());
-        queued.is_some_and(|m| {
-            m.queued
-                .iter()
-                .any(|q| command::entry(q.command).is_write())
-        })
-    }
-
     /// A connection closed: forget its session (its WATCHes, its MULTI).
     pub fn handle_client_closed(&mut self, client: ClientId) {
-        self.sessions.remove(&client);
-        self.clients.remove(&client);
-        command::client_closed(&mut self.shared, client);
+        self.clients.handle_closed(client, &mut self.shared);
     }
 
     /// SIGTERM, SIGINT or SHUTDOWN: stop taking commands, write and fsync everything logged,
@@ -425,10 +229,9 @@ impl Engine {
     pub fn handle_shutdown_with(&mut self, now_ms: u64, save: Option<bool>) {
         match self.phase {
             Phase::Running => {
-                self.stopping = true;
-                self.save_on_stop = save.unwrap_or(!self.config.save_points.is_empty());
+                self.shutdown.begin(&self.config, save);
                 self.phase = Phase::Stopping;
-                self.notice("User requested shutdown...".to_string());
+                self.out.notice("User requested shutdown...".to_string());
             }
             Phase::Loading | Phase::Refused(_) => self.phase = Phase::Stopped,
             Phase::Stopping | Phase::Stopped => {}
@@ -439,10 +242,10 @@ impl Engine {
     /// Starts a switch to a new incr file: the first phase of an AOF rewrite (and what Redis
     /// does after a failed rewrite). Returns false if the AOF is off or not running.
     pub fn handle_rotate(&mut self, now_ms: u64) -> bool {
-        if self.phase != Phase::Running || self.log.is_none() {
+        if self.phase != Phase::Running || self.aof.log.is_none() {
             return false;
         }
-        self.rotate_pending = true;
+        self.aof.rotate_pending = true;
         self.turn_at = Some(now_ms);
         true
     }
@@ -450,46 +253,50 @@ impl Engine {
     /// The clock reached a deadline from `poll_timeout` (or any later time).
     pub fn handle_timeout(&mut self, now_ms: u64) {
         if self.phase == Phase::Running && now_ms >= self.cron_next_ms {
-            self.cron_next_ms = now_ms + CRON_MS;
+            self.cron_next_ms = Timer::Cron.after(now_ms);
             let expired = command::active_expire_sweep(
                 &mut self.keyspace,
                 &mut self.shared,
                 now_ms,
                 EXPIRE_BUDGET_KEYS,
             );
-            if let (Some(log), false) = (&mut self.log, self.disabling) {
+            if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
                 for p in &expired {
                     log.log(p.db, &p.argv);
                 }
             }
         }
-        self.save_points_due(now_ms);
-        self.auto_rewrite_due(now_ms);
-        if let Some(log) = &mut self.log {
-            log.maybe_background_fsync(now_ms, true, &mut self.out);
-            log.start_retry(now_ms, &mut self.out);
-        }
+        self.cron_persistence(now_ms);
+        self.aof.handle_timeout(now_ms, &mut self.out);
         self.turn_at = Some(now_ms);
     }
 
-    /// An effect completed.
+    /// An effect completed: its owner handles it (one `match`, see [`crate::io::Owner`]).
     pub fn handle_io(&mut self, now_ms: u64, done: IoDone) {
-        if self.startup.as_ref().is_some_and(|s| s.owns(done.id)) {
-            self.on_startup_io(now_ms, done.result);
-        } else if self.rdb_load.as_ref().is_some_and(|l| l.owns(done.id)) {
-            self.on_rdb_load_io(now_ms, done.result);
-        } else if self.cleanup.remove(&done.id) {
-            self.on_cleanup_io(done.result);
-        } else if self.snapshots.owns(done.id) {
-            self.on_snapshot_io(now_ms, done.result);
-        } else if self
-            .procedure
-            .as_ref()
-            .is_some_and(|p| p.inflight.is_some_and(|(id, _)| id == done.id))
-        {
-            self.on_procedure_io(now_ms, done.result);
-        } else {
-            self.on_log_io(now_ms, done);
+        let (config, out) = (&self.config, &mut self.out);
+        match done.id.owner {
+            Owner::AofLoad => {
+                let (keyspace, shared) = (&mut self.keyspace, &mut self.shared);
+                let step = (self.startup).handle_aof_load_io(
+                    now_ms,
+                    done.result,
+                    config,
+                    keyspace,
+                    shared,
+                    out,
+                );
+                self.on_startup_step(step, now_ms);
+            }
+            Owner::RdbLoad => {
+                let keyspace = &mut self.keyspace;
+                let step =
+                    (self.startup).handle_rdb_load_io(now_ms, done.result, config, keyspace, out);
+                self.on_startup_step(step, now_ms);
+            }
+            Owner::Cleanup => self.startup.handle_cleanup_io(done.id, done.result, out),
+            Owner::AofLog => self.aof.handle_log_io(now_ms, done, &mut self.replies, out),
+            Owner::Procedure => self.on_procedure_io(now_ms, done.result),
+            Owner::Snapshot => self.on_snapshot_io(now_ms, done.result),
         }
         self.turn_at = Some(now_ms);
     }
@@ -497,7 +304,7 @@ impl Engine {
     #[must_use]
     pub fn poll_effect(&mut self) -> Option<Effect> {
         self.finish_turn();
-        self.out.pop()
+        self.out.pop_effect()
     }
 
     #[must_use]
@@ -507,9 +314,23 @@ impl Engine {
     }
 
     #[must_use]
-    pub fn poll_log(&mut self) -> Option<LogLine> {
+    pub fn poll_event(&mut self) -> Option<Event> {
         self.finish_turn();
-        self.logs.pop_front()
+        self.out.pop_event()
+    }
+
+    /// The next time `handle_timeout` must be called, if any: the earliest armed timer.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.phase != Phase::Running {
+            return None;
+        }
+        let mut timers = TimerTable::default();
+        timers.set(Timer::Cron, self.cron_next_ms);
+        if let Some(log) = &self.aof.log {
+            log.arm_timers(&mut timers);
+        }
+        timers.next_ms()
     }
 
     /// The work every turn ends with, done once however many inputs the turn had: a batch of
@@ -520,147 +341,307 @@ impl Engine {
         }
     }
 
-    /// The next time `handle_timeout` must be called, if any.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<u64> {
-        if self.phase != Phase::Running {
-            return None;
-        }
-        let log = self.log.as_ref().and_then(AofLog::deadline_ms);
-        Some(log.map_or(self.cron_next_ms, |d| d.min(self.cron_next_ms)))
-    }
-
     /// Work every input ends with: issue writes the policy allows, then release replies.
     fn after(&mut self, now_ms: u64) {
         // A pending rotation holds new appends back, so the one in flight drains and the
         // rotation can start (it sends what is buffered to the old file itself).
-        self.try_start_rotation();
-        let suspended = self.fsync_suspended();
-        if let Some(log) = &mut self.log {
-            log.suspended = suspended;
-        }
-        if let (Some(log), false) = (&mut self.log, self.rotate_pending) {
-            if let Some(note) = log.flush(now_ms, &mut self.out) {
-                self.logs.push_back(LogLine {
-                    level: Level::Warning,
-                    message: note,
-                });
-            }
-        }
-        if self.stopping {
+        (self.aof).try_start_rotation(&self.keyspace, &self.config, &mut self.out);
+        let suspended = (self.rewrites).suspends_fsync(&self.config, self.snapshots.in_progress());
+        self.aof.flush(now_ms, suspended, &mut self.out);
+        if self.shutdown.stopping {
             self.drive_shutdown(now_ms);
         }
-        let drained = self.disabling && self.drive_log_shutdown();
-        if let Some(log) = &self.log {
-            self.replies.release(log.offset_written, log.offset_durable);
-        } else {
+        let drained = self.toggle.disabling && self.aof.drain(&mut self.out);
+        match &self.aof.log {
+            Some(log) => self.replies.release(log.offset_written, log.offset_durable),
             // No log: only replies that need nothing are queued.
-            self.replies.release(0, 0);
+            None => self.replies.release(0, 0),
         }
         if drained {
-            (self.log, self.manifest, self.disabling) = (None, None, false);
-            self.notice("AOF stopped: everything logged is durable".to_string());
-        }
-    }
-
-    /// Once serving: list `dir` for temp files a crashed snapshot or rewrite left (Redis leaves
-    /// them forever) and delete them. Nothing depends on these deletes being durable.
-    pub(super) fn start_cleanup(&mut self) {
-        let id = self.out.emit(
-            Lane::Log,
-            Op::List {
-                path: String::new(),
-            },
-        );
-        self.cleanup.insert(id);
-    }
-
-    fn on_cleanup_io(&mut self, result: IoResult) {
-        match result {
-            IoResult::Listed { names } => {
-                let temp = |n: &String| {
-                    (n.starts_with("temp-rewriteaof-") && n.ends_with(".aof"))
-                        || (n.starts_with("temp-") && n.ends_with(".rdb"))
-                };
-                for name in names.into_iter().filter(temp) {
-                    self.notice(format!("Removing leftover temp file {name}"));
-                    let id = self.out.emit(Lane::Log, Op::Delete { path: name });
-                    self.cleanup.insert(id);
-                }
-            }
-            IoResult::Failed(e) => self.warn(format!(
-                "Could not clean leftover temp files: {}",
-                e.message
-            )),
-            _ => {}
+            self.toggle.handle_drained(&mut self.aof, &mut self.out);
         }
     }
 
     /// What a reply executed now must wait for.
     fn need_now(&self) -> Need {
-        match &self.log {
-            Some(log) if !self.disabling => log.need_now(),
+        match &self.aof.log {
+            Some(log) if !self.toggle.disabling => log.need_now(),
             _ => Need::Nothing,
         }
     }
 
     /// Shutdown: force out what is buffered, fsync it, and stop once it is durable.
     fn drive_shutdown(&mut self, now_ms: u64) {
-        if self.drive_log_shutdown()
+        if self.aof.drain(&mut self.out)
             && self.drive_final_save(now_ms)
             && self.phase == Phase::Stopping
         {
             self.phase = Phase::Stopped;
-            self.notice("durakv is now ready to exit, bye bye...".to_string());
+            (self.out).notice("durakv is now ready to exit, bye bye...".to_string());
         }
     }
 
-    /// Writes and fsyncs everything logged. `true` once the log is durable (or has failed).
-    fn drive_log_shutdown(&mut self) -> bool {
-        let Some(log) = &mut self.log else {
+    /// Shutdown's final save, once the log is durable. `true` when nothing is left to do.
+    fn drive_final_save(&mut self, now_ms: u64) -> bool {
+        if !self.shutdown.save_on_stop {
             return true;
+        }
+        if let Some(done) = self.snapshots.final_save_done() {
+            return done;
+        }
+        (self.out).notice("Saving the final RDB snapshot before exiting.".to_string());
+        let generation = (self.start_snapshot(now_ms, false)).expect("no snapshot running");
+        self.snapshots.set_final_save(generation);
+        false
+    }
+
+    /// Cron: a due save point starts a BGSAVE, a grown AOF a rewrite.
+    fn cron_persistence(&mut self, now_ms: u64) {
+        if self.phase != Phase::Running {
+            return;
+        }
+        let dirty = self.stats.dirty;
+        if let Some(point) = self.snapshots.save_point_due(now_ms, &self.config, dirty) {
+            let (changes, seconds) = (point.changes, point.seconds);
+            (self.out).notice(format!("{changes} changes in {seconds} seconds. Saving..."));
+            let _ = self.start_snapshot(now_ms, true);
+        }
+        if let Some(growth) = self.rewrites.auto_rewrite_due(&self.config, &self.aof) {
+            let message = format!("Starting automatic rewriting of AOF on {growth}% growth");
+            self.out.notice(message);
+            let _ = self.start_rewrite(now_ms);
+        }
+    }
+
+    fn refuse(&mut self, e: StartError) {
+        self.out.warn(format!("Refusing to start: {e}"));
+        self.phase = Phase::Refused(e);
+    }
+
+    fn on_startup_step(&mut self, step: StartupStep, now_ms: u64) {
+        match step {
+            StartupStep::Continue => {}
+            StartupStep::Refused(e) => self.refuse(e),
+            StartupStep::RdbLoaded { keys, ready } => {
+                self.snapshots.keys_loaded = keys;
+                if let Some(ready) = ready {
+                    self.run_procedure(ready, now_ms);
+                }
+            }
+            StartupStep::AofLoaded(loaded) => {
+                self.rewrites.loaded(loaded.bytes);
+                let (config, keyspace) = (&self.config, &self.keyspace);
+                let stats = &mut self.stats;
+                let open =
+                    startup::open_procedure(loaded, config, keyspace, stats, now_ms, &mut self.out);
+                self.run_procedure(open, now_ms);
+            }
+        }
+    }
+
+    /// Start-up finished: serve, and clean up what a crashed run left.
+    fn serve(&mut self, message: String) {
+        self.startup.start_cleanup(&mut self.out);
+        self.phase = Phase::Running;
+        self.out.notice(message);
+    }
+
+    fn run_procedure(&mut self, procedure: Procedure, now_ms: u64) {
+        if let Some((purpose, view_len)) = self.aof.run_procedure(procedure, &mut self.out) {
+            self.finish_procedure(purpose, view_len, now_ms);
+        }
+    }
+
+    fn on_procedure_io(&mut self, now_ms: u64, result: IoResult) {
+        match self.aof.handle_procedure_io(result, &mut self.out) {
+            StepEnd::Running => {}
+            StepEnd::Finished { purpose, view_len } => {
+                self.finish_procedure(purpose, view_len, now_ms)
+            }
+            StepEnd::Failed {
+                purpose,
+                error,
+                was_log_fsync,
+                done,
+            } => self.fail_procedure(purpose, error, was_log_fsync, done, now_ms),
+        }
+    }
+
+    /// A procedure finished: hand its result to the sub-machine that started it.
+    fn finish_procedure(&mut self, purpose: Purpose, view_len: u64, now_ms: u64) {
+        let out = &mut self.out;
+        match purpose {
+            Purpose::Rewrite {
+                without_history,
+                incr_start,
+                ..
+            } => (self.rewrites).handle_done(
+                without_history,
+                view_len,
+                incr_start,
+                now_ms,
+                &mut self.aof,
+                out,
+            ),
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { manifest } => AofToggle::handle_enabled(&mut self.aof, manifest, out),
+            Purpose::Ready => self.serve("Ready to accept connections".to_string()),
+            Purpose::Open {
+                manifest,
+                path,
+                file_len,
+            } => {
+                (self.aof).opened(&self.config, manifest, path.clone(), file_len, now_ms);
+                self.serve(format!(
+                    "Opening AOF incr file {path}; ready to accept connections"
+                ));
+            }
+            Purpose::Rotate {
+                manifest,
+                path,
+                file_base,
+                view,
+            } => {
+                (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
+                if let Some(view) = view {
+                    let manifest = self.aof.manifest.as_ref().expect("manifest loaded");
+                    let base =
+                        rewrite::base_procedure(&self.config, manifest, view, file_base, now_ms);
+                    self.run_procedure(base, now_ms);
+                }
+            }
+        }
+    }
+
+    /// A procedure's step failed: the sub-machine that started it decides what it means.
+    fn fail_procedure(
+        &mut self,
+        purpose: Purpose,
+        error: IoError,
+        was_log_fsync: bool,
+        done: usize,
+        now_ms: u64,
+    ) {
+        let out = &mut self.out;
+        match purpose {
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { .. } => {
+                AofToggle::handle_enable_failed(&mut self.aof, &mut self.config, &error, out)
+            }
+            Purpose::Ready => {
+                let file = self.config.dbfilename.clone();
+                let reason = format!("cannot make it durable: {}", error.message);
+                let offset = None;
+                self.refuse(StartError {
+                    file,
+                    offset,
+                    reason,
+                });
+            }
+            Purpose::Open { path, .. } => {
+                let reason = format!("cannot prepare the AOF: {}", error.message);
+                let offset = None;
+                self.refuse(StartError {
+                    file: path,
+                    offset,
+                    reason,
+                });
+            }
+            Purpose::Rewrite {
+                with_history,
+                steps_to_manifest,
+                ..
+            } => {
+                let durable = (done >= steps_to_manifest).then_some(with_history);
+                (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
+            }
+            Purpose::Rotate { view, .. } => {
+                if view.is_some() {
+                    (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
+                }
+                let replies = &mut self.replies;
+                (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
+            }
+        }
+    }
+
+    fn on_snapshot_io(&mut self, now_ms: u64, result: IoResult) {
+        let (stats, replies) = (&mut self.stats, &mut self.replies);
+        let end = (self.snapshots).handle_io(now_ms, result, stats, replies, &mut self.out);
+        let SnapshotEnd::Ended { final_save_failed } = end else {
+            return;
         };
-        if let Some(failure) = &log.failure {
-            let message = format!(
-                "Could not persist the AOF before exit: {}",
-                failure.error.message
-            );
-            self.logs.push_back(LogLine {
-                level: Level::Warning,
-                message,
-            });
-            return true;
+        if final_save_failed {
+            self.shutdown.cancel();
+            self.phase = Phase::Running;
         }
-        if log.append.is_some() || log.fsync.is_some() || self.procedure.is_some() {
-            return false;
+        if self.snapshots.take_again() {
+            let _ = self.start_snapshot(now_ms, true);
         }
-        if !log.buf.is_empty() {
-            log.force_append(&mut self.out);
-            return false;
-        }
-        if log.offset_durable < log.offset_written {
-            log.force_fsync(&mut self.out);
-            return false;
-        }
-        true
     }
 
-    fn notice(&mut self, message: String) {
-        self.logs.push_back(LogLine {
-            level: Level::Notice,
-            message,
-        });
+    /// Starts a snapshot of the data set as it is now. `Err` is the reply when one is running.
+    fn start_snapshot(&mut self, now_ms: u64, background: bool) -> Result<u64, Frame> {
+        let (config, keyspace, dirty) = (&self.config, &self.keyspace, self.stats.dirty);
+        (self.snapshots).start(now_ms, background, config, keyspace, dirty, &mut self.out)
     }
 
-    fn warn(&mut self, message: String) {
-        self.logs.push_back(LogLine {
-            level: Level::Warning,
-            message,
-        });
+    /// FLUSHALL with save points saves right away (Redis does it synchronously); its reply
+    /// waits for that snapshot.
+    fn flushall_save(&mut self, now_ms: u64) -> Option<u64> {
+        if self.config.save_points.is_empty() {
+            return None;
+        }
+        match self.start_snapshot(now_ms, false) {
+            Ok(generation) => Some(generation),
+            Err(_) => {
+                self.snapshots.again = true;
+                None
+            }
+        }
+    }
+
+    /// The MISCONF message when the last BGSAVE failed and writes must stop.
+    fn rdb_refusal(&self) -> Option<String> {
+        self.snapshots.refusal(&self.config)
+    }
+
+    /// BGREWRITEAOF. `Err` is Redis's reply when it cannot start.
+    fn start_rewrite(&mut self, now_ms: u64) -> Result<(), Frame> {
+        let running = self.phase == Phase::Running;
+        (self.rewrites).start(now_ms, running, &mut self.aof, &mut self.out)
+    }
+
+    /// CONFIG SET appendonly yes. `Err` is the reason it cannot now.
+    fn enable_aof(&mut self, now_ms: u64) -> Result<(), String> {
+        let (aof, config, keyspace) = (&mut self.aof, &mut self.config, &self.keyspace);
+        let procedure = (self.toggle).enable(now_ms, aof, config, keyspace, &mut self.out)?;
+        self.run_procedure(procedure, now_ms);
+        Ok(())
+    }
+
+    /// CONFIG SET appendonly no.
+    fn disable_aof(&mut self) {
+        self.toggle.disable(&mut self.config, &mut self.out);
+    }
+
+    /// INFO's text (engine-level command in `admin.rs`).
+    fn info(&self, now_ms: u64, argv: &[Bytes]) -> String {
+        let sources = InfoSources {
+            config: &self.config,
+            phase: &self.phase,
+            keyspace: &self.keyspace,
+            clients: &self.clients,
+            aof: &self.aof,
+            snapshots: &self.snapshots,
+            rewrites: &self.rewrites,
+            stats: &self.stats,
+            started_ms: self.started_ms,
+            redis_version: REDIS_VERSION,
+        };
+        info::render(&sources, now_ms, argv)
     }
 }
-
-mod lifecycle;
 
 #[cfg(test)]
 mod tests;

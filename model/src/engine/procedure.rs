@@ -1,5 +1,6 @@
-//! Multi-step file procedures (opening the log, rotating to a new incr file, repairing a torn
-//! tail): a fixed list of operations run strictly one after another.
+//! Multi-step file procedures (opening the AOF at start, rotating to a new incr file, a
+//! rewrite's second half, enabling the AOF, making `dump.rdb` durable at start; each snapshot
+//! runs one too): a fixed list of operations run strictly one after another.
 //!
 //! Invariant: a step is emitted only after the previous one completed successfully, so a
 //! rename never follows a failed fsync and a manifest is never renamed into place before the
@@ -10,7 +11,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::aof::manifest::Manifest;
-use crate::io::{join, EffectId, Lane, Op, ViewFormat};
+use crate::io::{join, EffectId, Lane, Op, Owner, ViewFormat};
 use crate::keyspace::Keyspace;
 
 use super::outbox::Outbox;
@@ -80,12 +81,12 @@ impl Procedure {
         }
     }
 
-    /// Emits the next step; `false` when none is left.
-    pub(crate) fn advance(&mut self, out: &mut Outbox) -> bool {
+    /// Emits the next step on behalf of `owner`; `false` when none is left.
+    pub(crate) fn advance(&mut self, owner: Owner, out: &mut Outbox) -> bool {
         assert!(self.inflight.is_none());
         match self.steps.pop_front() {
             Some(step) => {
-                let id = out.emit(step.lane, step.op);
+                let id = out.emit(owner, step.lane, step.op);
                 self.inflight = Some((id, step.credits_durable));
                 true
             }

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use crate::resp::Frame;
 
-use super::ClientId;
+use super::clients::ClientId;
 
 /// What the log must have reached before a reply may leave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

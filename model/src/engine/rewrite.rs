@@ -1,20 +1,28 @@
 //! AOF rewrite: BGREWRITEAOF, automatic rewrite, and `no-appendfsync-on-rewrite`.
 //!
-//! A rewrite is a rotation (see `lifecycle.rs`: the old incr file is made durable, a new one is
-//! created and named by a durable manifest) whose switch step also takes the O(1) view of the
-//! data set; then the base is written from that view on the worker lane, fsynced, renamed into
-//! the AOF directory; then the manifest naming the new base (the replaced files as history) goes
-//! temp → fsync → rename → directory fsync; only then are the replaced files deleted and the
-//! manifest persisted without them. Invariant: at every step, the durable manifest names a
-//! complete, durable set of files whose replay is a prefix of the applied writes.
+//! A rewrite is a switch to a new incr file (see `aof_writer.rs`: the old incr file is made
+//! durable, a new one is created and named by a durable manifest) whose first step also takes
+//! the O(1) view of the data set; then the base is written from that view on the worker lane,
+//! fsynced, renamed into the AOF directory; then the manifest naming the new base (the replaced
+//! files as history) goes temp → fsync → rename → directory fsync; only then are the replaced
+//! files deleted and the manifest persisted without them.
+//!
+//! Owns the rewrite's bookkeeping and INFO counters; the switch and the procedure slot are the
+//! AOF writer's, passed in. Invariant: at every step, the durable manifest names a complete,
+//! durable set of files whose replay is a prefix of the applied writes.
 
-use super::procedure::{persist_manifest, step, write_view, Procedure, Purpose};
-use super::*;
+use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
+use crate::config::{Config, Mutation};
+use crate::io::{join, IoError, Op, ViewFormat};
+use crate::keyspace::Keyspace;
+use crate::resp::Frame;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+use super::aof_writer::AofWriter;
+use super::outbox::Outbox;
+use super::procedure::{persist_manifest, step, write_view, Procedure, Purpose, Step};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Rewrites {
-    /// The next rotation must take a view for a rewrite.
-    pub(crate) wants_view: bool,
     pub(crate) in_progress: bool,
     pub(crate) started_ms: u64,
     pub(crate) last_ok: bool,
@@ -29,152 +37,181 @@ pub(crate) struct Rewrites {
     pub(crate) written_at: u64,
 }
 
-impl Engine {
-    /// BGREWRITEAOF. `Err` is Redis's reply when it cannot start.
-    pub(super) fn start_rewrite(&mut self, now_ms: u64) -> Result<(), Frame> {
-        if self.rewrites.in_progress {
+impl Default for Rewrites {
+    fn default() -> Rewrites {
+        Rewrites {
+            in_progress: false,
+            started_ms: 0,
+            last_ok: true,
+            count: 0,
+            last_duration_ms: 0,
+            failures_consecutive: 0,
+            base_size: 0,
+            size_at: 0,
+            written_at: 0,
+        }
+    }
+}
+
+impl Rewrites {
+    /// BGREWRITEAOF: asks the AOF writer for a switch that takes a view. `Err` is Redis's reply
+    /// when it cannot start.
+    pub(crate) fn start(
+        &mut self,
+        now_ms: u64,
+        running: bool,
+        aof: &mut AofWriter,
+        out: &mut Outbox,
+    ) -> Result<(), Frame> {
+        if self.in_progress {
             return Err(Frame::error(
                 "ERR Background append only file rewriting already in progress",
             ));
         }
-        if self.log.is_none() || self.phase != Phase::Running {
+        if aof.log.is_none() || !running {
             return Err(Frame::error(
                 "ERR durakv rewrites the AOF only while appendonly is yes",
             ));
         }
-        self.rewrites.in_progress = true;
-        self.rewrites.wants_view = true;
-        self.rewrites.started_ms = now_ms;
-        self.rotate_pending = true;
-        self.notice("Background append only file rewriting started".to_string());
+        self.in_progress = true;
+        aof.rotate_takes_view = true;
+        self.started_ms = now_ms;
+        aof.rotate_pending = true;
+        out.notice("Background append only file rewriting started".to_string());
         Ok(())
     }
 
-    /// After the switch to the new incr file: write the base from `view`, then swap manifests.
-    pub(super) fn start_rewrite_base(&mut self, view: Keyspace, incr_start: u64, now_ms: u64) {
-        let (dir, prefix) = (
-            self.config.appenddirname.clone(),
-            self.config.appendfilename.clone(),
-        );
-        let old = self.manifest.clone().expect("manifest loaded");
-        let seq = old.next_base_seq();
-        let rdb = self.config.aof_use_rdb_preamble;
-        let name = manifest::base_name(&prefix, seq, rdb);
-        let temp = format!("temp-rewriteaof-bg-{seq}.aof");
-        let format = if rdb {
-            ViewFormat::Rdb { aof_base: true }
-        } else {
-            ViewFormat::Resp
-        };
-        let (with_history, without_history) = swap_manifests(
-            &old,
-            AofFile {
-                name: name.clone(),
-                seq,
-                kind: FileKind::Base,
-            },
-        );
-        let mut steps = write_view(&temp, view, format, now_ms);
-        steps.push(step(Op::Rename {
-            from: temp,
-            to: join(&dir, &name),
-        }));
-        let deletes: Vec<Step> = with_history
-            .history
-            .iter()
-            .map(|f| {
-                step(Op::Delete {
-                    path: join(&dir, &f.name),
-                })
-            })
-            .collect();
-        if self.config.mutation == Mutation::DeleteHistoryFirst {
-            steps.extend(deletes.iter().cloned());
-        }
-        steps.extend(persist_manifest(&dir, &prefix, &with_history));
-        let steps_to_manifest = steps.len() - 1;
-        if self.config.mutation != Mutation::DeleteHistoryFirst {
-            steps.extend(deletes);
-        }
-        steps.extend(persist_manifest(&dir, &prefix, &without_history));
-        let purpose = Purpose::Rewrite {
-            with_history,
-            without_history,
-            steps_to_manifest,
-            incr_start,
-        };
-        self.run_procedure(Procedure::new(purpose, steps), now_ms);
+    /// The AOF was loaded at start: its size is the base of automatic rewrites.
+    pub(crate) fn loaded(&mut self, bytes: u64) {
+        self.size_at = bytes;
+        self.base_size = bytes;
     }
 
-    pub(super) fn rewrite_done(
+    /// The rewrite finished: `manifest` (without history) is durable.
+    pub(crate) fn handle_done(
         &mut self,
         manifest: Manifest,
         base_len: u64,
         incr_start: u64,
         now_ms: u64,
+        aof: &mut AofWriter,
+        out: &mut Outbox,
     ) {
-        self.manifest = Some(manifest);
-        let written = self.log.as_ref().map_or(0, |l| l.offset_written);
-        let rw = &mut self.rewrites;
-        rw.in_progress = false;
-        rw.last_ok = true;
-        rw.count += 1;
-        rw.failures_consecutive = 0;
-        rw.last_duration_ms = now_ms.saturating_sub(rw.started_ms);
-        rw.size_at = base_len + written.saturating_sub(incr_start);
-        rw.written_at = written;
-        rw.base_size = rw.size_at;
-        self.notice("Background AOF rewrite finished successfully".to_string());
+        aof.manifest = Some(manifest);
+        let written = aof.offset_written();
+        self.in_progress = false;
+        self.last_ok = true;
+        self.count += 1;
+        self.failures_consecutive = 0;
+        self.last_duration_ms = now_ms.saturating_sub(self.started_ms);
+        self.size_at = base_len + written.saturating_sub(incr_start);
+        self.written_at = written;
+        self.base_size = self.size_at;
+        out.notice("Background AOF rewrite finished successfully".to_string());
     }
 
     /// The rewrite stopped; `durable` is the manifest that had become durable, if any.
-    pub(super) fn rewrite_failed(&mut self, error: &IoError, durable: Option<Manifest>) {
+    pub(crate) fn handle_failed(
+        &mut self,
+        error: &IoError,
+        durable: Option<Manifest>,
+        aof: &mut AofWriter,
+        out: &mut Outbox,
+    ) {
         if let Some(manifest) = durable {
             // The new base is in place; only removing the replaced files failed. They stay
             // listed as history and are deleted at the next start.
-            self.manifest = Some(manifest);
+            aof.manifest = Some(manifest);
         }
-        let rw = &mut self.rewrites;
-        (rw.in_progress, rw.wants_view, rw.last_ok) = (false, false, false);
-        rw.failures_consecutive += 1;
-        self.warn(format!("Background AOF rewrite failed: {}", error.message));
+        (self.in_progress, aof.rotate_takes_view, self.last_ok) = (false, false, false);
+        self.failures_consecutive += 1;
+        out.warn(format!("Background AOF rewrite failed: {}", error.message));
     }
 
     /// `aof_current_size`.
-    pub(super) fn aof_size(&self) -> u64 {
-        let written = self.log.as_ref().map_or(0, |l| l.offset_written);
-        self.rewrites.size_at + written.saturating_sub(self.rewrites.written_at)
+    pub(crate) fn aof_size(&self, aof: &AofWriter) -> u64 {
+        self.size_at + aof.offset_written().saturating_sub(self.written_at)
     }
 
-    /// Cron: rewrite when the AOF grew by the percentage over its size after the last rewrite
-    /// and is over the minimum size (Redis's auto-aof-rewrite-*).
-    pub(super) fn auto_rewrite_due(&mut self, now_ms: u64) {
-        let pct = self.config.auto_aof_rewrite_percentage;
-        if pct == 0
-            || self.rewrites.in_progress
-            || self.log.is_none()
-            || self.phase != Phase::Running
-        {
-            return;
+    /// Cron: the growth in percent when the AOF grew by `auto-aof-rewrite-percentage` over its
+    /// size after the last rewrite and is over the minimum size (Redis's auto-aof-rewrite-*).
+    pub(crate) fn auto_rewrite_due(&self, config: &Config, aof: &AofWriter) -> Option<u64> {
+        let pct = config.auto_aof_rewrite_percentage;
+        if pct == 0 || self.in_progress || aof.log.is_none() {
+            return None;
         }
-        let (size, base) = (self.aof_size(), self.rewrites.base_size.max(1));
-        if size > self.config.auto_aof_rewrite_min_size
-            && (size - base.min(size)) * 100 / base >= pct
-        {
-            self.notice(format!(
-                "Starting automatic rewriting of AOF on {}% growth",
-                (size - base.min(size)) * 100 / base
-            ));
-            let _ = self.start_rewrite(now_ms);
-        }
+        let (size, base) = (self.aof_size(aof), self.rewrites_base());
+        let growth = (size - base.min(size)) * 100 / base;
+        (size > config.auto_aof_rewrite_min_size && growth >= pct).then_some(growth)
+    }
+
+    fn rewrites_base(&self) -> u64 {
+        self.base_size.max(1)
     }
 
     /// Whether fsyncs are suspended now (`no-appendfsync-on-rewrite` with a rewrite or snapshot
     /// running).
-    pub(super) fn fsync_suspended(&self) -> bool {
-        self.config.no_appendfsync_on_rewrite
-            && (self.rewrites.in_progress || self.snapshots.in_progress())
+    pub(crate) fn suspends_fsync(&self, config: &Config, snapshot_running: bool) -> bool {
+        config.no_appendfsync_on_rewrite && (self.in_progress || snapshot_running)
     }
+}
+
+/// A rewrite's second half, once appends switched to the new incr file at log offset
+/// `incr_start`: the base from `view`, then the manifests (see the module comment).
+pub(crate) fn base_procedure(
+    config: &Config,
+    old: &Manifest,
+    view: Keyspace,
+    incr_start: u64,
+    now_ms: u64,
+) -> Procedure {
+    let (dir, prefix) = (&config.appenddirname, &config.appendfilename);
+    let seq = old.next_base_seq();
+    let rdb = config.aof_use_rdb_preamble;
+    let name = manifest::base_name(prefix, seq, rdb);
+    let temp = format!("temp-rewriteaof-bg-{seq}.aof");
+    let format = if rdb {
+        ViewFormat::Rdb { aof_base: true }
+    } else {
+        ViewFormat::Resp
+    };
+    let base = AofFile {
+        name: name.clone(),
+        seq,
+        kind: FileKind::Base,
+    };
+    let (with_history, without_history) = swap_manifests(old, base);
+    let mut steps = write_view(&temp, view, format, now_ms);
+    steps.push(step(Op::Rename {
+        from: temp,
+        to: join(dir, &name),
+    }));
+    let deletes: Vec<Step> = with_history
+        .history
+        .iter()
+        .map(|f| {
+            step(Op::Delete {
+                path: join(dir, &f.name),
+            })
+        })
+        .collect();
+    let delete_first = config.mutation == Mutation::DeleteHistoryFirst;
+    if delete_first {
+        steps.extend(deletes.iter().cloned());
+    }
+    steps.extend(persist_manifest(dir, prefix, &with_history));
+    let steps_to_manifest = steps.len() - 1;
+    if !delete_first {
+        steps.extend(deletes);
+    }
+    steps.extend(persist_manifest(dir, prefix, &without_history));
+    let purpose = Purpose::Rewrite {
+        with_history,
+        without_history,
+        steps_to_manifest,
+        incr_start,
+    };
+    Procedure::new(purpose, steps)
 }
 
 /// The manifest making `base` the base with every file but the last incr as history, and the

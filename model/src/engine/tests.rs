@@ -3,9 +3,13 @@
 
 use std::collections::VecDeque;
 
-use super::*;
-use crate::config::FsyncPolicy;
+use bytes::Bytes;
+
+use super::{ClientId, Engine, Phase};
+use crate::config::{Config, FsyncPolicy};
+use crate::io::{Effect, IoDone, IoError, IoResult, Lane, Op};
 use crate::keyspace::Keyspace;
+use crate::resp::Frame;
 use crate::sim::SimDisk;
 
 struct Rig {
@@ -51,7 +55,7 @@ impl Rig {
         while let Some(r) = self.engine.poll_reply() {
             self.replies.push(r);
         }
-        while let Some(l) = self.engine.poll_log() {
+        while let Some(l) = self.engine.poll_event() {
             self.logs.push(l.message);
         }
     }

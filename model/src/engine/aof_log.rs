@@ -1,5 +1,6 @@
-//! The AOF writer: buffering records, issuing writes and fsyncs under each `appendfsync` policy,
-//! and accounting what is written and what is durable.
+//! The AOF log of the current incr file: buffering records, issuing writes and fsyncs under
+//! each `appendfsync` policy, and accounting what is written and what is durable. Part of the
+//! AOF writer (`aof_writer.rs`), which owns it.
 //!
 //! Owns the offsets of the current run's log. Offsets are logical (bytes logged since the engine
 //! started, across incr files), so reply requirements survive a switch to a new incr file.
@@ -10,11 +11,12 @@
 use bytes::Bytes;
 
 use crate::config::{FsyncPolicy, Mutation};
-use crate::io::{EffectId, IoError, Lane, Op};
+use crate::io::{EffectId, IoError, Lane, Op, Owner};
 use crate::resp::Frame;
 
 use super::outbox::Outbox;
 use super::replies::Need;
+use super::timers::{Timer, TimerTable};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Inflight {
@@ -66,9 +68,6 @@ pub(crate) struct AofLog {
     /// `no-appendfsync-on-rewrite` with a rewrite or snapshot running: write, do not fsync.
     pub(crate) suspended: bool,
 }
-
-/// Milliseconds between retries of a failed write, as Redis's once-a-second cron.
-const RETRY_MS: u64 = 1000;
 
 impl AofLog {
     pub(crate) fn open(
@@ -159,7 +158,7 @@ impl AofLog {
             FsyncPolicy::Always if self.fsync.is_some() => return None,
             FsyncPolicy::Everysec if self.fsync.is_some() => {
                 let since = *self.postponed_since_ms.get_or_insert(now_ms);
-                if now_ms.saturating_sub(since) < 2000 {
+                if now_ms < Timer::AofWrite.after(since) {
                     return None;
                 }
                 self.delayed_fsync += 1;
@@ -196,6 +195,7 @@ impl AofLog {
         let end = self.offset_written + bytes.len() as u64;
         self.retained.extend_from_slice(&bytes);
         let id = out.emit(
+            Owner::AofLog,
             Lane::Log,
             Op::Append {
                 path: self.path.clone(),
@@ -208,6 +208,7 @@ impl AofLog {
     fn issue_fsync(&mut self, lane: Lane, end: u64, out: &mut Outbox) {
         assert!(self.fsync.is_none());
         let id = out.emit(
+            Owner::AofLog,
             lane,
             Op::Fsync {
                 path: self.path.clone(),
@@ -235,35 +236,37 @@ impl AofLog {
         if from_timer && self.mutation == Mutation::EverysecFsyncOnlyOnWrite {
             return;
         }
-        let now_s = now_ms / 1000;
         if self.fsync.is_none()
             && self.offset_written > self.offset_durable
-            && now_s > self.fsync_last_s
+            && now_ms >= Timer::AofFsync.after(self.fsync_last_s * 1000)
         {
-            self.fsync_last_s = now_s;
+            self.fsync_last_s = now_ms / 1000;
             self.issue_fsync(Lane::Sync, self.offset_written, out);
         }
     }
 
-    /// The next time the log needs the clock: an everysec fsync, a postponed write, a retry.
-    pub(crate) fn deadline_ms(&self) -> Option<u64> {
+    /// Arms what the log needs the clock for: a retry after a failure, else (everysec) a
+    /// postponed write and an idle fsync.
+    pub(crate) fn arm_timers(&self, timers: &mut TimerTable) {
         if let Some(failure) = &self.failure {
-            return failure.retrying.is_none().then_some(failure.retry_at_ms);
-        }
-        let mut deadline = None;
-        if self.policy == FsyncPolicy::Everysec {
-            if let Some(since) = self.postponed_since_ms {
-                deadline = Some(since + 2000);
+            if failure.retrying.is_none() {
+                timers.set(Timer::AofRetry, failure.retry_at_ms);
             }
-            let idle_fsync_due = self.fsync.is_none()
-                && self.offset_written > self.offset_durable
-                && self.mutation != Mutation::EverysecFsyncOnlyOnWrite;
-            if idle_fsync_due {
-                let at = (self.fsync_last_s + 1) * 1000;
-                deadline = Some(deadline.map_or(at, |d: u64| d.min(at)));
-            }
+            return;
         }
-        deadline
+        if self.policy != FsyncPolicy::Everysec {
+            return;
+        }
+        if let Some(since) = self.postponed_since_ms {
+            timers.set(Timer::AofWrite, Timer::AofWrite.after(since));
+        }
+        let idle_fsync_due = self.fsync.is_none()
+            && self.offset_written > self.offset_durable
+            && self.mutation != Mutation::EverysecFsyncOnlyOnWrite;
+        if idle_fsync_due {
+            let at = Timer::AofFsync.after(self.fsync_last_s * 1000);
+            timers.set(Timer::AofFsync, at);
+        }
     }
 
     /// Logical offset of `retained[0]`.
@@ -328,7 +331,7 @@ impl AofLog {
         self.failure = Some(Failure {
             error,
             good,
-            retry_at_ms: now_ms + RETRY_MS,
+            retry_at_ms: Timer::AofRetry.after(now_ms),
             retrying: None,
         });
         Frame::Error(message)
@@ -348,6 +351,7 @@ impl AofLog {
         }
         let len = self.file_offset(failure.good.max(self.file_base));
         let id = out.emit(
+            Owner::AofLog,
             Lane::Log,
             Op::Truncate {
                 path: self.path.clone(),
@@ -367,7 +371,7 @@ impl AofLog {
         if !ok {
             self.failure = Some(Failure {
                 retrying: None,
-                retry_at_ms: now_ms + RETRY_MS,
+                retry_at_ms: Timer::AofRetry.after(now_ms),
                 ..failure
             });
             return;

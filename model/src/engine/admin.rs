@@ -1,22 +1,26 @@
-//! Engine-level commands: connection and server administration that the command layer does not
-//! own (AUTH, HELLO, CLIENT, CONFIG, INFO, SHUTDOWN, DEBUG). Which commands these are, their
-//! arity and flags, is the command index's (`command/table.rs`).
+//! Engine-level commands: persistence, connection and server administration that the command
+//! layer does not own (SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF, AUTH, HELLO, CLIENT, CONFIG, INFO,
+//! SHUTDOWN, DEBUG). Which commands these are, their arity and flags, is the command index's
+//! (`command/table.rs`): each arm here is the handler of one [`EngineCommand`].
+//!
+//! These are `impl Engine` blocks because each command reads or changes several sub-machines;
+//! they reach them only through the router's methods in `mod.rs`.
 //!
 //! Invariant: with `requirepass` set, a connection that has not authenticated can run nothing
 //! but AUTH, HELLO and QUIT; immutable settings (paths) cannot change at run time.
 
 use std::collections::BTreeMap;
 
-use super::*;
-use crate::command::{EngineCommand, Flags};
-use crate::config::IMMUTABLE;
+use bytes::Bytes;
 
-/// Per-connection state the engine keeps beside the command layer's session.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct ClientInfo {
-    pub(crate) name: Option<Bytes>,
-    pub(crate) authenticated: bool,
-}
+use crate::command::{self, Command, EngineCommand, Flags};
+use crate::config::IMMUTABLE;
+use crate::resp::Frame;
+
+use super::aof_log::AofLog;
+use super::clients::ClientId;
+use super::replies::Need;
+use super::Engine;
 
 fn bulk(s: impl Into<Bytes>) -> Frame {
     Frame::Bulk(s.into())
@@ -31,7 +35,7 @@ impl Engine {
     /// must authenticate first; `None` for the command stands for "not exempt".
     pub(super) fn auth_gate(&mut self, client: ClientId, entry: Option<&Command>) -> Option<Frame> {
         self.config.requirepass.as_ref()?;
-        let info = self.clients.entry(client).or_default();
+        let info = self.clients.info.entry(client).or_default();
         let exempt = entry.is_some_and(|e| e.flags.contains(Flags::NO_AUTH));
         if info.authenticated || exempt {
             return None;
@@ -81,7 +85,7 @@ impl Engine {
                  Are you sure your configuration is correct?",
             ),
             Some(p) if p.as_bytes() == password => {
-                self.clients.entry(client).or_default().authenticated = true;
+                self.clients.info.entry(client).or_default().authenticated = true;
                 Frame::ok()
             }
             Some(_) => {
@@ -124,7 +128,7 @@ impl Engine {
                     let Some(name) = rest.next() else {
                         return Frame::error("ERR Syntax error in HELLO option 'setname'");
                     };
-                    self.clients.entry(client).or_default().name = Some(name.clone());
+                    self.clients.info.entry(client).or_default().name = Some(name.clone());
                 }
                 _ => {
                     return Frame::error(format!(
@@ -161,6 +165,7 @@ impl Engine {
             (b"ID", 2) => Frame::Integer(client as i64),
             (b"GETNAME", 2) => self
                 .clients
+                .info
                 .get(&client)
                 .and_then(|c| c.name.clone())
                 .map_or(Frame::Null, Frame::Bulk),
@@ -171,7 +176,7 @@ impl Engine {
                     );
                 }
                 let name = (!argv[2].is_empty()).then(|| argv[2].clone());
-                self.clients.entry(client).or_default().name = name;
+                self.clients.info.entry(client).or_default().name = name;
                 Frame::ok()
             }
             (b"SETINFO", 4) | (b"REPLY", 3) | (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => Frame::ok(),
@@ -187,20 +192,22 @@ impl Engine {
 
     fn client_list(&self, me: ClientId, only_me: bool) -> String {
         let mut ids: Vec<ClientId> = self
+            .clients
             .sessions
             .keys()
             .copied()
-            .chain(self.clients.keys().copied())
+            .chain(self.clients.info.keys().copied())
             .collect();
         ids.sort_unstable();
         ids.dedup();
         let line = |id: ClientId| {
             let name = self
                 .clients
+                .info
                 .get(&id)
                 .and_then(|c| c.name.clone())
                 .unwrap_or_default();
-            let db = self.sessions.get(&id).map_or(0, |s| s.db);
+            let db = self.clients.sessions.get(&id).map_or(0, |s| s.db);
             format!("id={id} name={} db={db}\n", String::from_utf8_lossy(&name))
         };
         if only_me {
@@ -263,7 +270,7 @@ impl Engine {
                 ));
             }
         }
-        if let Some(log) = &mut self.log {
+        if let Some(log) = &mut self.aof.log {
             log.policy = next.appendfsync;
         }
         let (was, wants) = (self.config.appendonly, next.appendonly);
@@ -276,8 +283,8 @@ impl Engine {
                 }
             }
             (true, false) => {
-                let logged = self.log.as_ref().map_or(0, |l| l.offset_logged);
-                self.pending_need = Some(Need::Durable(logged));
+                let logged = self.aof.log.as_ref().map_or(0, |l| l.offset_logged);
+                self.toggle.pending_need = Some(Need::Durable(logged));
                 self.disable_aof();
             }
             _ => {}
@@ -335,5 +342,60 @@ impl Engine {
         }
         self.stats.dirty += count;
         Frame::ok()
+    }
+}
+
+impl Engine {
+    /// SAVE, BGSAVE [SCHEDULE], LASTSAVE, BGREWRITEAOF (arity checked by the index): pushes
+    /// the reply and returns `true`, or `false` if `which` is none of them.
+    pub(super) fn snapshot_command(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        which: EngineCommand,
+        argv: &[Bytes],
+    ) -> bool {
+        let log = self.aof.log.as_ref();
+        let need = log.map_or(Need::Nothing, AofLog::need_now);
+        let frame = match which {
+            EngineCommand::Save => match self.start_snapshot(now_ms, false) {
+                Ok(generation) => {
+                    self.replies
+                        .push_after_snapshot(client, Frame::ok(), need, generation);
+                    return true;
+                }
+                Err(frame) => frame,
+            },
+            EngineCommand::Bgsave => self.bgsave(now_ms, argv),
+            EngineCommand::Bgrewriteaof => match self.start_rewrite(now_ms) {
+                Ok(()) => {
+                    Frame::Simple("Background append only file rewriting started".to_string())
+                }
+                Err(frame) => frame,
+            },
+            EngineCommand::Lastsave => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
+            _ => return false,
+        };
+        self.replies.push(client, frame, need);
+        true
+    }
+
+    fn bgsave(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
+        match argv {
+            [_] => match self.start_snapshot(now_ms, true) {
+                Ok(_) => Frame::Simple("Background saving started".to_string()),
+                Err(frame) => frame,
+            },
+            [_, flag] if flag.eq_ignore_ascii_case(b"SCHEDULE") => {
+                match self.start_snapshot(now_ms, true) {
+                    Ok(_) => Frame::Simple("Background saving started".to_string()),
+                    Err(_) => {
+                        self.snapshots.again = true;
+                        Frame::Simple("Background saving scheduled".to_string())
+                    }
+                }
+            }
+            _ => Frame::error(command::wrong_arity_text("bgsave")),
+        }
     }
 }

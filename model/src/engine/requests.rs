@@ -1,0 +1,165 @@
+//! Requests: what happens to a client's command between its arrival and its reply's place in
+//! the release queue — the phase gate, the refusal checks (authentication, MISCONF), and the
+//! hand-off to the executor the command index names (the command layer, or `admin.rs`).
+//!
+//! Owns no state. Invariants: a request's command is resolved once (by the caller) and its
+//! index entry decides every check; each request pushes exactly one reply, in arrival order,
+//! with the log requirement of the moment it executed; nothing the command layer does not run
+//! reaches it, and no engine command runs inside MULTI.
+
+use bytes::Bytes;
+
+use crate::command::{self, Command, CommandId, Ctx, Run, Session};
+use crate::resp::Frame;
+
+use super::clients::{ClientId, ClientInfo};
+use super::phase::Phase;
+use super::replies::Need;
+use super::Engine;
+
+impl Engine {
+    /// The phase gate: only a running engine executes commands.
+    pub(super) fn handle_request(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) {
+        let refused = match &self.phase {
+            Phase::Loading => Frame::error("LOADING Redis is loading the dataset in memory"),
+            Phase::Refused(e) => Frame::error(format!("ERR {e}")),
+            Phase::Stopping | Phase::Stopped => Frame::error("ERR the server is shutting down"),
+            Phase::Running => return self.execute(now_ms, client, id, argv),
+        };
+        self.replies.push(client, refused, Need::Nothing);
+    }
+
+    /// Runs a resolved request: the entry travels through the refusal checks to the executor
+    /// the index names.
+    fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
+        self.stats.commands_processed += 1;
+        if !self.clients.info.contains_key(&client) {
+            self.stats.connections_received += 1;
+            self.clients.info.insert(client, ClientInfo::default());
+        }
+        if let Some(frame) = self.refusal(client, id) {
+            self.replies.push(client, frame, Need::Nothing);
+            return;
+        }
+        match id.map(command::entry) {
+            Some(entry) if matches!(entry.run, Run::Engine(_) | Run::Connection) => {
+                self.engine_request(now_ms, client, entry, argv)
+            }
+            _ => self.data_request(now_ms, client, id, argv),
+        }
+    }
+
+    /// An engine or connection command: refused inside MULTI (it changes state outside the
+    /// data set), else run by the engine.
+    fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
+        let session = self.clients.session_mut(client).filter(|s| s.in_multi());
+        let frame = if let Some(session) = session {
+            // As Redis does for a refused queued command, EXEC will abort.
+            session.flag_transaction();
+            Frame::error("ERR Command not allowed inside a transaction")
+        } else if !entry.arity_ok(argv.len()) {
+            Frame::error(command::wrong_arity_text(entry.name))
+        } else {
+            match entry.run {
+                Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
+                Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
+                // QUIT reaches the engine only from a driver that does not close connections.
+                _ => Frame::ok(),
+            }
+        };
+        let need = self.toggle.take_need().unwrap_or_else(|| self.need_now());
+        self.replies.push(client, frame, need);
+    }
+
+    /// A command of the command layer (or an unknown one, which it refuses).
+    fn data_request(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) {
+        self.random = self
+            .random
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let ctx = Ctx {
+            now_ms,
+            loading: false,
+            random: self.random,
+        };
+        let session = self.clients.session_or_new(client);
+        let (ks, shared) = (&mut self.keyspace, &mut self.shared);
+        let outcome = command::execute_resolved(ks, shared, session, ctx, id, argv);
+        self.stats.dirty += outcome.dirty;
+        if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
+            for p in &outcome.propagate {
+                log.log(p.db, &p.argv);
+            }
+        }
+        let need = self.need_now();
+        let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
+        let flushed_all = flushall && !outcome.propagate.is_empty();
+        match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
+            Some(generation) => {
+                self.replies
+                    .push_after_snapshot(client, outcome.reply, need, generation)
+            }
+            None => self.replies.push(client, outcome.reply, need),
+        }
+    }
+
+    /// Why a command may not run now: authentication, or a sticky AOF error for writes.
+    fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
+        let entry = id.map(command::entry);
+        if let Some(frame) = self.auth_gate(client, entry) {
+            return Some(frame);
+        }
+        let aof = self
+            .aof_error()
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
+        let message = aof.or_else(|| self.rdb_refusal())?;
+        let name = entry.map_or("", |e| e.name);
+        if name == "exec" && self.queued_write(client) {
+            // As Redis: an EXEC that would write is refused and its transaction discarded.
+            let session = self.clients.session_mut(client).expect("in MULTI");
+            discard(session, &mut self.keyspace, &mut self.shared);
+            return Some(Frame::error(format!(
+                "EXECABORT Transaction discarded because of: {message}"
+            )));
+        }
+        // As Redis's processCommand: writes and PING are refused while persistence fails.
+        let blocked = name == "ping" || entry.is_some_and(Command::is_write);
+        blocked.then(|| Frame::error(message))
+    }
+
+    fn queued_write(&self, client: ClientId) -> bool {
+        let queued = self.clients.session(client).and_then(|s| s.multi.as_ref());
+        queued.is_some_and(|m| {
+            m.queued
+                .iter()
+                .any(|q| command::entry(q.command).is_write())
+        })
+    }
+}
+
+/// Runs DISCARD for `session` (its reply is not sent: the caller answers EXECABORT).
+fn discard(
+    session: &mut Session,
+    keyspace: &mut crate::keyspace::Keyspace,
+    shared: &mut command::Shared,
+) {
+    let ctx = Ctx {
+        now_ms: 0,
+        loading: false,
+        random: 0,
+    };
+    let argv = [Bytes::from_static(b"DISCARD")];
+    let _ = command::execute(keyspace, shared, session, ctx, &argv);
+}
