@@ -14,6 +14,8 @@ use std::fmt;
 
 use bytes::Bytes;
 
+pub use crate::sds_args::split_args;
+
 /// A RESP2 frame, as replies are built and requests are parsed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Frame {
@@ -322,102 +324,6 @@ fn inline(buf: &[u8], pos: usize, limits: &Limits) -> Parsed<Vec<Bytes>> {
     Ok(Some((argv, pos + nl + 1)))
 }
 
-/// C's `isspace` in the "C" locale.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
-/// Redis's `sdssplitargs`: words separated by spaces; `"..."` with `\n \r \t \b \a \xHH` and
-/// `\<any>` escapes; `'...'` with only `\'`; a closing quote must be followed by a space or the
-/// end. `None` on unbalanced quotes. The line is a C string to Redis: it ends at a NUL byte.
-pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
-    let line = match line.iter().position(|&b| b == 0) {
-        Some(nul) => &line[..nul],
-        None => line,
-    };
-    let mut args = Vec::new();
-    let mut p = 0;
-    loop {
-        while p < line.len() && is_space(line[p]) {
-            p += 1;
-        }
-        if p == line.len() {
-            return Some(args);
-        }
-        let (word, next) = split_word(line, p)?;
-        args.push(Bytes::from(word));
-        p = next;
-    }
-}
-
-/// One word of [`split_args`] starting at `p` (not a space); returns it and where to go on.
-fn split_word(line: &[u8], mut p: usize) -> Option<(Vec<u8>, usize)> {
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    // A closing quote must be followed by a space or the end of the line.
-    let close = |word: Vec<u8>, p: usize| {
-        (p + 1 == line.len() || is_space(line[p + 1])).then_some((word, p + 1))
-    };
-    let mut word = Vec::new();
-    let (mut in_double, mut in_single) = (false, false);
-    loop {
-        let c = at(p);
-        if in_double {
-            if c == b'\\'
-                && at(p + 1) == b'x'
-                && at(p + 2).is_ascii_hexdigit()
-                && at(p + 3).is_ascii_hexdigit()
-            {
-                word.push(hex_value(at(p + 2)) * 16 + hex_value(at(p + 3)));
-                p += 3;
-            } else if c == b'\\' && p + 1 < line.len() {
-                p += 1;
-                word.push(match line[p] {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'b' => 0x08,
-                    b'a' => 0x07,
-                    other => other,
-                });
-            } else if c == b'"' {
-                return close(word, p);
-            } else if p >= line.len() {
-                return None;
-            } else {
-                word.push(c);
-            }
-        } else if in_single {
-            if c == b'\\' && at(p + 1) == b'\'' {
-                p += 1;
-                word.push(b'\'');
-            } else if c == b'\'' {
-                return close(word, p);
-            } else if p >= line.len() {
-                return None;
-            } else {
-                word.push(c);
-            }
-        } else {
-            match c {
-                _ if p >= line.len() => return Some((word, p)),
-                b' ' | b'\n' | b'\r' | b'\t' => return Some((word, p + 1)),
-                b'"' => in_double = true,
-                b'\'' => in_single = true,
-                _ => word.push(c),
-            }
-        }
-        p += 1;
-    }
-}
-
-fn hex_value(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    }
-}
-
 /// Parses one reply frame from the front of `buf`, strictly: every line must end in CRLF,
 /// lengths and integers must be canonical, arrays may nest at most [`FRAME_DEPTH_MAX`] deep.
 /// `Ok(None)`: more bytes are needed.
@@ -697,30 +603,9 @@ mod tests {
         assert_eq!(parse(&whole).unwrap().unwrap().1, whole.len());
     }
 
+    /// The words themselves are `sds_args`'s; here only that bad quoting ends the stream.
     #[test]
-    fn inline_quoting_follows_sdssplitargs() {
-        let split = |s: &str| split_args(s.as_bytes());
-        assert_eq!(split("  set  a   b "), Some(argv(&["set", "a", "b"])));
-        assert_eq!(
-            split(r#"set "a\x41\n\"" 'it\'s'"#),
-            Some(argv(&["set", "aA\n\"", "it's"]))
-        );
-        assert_eq!(split(r#"x "\q\\""#), Some(argv(&["x", "q\\"])));
-        assert_eq!(
-            split(r#"x a"b c"d"#),
-            None,
-            "closing quote must be followed by a space"
-        );
-        assert_eq!(split(r#"x a"b c" d"#), Some(argv(&["x", "ab c", "d"])));
-        assert_eq!(split("x \"open"), None);
-        assert_eq!(split("x 'open"), None);
-        assert_eq!(split(r#"x """#), Some(argv(&["x", ""])));
-        assert_eq!(
-            split("a\0b c"),
-            Some(argv(&["a"])),
-            "a NUL ends the C string"
-        );
-        assert_eq!(split(""), Some(vec![]));
+    fn inline_unbalanced_quotes_are_a_protocol_error() {
         assert_eq!(
             error_text(parse(b"SET \"a\r\n").unwrap_err()),
             "ERR Protocol error: unbalanced quotes in request"
