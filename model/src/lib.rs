@@ -19,3 +19,4 @@ pub mod rdb;
 pub mod resp;
 pub mod sds_args;
 pub mod sim;
+pub mod view;
