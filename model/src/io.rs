@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::keyspace::Keyspace;
+pub use crate::view::{ViewFormat, ViewWriter};
 
 /// The part of the engine that emitted an effect: its completion is routed back there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,15 +49,6 @@ pub enum Lane {
     Worker,
 }
 
-/// Format of a serialised point-in-time view.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ViewFormat {
-    /// An RDB file (`REDIS0010` ... EOF + CRC-64). `aof_base` sets the `aof-base` AUX field.
-    Rdb { aof_base: bool },
-    /// RESP commands (`SELECT`, `SET ... `, `PEXPIREAT`), as an AOF base without preamble.
-    Resp,
-}
-
 /// One file-system operation the engine wants performed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
@@ -86,15 +77,11 @@ pub enum Op {
     Delete { path: String },
     /// `ftruncate(2)` to `len` bytes (repairing a torn tail).
     Truncate { path: String, len: u64 },
-    /// Serialise `view` in `format` and write it to `path` (created or truncated). It is not
-    /// fsynced here: the engine follows it with an `Fsync` (so a crash in between is explored).
-    /// This is where snapshot and rewrite work leaves the engine's thread.
-    WriteView {
-        path: String,
-        view: Keyspace,
-        format: ViewFormat,
-        now_ms: u64,
-    },
+    /// Write the bytes of `view` ([`ViewWriter::write_to`]) to `path` (created or truncated).
+    /// It is not fsynced here: the engine follows it with an `Fsync` (so a crash in between is
+    /// explored). This is where snapshot and rewrite work leaves the engine's thread; the
+    /// executor runs the engine's serialiser and knows no file format.
+    WriteView { path: String, view: ViewWriter },
 }
 
 /// An effect: an operation plus its identity and lane.
@@ -166,16 +153,7 @@ impl Op {
             Op::Rename { from, to } => format!("rename {from} -> {to}"),
             Op::Delete { path } => format!("delete {path}"),
             Op::Truncate { path, len } => format!("truncate {path} to {len} bytes"),
-            Op::WriteView {
-                path, format, view, ..
-            } => {
-                let what = match format {
-                    ViewFormat::Rdb { aof_base: true } => "an RDB-format AOF base",
-                    ViewFormat::Rdb { aof_base: false } => "an RDB snapshot",
-                    ViewFormat::Resp => "a RESP-format AOF base",
-                };
-                format!("write {} keys as {what} to {path}", view.len())
-            }
+            Op::WriteView { path, view } => format!("write {} to {path}", view.describe()),
         }
     }
 }

@@ -17,4 +17,6 @@ pub mod io;
 pub mod keyspace;
 pub mod rdb;
 pub mod resp;
+pub mod sds_args;
 pub mod sim;
+pub mod view;

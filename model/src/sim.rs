@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use crate::aof::base::encode_view;
 use crate::io::{IoError, IoResult, Op};
 
 type Inode = u32;
@@ -142,14 +141,9 @@ impl SimDisk {
             Op::Rename { from, to } => self.rename(from, to),
             Op::Delete { path } => self.unlink(path),
             Op::Truncate { path, len } => self.truncate(path, *len),
-            Op::WriteView {
-                path,
-                view,
-                format,
-                now_ms,
-            } => {
+            Op::WriteView { path, view } => {
                 let mut bytes = Vec::new();
-                encode_view(view, *format, *now_ms, &mut bytes)
+                view.write_to(&mut bytes)
                     .expect("writing to a Vec cannot fail");
                 match self.create(path) {
                     IoResult::Done => match self.append(path, &bytes) {

@@ -180,7 +180,22 @@ fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel 
     m
 }
 
+/// Every known-bad design, in the order `durakv-check mutants` prints them.
 pub fn mutants() -> Vec<Mutant> {
+    [
+        log_mutants(),
+        snapshot_mutants(),
+        rewrite_mutants(),
+        startup_and_switch_mutants(),
+        policy_mutants(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The append path: replies, directory fsyncs, a missing manifest, a failed fsync.
+fn log_mutants() -> Vec<Mutant> {
     vec![
         Mutant {
             name: "reply-before-fsync",
@@ -214,6 +229,12 @@ pub fn mutants() -> Vec<Mutant> {
                 ..mutated(Mutation::RetryWithoutRewrite, FsyncPolicy::Always, bounds(1, 2, 1, 0, 1000))
             },
         },
+    ]
+}
+
+/// Snapshots: temp files, which file start-up trusts, writing in place.
+fn snapshot_mutants() -> Vec<Mutant> {
+    vec![
         Mutant {
             name: "rename-unsynced-temp",
             about: "temp files (snapshot, base) are renamed into place without being fsynced",
@@ -243,6 +264,12 @@ pub fn mutants() -> Vec<Mutant> {
                 ..rdb(bounds(1, 1, 1, 0, 0), 2)
             },
         },
+    ]
+}
+
+/// AOF rewrites: deleting, renaming and fsyncing around the new base.
+fn rewrite_mutants() -> Vec<Mutant> {
+    vec![
         Mutant {
             name: "delete-history-before-manifest",
             about: "a rewrite deletes the files it replaced before the manifest without them is durable",
@@ -271,6 +298,12 @@ pub fn mutants() -> Vec<Mutant> {
                 ..rewriting(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
             },
         },
+    ]
+}
+
+/// Start-up and the switch to a new incr file.
+fn startup_and_switch_mutants() -> Vec<Mutant> {
+    vec![
         Mutant {
             name: "skip-startup-sync",
             about: "a restart serves what it read without fsyncing it; a killed run may have left it only in the page cache",
@@ -292,6 +325,12 @@ pub fn mutants() -> Vec<Mutant> {
             breaks: p::CRASH_LOADABLE,
             model: mutated(Mutation::RotateBeforeOldDurable, FsyncPolicy::No, bounds(1, 2, 1, 1, 0)),
         },
+    ]
+}
+
+/// The fsync policies: everysec's timer, and the weaker policies held to always's promise.
+fn policy_mutants() -> Vec<Mutant> {
+    vec![
         Mutant {
             name: "everysec-fsync-only-on-write",
             about: "everysec fsyncs only when a write arrives, so an idle server never syncs (Redis 7.0.0)",

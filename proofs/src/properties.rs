@@ -40,33 +40,7 @@ pub const SOME_FAILURE_RECOVERED: &str = "writes resume after a failed write or 
 pub const SOME_CRASH_FAILED: &str = "a crash while the log is failed";
 
 pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
-    let mut props = vec![
-        Property::<AofModel>::always(ACK_SURVIVES, |m, s| {
-            !m.ack_survival || !s.findings.lost_acked
-        }),
-        // kill -9 loses nothing acknowledged under any policy: the page cache survives. After
-        // the disk failed an fsync, the repair rewrites the un-synced tail from memory, so a
-        // kill during the repair can lose what everysec/no acknowledged since the last fsync.
-        Property::<AofModel>::always(ACK_SURVIVES_KILL, |m, s| {
-            !m.config.appendonly || !s.findings.lost_acked_on_kill || s.failures > 0
-        }),
-        Property::<AofModel>::sometimes(SOME_KILL, |_, s| s.findings.restarted_after_kill),
-        Property::<AofModel>::always(PREFIX, |_, s| !s.findings.not_prefix),
-        // The bound assumes a working disk (each fsync succeeds within 1 s), as Redis's does.
-        Property::<AofModel>::always(EVERYSEC_BOUND, |_, s| {
-            !s.findings.lost_acked_beyond_2s || s.failures > 0
-        }),
-        Property::<AofModel>::always(NEVER_EMPTY_IN_SILENCE, |_, s| !s.findings.empty_in_silence),
-        Property::<AofModel>::always(MANIFEST_DURABLE, |m, s| {
-            inspect::manifest_names_durable_files(&s.disk, &m.config)
-        }),
-        // After the disk failed a write or fsync, a crash can leave a hole (the failed range)
-        // before later bytes; refusing to load then is the contract. Without failures, never.
-        Property::<AofModel>::always(CRASH_LOADABLE, |_, s| {
-            s.findings.refused.is_none() || s.failures > 0
-        }),
-        Property::<AofModel>::sometimes(SOME_CRASH_UNSYNCED, |_, s| s.findings.crash_unsynced),
-    ];
+    let mut props = contract_properties();
     match m.config.appendfsync {
         _ if !m.config.appendonly => {}
         FsyncPolicy::Everysec => props.push(Property::<AofModel>::sometimes(
@@ -111,6 +85,38 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
         ));
     }
     props
+}
+
+/// The contract's properties, checked in every configuration (each a row of the README's
+/// table), and the two situations every configuration must reach.
+fn contract_properties() -> Vec<Property<AofModel>> {
+    vec![
+        Property::<AofModel>::always(ACK_SURVIVES, |m, s| {
+            !m.ack_survival || !s.findings.lost_acked
+        }),
+        // kill -9 loses nothing acknowledged under any policy: the page cache survives. After
+        // the disk failed an fsync, the repair rewrites the un-synced tail from memory, so a
+        // kill during the repair can lose what everysec/no acknowledged since the last fsync.
+        Property::<AofModel>::always(ACK_SURVIVES_KILL, |m, s| {
+            !m.config.appendonly || !s.findings.lost_acked_on_kill || s.failures > 0
+        }),
+        Property::<AofModel>::sometimes(SOME_KILL, |_, s| s.findings.restarted_after_kill),
+        Property::<AofModel>::always(PREFIX, |_, s| !s.findings.not_prefix),
+        // The bound assumes a working disk (each fsync succeeds within 1 s), as Redis's does.
+        Property::<AofModel>::always(EVERYSEC_BOUND, |_, s| {
+            !s.findings.lost_acked_beyond_2s || s.failures > 0
+        }),
+        Property::<AofModel>::always(NEVER_EMPTY_IN_SILENCE, |_, s| !s.findings.empty_in_silence),
+        Property::<AofModel>::always(MANIFEST_DURABLE, |m, s| {
+            inspect::manifest_names_durable_files(&s.disk, &m.config)
+        }),
+        // After the disk failed a write or fsync, a crash can leave a hole (the failed range)
+        // before later bytes; refusing to load then is the contract. Without failures, never.
+        Property::<AofModel>::always(CRASH_LOADABLE, |_, s| {
+            s.findings.refused.is_none() || s.failures > 0
+        }),
+        Property::<AofModel>::sometimes(SOME_CRASH_UNSYNCED, |_, s| s.findings.crash_unsynced),
+    ]
 }
 
 fn snapshot_properties() -> Vec<Property<AofModel>> {

@@ -193,7 +193,7 @@ fn apply_line(
         return Ok(());
     }
     let text = String::from_utf8_lossy(trimmed).into_owned();
-    let Some(argv) = model::resp::split_args(trimmed) else {
+    let Some(argv) = model::sds_args::split_args(trimmed) else {
         return Err(ConfigError {
             source,
             text,

@@ -19,13 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use model::io::{Effect, IoDone, IoError, IoResult, Lane, Op, ViewFormat};
-use model::keyspace::Keyspace;
+use model::io::{Effect, IoDone, IoError, IoResult, Lane, Op, ViewWriter};
 
 use crate::io_queue::{Completions, LaneQueue, Wake};
 use crate::sync::Arc;
 
-/// Buffer between the view encoder and the file: large writes, few syscalls.
+/// Buffer between the view serialiser and the file: large writes, few syscalls.
 const VIEW_BUFFER_BYTES: usize = 1 << 20;
 
 const LANES: [(Lane, &str); 3] = [
@@ -159,12 +158,7 @@ impl Fs {
                     .set_len(len)?;
                 Ok(IoResult::Done)
             }
-            Op::WriteView {
-                path,
-                view,
-                format,
-                now_ms,
-            } => write_view(&self.path(&path), &view, format, now_ms),
+            Op::WriteView { path, view } => write_view(&self.path(&path), &view),
         }
     }
 
@@ -290,19 +284,15 @@ fn delete(path: &Path) -> io::Result<IoResult> {
     }
 }
 
-fn write_view(
-    path: &Path,
-    view: &Keyspace,
-    format: ViewFormat,
-    now_ms: u64,
-) -> io::Result<IoResult> {
+/// Runs the engine's serialiser into the file, on this (worker) thread: the bytes stream out
+/// through the buffer in chunks, so memory stays bounded however large the view.
+fn write_view(path: &Path, view: &ViewWriter) -> io::Result<IoResult> {
     let file = IncrementalSync {
         file: open_truncated(path)?,
         unsynced: 0,
     };
     let mut out = BufWriter::with_capacity(VIEW_BUFFER_BYTES, file);
-    let len = model::aof::base::encode_view(view, format, now_ms, &mut out)
-        .map_err(enospc_on_zero_write)?;
+    let len = view.write_to(&mut out).map_err(enospc_on_zero_write)?;
     let sync = out
         .into_inner()
         .map_err(|error| enospc_on_zero_write(error.into_error()))?;

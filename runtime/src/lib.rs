@@ -4,20 +4,20 @@
 //!
 //! Module map (data flows top to bottom and back):
 //! - [`config`]: `durakv-server [file.conf] [--name value ...]` into settings;
-//! - `server`: accept loops and the client cap; `connection`: one task per client, RESP in
-//!   and out, and QUIT;
+//! - `accept`: the listeners, accept loops and the client cap; `connection`: one task per
+//!   client, RESP in and out, and QUIT;
 //! - `driver`: the one task owning the engine (quinn's `drive_*` shape);
 //! - `fs`: one OS thread per effect lane executing file operations, fed through
 //!   [`io_queue`] (tokio-free, on the `sync` shim, so loom can check it);
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
+mod accept;
 pub mod config;
 mod connection;
 mod driver;
 mod fs;
 pub mod io_queue;
 mod logging;
-mod server;
 mod shutdown;
 mod sync;
 
@@ -30,10 +30,10 @@ use std::time::Duration;
 use model::engine::Engine;
 use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
+use crate::accept::Acceptor;
 use crate::config::{Cli, ServerConfig};
 use crate::driver::{Driver, Exit, NotifyWaker, Request};
 use crate::fs::FileWorkers;
-use crate::server::Acceptor;
 
 /// Test hook, not an API: the file threads ([`fs`]'s `FileWorkers`), reached by
 /// `tests/tests/conformance.rs` to check them against `model::sim::SimDisk`.
@@ -139,7 +139,7 @@ pub async fn run(config: ServerConfig) -> i32 {
         task.abort();
     }
     // The driver is gone, so every reply channel is closed: connections write what they hold.
-    let _ = server::wait_for_connections(&permits, config.maxclients, DRAIN_WAIT).await;
+    let _ = accept::wait_for_connections(&permits, config.maxclients, DRAIN_WAIT).await;
     match exit {
         // The engine said goodbye in its own log line.
         Exit::Stopped => 0,
@@ -178,7 +178,7 @@ async fn acquire(config: &ServerConfig) -> Result<Acquired, String> {
         .iter()
         .map(|ip| SocketAddr::new(*ip, config.port))
         .collect();
-    let listeners = server::bind(&addresses).await?;
+    let listeners = accept::bind(&addresses).await?;
     let stop = shutdown::listen().map_err(|e| format!("Cannot install signal handlers: {e}"))?;
     let files = FileWorkers::start(&dir, NotifyWaker(Arc::new(Notify::new())))
         .map_err(|e| format!("Cannot start the file threads: {e}"))?;

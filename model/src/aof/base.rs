@@ -1,41 +1,19 @@
-//! Serialising a point-in-time view: an AOF base (RDB preamble or RESP) or an RDB snapshot.
+//! The RESP-format AOF base: a point-in-time view as the commands that rebuild it.
 //!
 //! Owns the RESP base format: per non-empty database a `SELECT`, then per key the shortest
 //! commands that rebuild it (`SET`, then `PEXPIREAT` for a key with a TTL), as Redis's rewrite
 //! does. Invariant: replaying the bytes through the loader rebuilds exactly the view, expired
 //! keys included (expiry is decided at run time, never while loading).
+//! Which format a view is written in is [`crate::view`]'s choice; this file only knows RESP.
 
 use std::io::Write;
 
 use bytes::Bytes;
 
-use crate::io::ViewFormat;
 use crate::keyspace::{Keyspace, Value};
-use crate::rdb;
 
-/// Writes `view` in `format` to `out`; returns the number of bytes written.
-pub fn encode_view<W: Write>(
-    view: &Keyspace,
-    format: ViewFormat,
-    now_ms: u64,
-    out: &mut W,
-) -> std::io::Result<u64> {
-    match format {
-        ViewFormat::Rdb { aof_base } => {
-            let info = rdb::SaveInfo {
-                aof_base,
-                ctime_s: now_ms / 1000,
-                used_mem: 0,
-                compression: true,
-                checksum: true,
-            };
-            rdb::encode(view, &info, out)
-        }
-        ViewFormat::Resp => encode_resp(view, out),
-    }
-}
-
-fn encode_resp<W: Write>(view: &Keyspace, out: &mut W) -> std::io::Result<u64> {
+/// Writes `view` as RESP commands to `out`, in chunks of about 64 KB; returns the bytes written.
+pub(crate) fn encode_resp<W: Write>(view: &Keyspace, out: &mut W) -> std::io::Result<u64> {
     let mut written = 0u64;
     let mut record = Vec::new();
     for (db_index, db) in view.dbs.iter().enumerate() {

@@ -17,6 +17,8 @@
 
 use std::fmt;
 
+use crate::sds_args::{is_c_space, split_args};
+
 /// Longest line, newline included, Redis reads (`MANIFEST_MAX_LINE`).
 pub const MANIFEST_LINE_MAX: usize = 1024;
 
@@ -289,11 +291,6 @@ fn parse_line(line: &[u8]) -> Result<AofFile, String> {
     Ok(AofFile { name, seq, kind })
 }
 
-/// C `isspace` in the C locale.
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
 /// C `atoll`: optional blanks and sign, then leading digits; saturates as glibc does.
 fn atoll(s: &[u8]) -> i64 {
     let s = &s[s.iter().position(|&b| !is_c_space(b)).unwrap_or(s.len())..];
@@ -313,79 +310,6 @@ fn atoll(s: &[u8]) -> i64 {
         };
     }
     value
-}
-
-/// `sdssplitargs`: blank-separated tokens; `"..."` with `\xHH`, `\n`, `\r`, `\t`, `\b`,
-/// `\a` and `\<c>` escapes; `'...'` with `\'`. A closing quote must be followed by a blank
-/// or the end of the line. `None` when a quote is unterminated or its closing quote is
-/// followed by anything else, where Redis returns NULL.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    // Reading past the end yields NUL, as C's terminator does.
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut args = Vec::new();
-    let mut p = 0;
-    loop {
-        while p < line.len() && is_c_space(line[p]) {
-            p += 1;
-        }
-        if p >= line.len() {
-            return Some(args);
-        }
-        let (mut current, mut quote, mut done) = (Vec::new(), 0u8, false);
-        while !done {
-            let c = at(p);
-            let hex_escape = match (c, at(p + 1), hex(at(p + 2)), hex(at(p + 3))) {
-                (b'\\', b'x', Some(high), Some(low)) => Some(high * 16 + low),
-                _ => None,
-            };
-            match quote {
-                b'"' if hex_escape.is_some() => {
-                    current.extend(hex_escape);
-                    p += 3;
-                }
-                b'"' if c == b'\\' && at(p + 1) != 0 => {
-                    p += 1;
-                    current.push(unescape(at(p)));
-                }
-                b'\'' if c == b'\\' && at(p + 1) == b'\'' => {
-                    p += 1;
-                    current.push(b'\'');
-                }
-                b'"' | b'\'' if c == quote => {
-                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
-                        return None;
-                    }
-                    done = true;
-                }
-                b'"' | b'\'' if c == 0 => return None,
-                b'"' | b'\'' => current.push(c),
-                _ => match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
-                    b'"' | b'\'' => quote = c,
-                    _ => current.push(c),
-                },
-            }
-            if at(p) != 0 {
-                p += 1;
-            }
-        }
-        args.push(current);
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-fn unescape(c: u8) -> u8 {
-    match c {
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'b' => 0x08,
-        b'a' => 0x07,
-        other => other,
-    }
 }
 
 /// Appends a file name, in `sdscatrepr` form when it needs quoting. Redis's `sdsneedsrepr`

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::aof::manifest::Manifest;
-use crate::io::{join, EffectId, Lane, Op, Owner, ViewFormat};
+use crate::io::{join, EffectId, Lane, Op, Owner, ViewFormat, ViewWriter};
 use crate::keyspace::Keyspace;
 
 use super::outbox::Outbox;
@@ -129,9 +129,7 @@ pub(crate) fn persist_manifest(dir: &str, prefix: &str, manifest: &Manifest) -> 
 pub(crate) fn write_view(path: &str, view: Keyspace, format: ViewFormat, now_ms: u64) -> Vec<Step> {
     let op = Op::WriteView {
         path: path.to_string(),
-        view,
-        format,
-        now_ms,
+        view: ViewWriter::new(view, format, now_ms),
     };
     vec![
         Step {

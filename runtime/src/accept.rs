@@ -1,4 +1,4 @@
-//! Accepting connections: one accept loop per bound address, a cap on clients, and a stop.
+//! Accepting clients: the bound listeners, one accept loop per address, a client cap, a stop.
 //!
 //! Owns the listeners and the client-id counter. Invariants: at most `maxclients` connections
 //! are served at once (one semaphore permit each, released when the connection task ends,
