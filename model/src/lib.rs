@@ -9,6 +9,10 @@
 //! Vocabulary: inputs are `handle_*` calls, outputs are `poll_*` calls (quinn-proto's shape);
 //! file-system work leaves the engine as [`io::Effect`]s and comes back as [`io::IoDone`].
 
+/// The version durakv reports to clients (HELLO, INFO): the Redis release whose behaviour it
+/// follows, text for text.
+pub const REDIS_VERSION: &str = "7.0.15";
+
 pub mod aof;
 pub mod command;
 pub mod config;

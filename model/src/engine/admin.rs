@@ -16,6 +16,7 @@ use bytes::Bytes;
 use crate::command::{self, Command, EngineCommand, Flags};
 use crate::config::IMMUTABLE;
 use crate::resp::Frame;
+use crate::REDIS_VERSION;
 
 use super::aof_log::AofLog;
 use super::clients::ClientId;
@@ -292,9 +293,6 @@ impl Engine {
         Frame::ok()
     }
 }
-
-/// The version durakv reports to clients: the Redis release whose behaviour it follows.
-pub const REDIS_VERSION: &str = "7.0.15";
 
 impl Engine {
     /// DEBUG POPULATE count [prefix] [size], as Redis but always into db 0: fills it with `prefix:N` = `value:N` padded to `size`, skipping keys that exist; not propagated,

@@ -14,7 +14,7 @@
 
 use bytes::Bytes;
 
-use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
+use crate::aof::manifest::{self, Manifest};
 use crate::aof::record::{self, Decoded};
 use crate::aof::{holds_data, zero_filled_tail};
 use crate::command::{self, CommandId, Ctx, Session, Shared};
@@ -23,9 +23,9 @@ use crate::io::{join, EffectId, IoResult, Lane, Op, Owner};
 use crate::keyspace::Keyspace;
 use crate::rdb;
 
+use super::aof_upgrade;
 use super::outbox::Outbox;
 use super::phase::StartError;
-use super::procedure::persist_manifest;
 use super::rdb_load::rdb_reason;
 
 /// What loading found, for start-up to open the AOF.
@@ -248,7 +248,7 @@ impl AofLoad {
         };
         if names.contains(&config.appendfilename) {
             // An upgrade moved the old-style file in and stopped before its manifest.
-            return self.upgrade(config, upgrade_manifest_ops(config), out);
+            return self.upgrade(config, aof_upgrade::manifest_ops(config), out);
         }
         let prefix = format!("{}.", config.appendfilename);
         self.files = names
@@ -270,26 +270,7 @@ impl AofLoad {
                 self.inflight = Some(out.emit(Owner::AofLoad, Lane::Log, op));
                 Progress::Continue
             }
-            IoResult::Read { .. } => {
-                let dir = config.appenddirname.clone();
-                let moved = join(&dir, &config.appendfilename);
-                let mut ops = vec![
-                    Op::CreateDir { path: dir.clone() },
-                    Op::FsyncDir {
-                        path: String::new(),
-                    },
-                    Op::Rename {
-                        from: config.appendfilename.clone(),
-                        to: moved,
-                    },
-                    Op::FsyncDir { path: dir },
-                    Op::FsyncDir {
-                        path: String::new(),
-                    },
-                ];
-                ops.extend(upgrade_manifest_ops(config));
-                self.upgrade(config, ops, out)
-            }
+            IoResult::Read { .. } => self.upgrade(config, aof_upgrade::all_ops(config), out),
             IoResult::Failed(e) => refuse(
                 &config.appendfilename,
                 None,
@@ -338,7 +319,7 @@ impl AofLoad {
                 Progress::Continue
             }
             None => {
-                let manifest = upgrade_manifest(config);
+                let manifest = aof_upgrade::manifest(config);
                 self.buf.clear();
                 self.read_at = 0;
                 self.start_files(config, manifest, out)
@@ -558,29 +539,6 @@ impl AofLoad {
         self.bytes += self.good;
         self.open_file(config, self.index + 1, out)
     }
-}
-
-/// The manifest naming the old-style file as the base (Redis 7.0's upgrade).
-fn upgrade_manifest(config: &Config) -> Manifest {
-    let base = AofFile {
-        name: config.appendfilename.clone(),
-        seq: 1,
-        kind: FileKind::Base,
-    };
-    Manifest {
-        base: Some(base),
-        history: Vec::new(),
-        incrs: Vec::new(),
-    }
-}
-
-/// Persisting the upgrade's manifest.
-fn upgrade_manifest_ops(config: &Config) -> Vec<Op> {
-    let manifest = upgrade_manifest(config);
-    persist_manifest(&config.appenddirname, &config.appendfilename, &manifest)
-        .into_iter()
-        .map(|step| step.op)
-        .collect()
 }
 
 pub(crate) fn manifest_path(config: &Config) -> String {

@@ -2,12 +2,17 @@
 //! door (the public `handle_*` / `poll_*` API and accessors) and the router between its
 //! sub-machines; each sub-machine owns its state in its own file:
 //!
-//! - `startup.rs` (with `aof_load.rs`, `rdb_load.rs`): loading at start, and the cleanup;
+//! - `requests.rs`: a client's command from arrival to its reply's place in the release
+//!   queue (phase gate, refusals, hand-off to the executor the command index names);
+//!   `admin.rs`: the engine-level commands (SAVE, BGSAVE, CONFIG, INFO, AUTH, CLIENT, …);
+//! - `startup.rs` (with `aof_load.rs`, `aof_upgrade.rs`, `rdb_load.rs`): loading at start, the
+//!   pre-7.0 upgrade, and the cleanup;
 //! - `aof_writer.rs` (with `aof_log.rs`, `procedure.rs`): the AOF's log, manifest, switches
 //!   and the file-procedure slot;
 //! - `snapshot.rs`, `rewrite.rs`, `aof_toggle.rs`: RDB snapshots, AOF rewrites, CONFIG SET
 //!   appendonly;
 //! - `clients.rs`: sessions and per-connection state; `replies.rs`: reply release;
+//! - `completions.rs`: hands a finished start-up step, procedure or snapshot to its owner;
 //! - leaves: `outbox.rs` (effects and events out), `event.rs`, `phase.rs`, `stats.rs`,
 //!   `timers.rs`, `shutdown.rs`; `info.rs` renders INFO from all of them.
 //!
@@ -36,8 +41,10 @@ mod admin;
 mod aof_load;
 mod aof_log;
 mod aof_toggle;
+mod aof_upgrade;
 mod aof_writer;
 mod clients;
+mod completions;
 mod event;
 mod info;
 mod outbox;
@@ -57,28 +64,27 @@ use bytes::Bytes;
 
 use crate::command::{self, CommandId, Shared};
 use crate::config::Config;
-use crate::io::{Effect, IoDone, IoError, IoResult, Owner};
+use crate::io::{Effect, IoDone, IoError, Owner};
 use crate::keyspace::Keyspace;
 use crate::resp::Frame;
 
 use self::aof_toggle::AofToggle;
-use self::aof_writer::{AofWriter, StepEnd};
+use self::aof_writer::AofWriter;
 use self::clients::Clients;
 use self::info::InfoSources;
 use self::outbox::Outbox;
-use self::procedure::{Procedure, Purpose};
 use self::replies::{Need, Replies};
 use self::rewrite::Rewrites;
 use self::shutdown::Shutdown;
-use self::snapshot::{SnapshotEnd, Snapshots};
-use self::startup::{Startup, StartupStep};
+use self::snapshot::Snapshots;
+use self::startup::Startup;
 use self::timers::{Timer, TimerTable};
 
-pub use self::admin::REDIS_VERSION;
 pub use self::clients::ClientId;
 pub use self::event::{Event, Level};
 pub use self::phase::{Phase, StartError};
 pub use self::stats::Stats;
+pub use crate::REDIS_VERSION;
 
 /// Keys looked at per active-expiry run: bounds the work done between two commands.
 const EXPIRE_BUDGET_KEYS: usize = 200;
@@ -410,173 +416,6 @@ impl Engine {
             let message = format!("Starting automatic rewriting of AOF on {growth}% growth");
             self.out.notice(message);
             let _ = self.start_rewrite(now_ms);
-        }
-    }
-
-    fn refuse(&mut self, e: StartError) {
-        self.out.warn(format!("Refusing to start: {e}"));
-        self.phase = Phase::Refused(e);
-    }
-
-    fn on_startup_step(&mut self, step: StartupStep, now_ms: u64) {
-        match step {
-            StartupStep::Continue => {}
-            StartupStep::Refused(e) => self.refuse(e),
-            StartupStep::RdbLoaded { keys, ready } => {
-                self.snapshots.keys_loaded = keys;
-                if let Some(ready) = ready {
-                    self.run_procedure(ready, now_ms);
-                }
-            }
-            StartupStep::AofLoaded(loaded) => {
-                self.rewrites.loaded(loaded.bytes);
-                let (config, keyspace) = (&self.config, &self.keyspace);
-                let stats = &mut self.stats;
-                let open =
-                    startup::open_procedure(loaded, config, keyspace, stats, now_ms, &mut self.out);
-                self.run_procedure(open, now_ms);
-            }
-        }
-    }
-
-    /// Start-up finished: serve, and clean up what a crashed run left.
-    fn serve(&mut self, message: String) {
-        self.startup.start_cleanup(&mut self.out);
-        self.phase = Phase::Running;
-        self.out.notice(message);
-    }
-
-    fn run_procedure(&mut self, procedure: Procedure, now_ms: u64) {
-        if let Some((purpose, view_len)) = self.aof.run_procedure(procedure, &mut self.out) {
-            self.finish_procedure(purpose, view_len, now_ms);
-        }
-    }
-
-    fn on_procedure_io(&mut self, now_ms: u64, result: IoResult) {
-        match self.aof.handle_procedure_io(result, &mut self.out) {
-            StepEnd::Running => {}
-            StepEnd::Finished { purpose, view_len } => {
-                self.finish_procedure(purpose, view_len, now_ms)
-            }
-            StepEnd::Failed {
-                purpose,
-                error,
-                was_log_fsync,
-                done,
-            } => self.fail_procedure(purpose, error, was_log_fsync, done, now_ms),
-        }
-    }
-
-    /// A procedure finished: hand its result to the sub-machine that started it.
-    fn finish_procedure(&mut self, purpose: Purpose, view_len: u64, now_ms: u64) {
-        let out = &mut self.out;
-        match purpose {
-            Purpose::Rewrite {
-                without_history,
-                incr_start,
-                ..
-            } => (self.rewrites).handle_done(
-                without_history,
-                view_len,
-                incr_start,
-                now_ms,
-                &mut self.aof,
-                out,
-            ),
-            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
-            Purpose::Enable { manifest } => AofToggle::handle_enabled(&mut self.aof, manifest, out),
-            Purpose::Ready => self.serve("Ready to accept connections".to_string()),
-            Purpose::Open {
-                manifest,
-                path,
-                file_len,
-            } => {
-                (self.aof).opened(&self.config, manifest, path.clone(), file_len, now_ms);
-                self.serve(format!(
-                    "Opening AOF incr file {path}; ready to accept connections"
-                ));
-            }
-            Purpose::Rotate {
-                manifest,
-                path,
-                file_base,
-                view,
-            } => {
-                (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
-                if let Some(view) = view {
-                    let manifest = self.aof.manifest.as_ref().expect("manifest loaded");
-                    let base =
-                        rewrite::base_procedure(&self.config, manifest, view, file_base, now_ms);
-                    self.run_procedure(base, now_ms);
-                }
-            }
-        }
-    }
-
-    /// A procedure's step failed: the sub-machine that started it decides what it means.
-    fn fail_procedure(
-        &mut self,
-        purpose: Purpose,
-        error: IoError,
-        was_log_fsync: bool,
-        done: usize,
-        now_ms: u64,
-    ) {
-        let out = &mut self.out;
-        match purpose {
-            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
-            Purpose::Enable { .. } => {
-                AofToggle::handle_enable_failed(&mut self.aof, &mut self.config, &error, out)
-            }
-            Purpose::Ready => {
-                let file = self.config.dbfilename.clone();
-                let reason = format!("cannot make it durable: {}", error.message);
-                let offset = None;
-                self.refuse(StartError {
-                    file,
-                    offset,
-                    reason,
-                });
-            }
-            Purpose::Open { path, .. } => {
-                let reason = format!("cannot prepare the AOF: {}", error.message);
-                let offset = None;
-                self.refuse(StartError {
-                    file: path,
-                    offset,
-                    reason,
-                });
-            }
-            Purpose::Rewrite {
-                with_history,
-                steps_to_manifest,
-                ..
-            } => {
-                let durable = (done >= steps_to_manifest).then_some(with_history);
-                (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
-            }
-            Purpose::Rotate { view, .. } => {
-                if view.is_some() {
-                    (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
-                }
-                let replies = &mut self.replies;
-                (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
-            }
-        }
-    }
-
-    fn on_snapshot_io(&mut self, now_ms: u64, result: IoResult) {
-        let (stats, replies) = (&mut self.stats, &mut self.replies);
-        let end = (self.snapshots).handle_io(now_ms, result, stats, replies, &mut self.out);
-        let SnapshotEnd::Ended { final_save_failed } = end else {
-            return;
-        };
-        if final_save_failed {
-            self.shutdown.cancel();
-            self.phase = Phase::Running;
-        }
-        if self.snapshots.take_again() {
-            let _ = self.start_snapshot(now_ms, true);
         }
     }
 

@@ -1,0 +1,186 @@
+//! Completions the router hands on: a start-up step, a file procedure's end, a snapshot's end
+//! each go to the sub-machine that started them, and what that one returns is acted on here
+//! (serve, refuse, start the next procedure).
+//!
+//! Owns no state. Invariant: a procedure's result reaches exactly the sub-machine its
+//! [`Purpose`] names, and a start-up failure always ends in [`Phase::Refused`] with the file and
+//! the reason, never in serving.
+
+use crate::io::{IoError, IoResult};
+
+use super::aof_toggle::AofToggle;
+use super::aof_writer::StepEnd;
+use super::phase::{Phase, StartError};
+use super::procedure::{Procedure, Purpose};
+use super::snapshot::SnapshotEnd;
+use super::startup::{self, StartupStep};
+use super::{rewrite, Engine};
+
+impl Engine {
+    pub(super) fn refuse(&mut self, e: StartError) {
+        self.out.warn(format!("Refusing to start: {e}"));
+        self.phase = Phase::Refused(e);
+    }
+
+    pub(super) fn on_startup_step(&mut self, step: StartupStep, now_ms: u64) {
+        match step {
+            StartupStep::Continue => {}
+            StartupStep::Refused(e) => self.refuse(e),
+            StartupStep::RdbLoaded { keys, ready } => {
+                self.snapshots.keys_loaded = keys;
+                if let Some(ready) = ready {
+                    self.run_procedure(ready, now_ms);
+                }
+            }
+            StartupStep::AofLoaded(loaded) => {
+                self.rewrites.loaded(loaded.bytes);
+                let (config, keyspace) = (&self.config, &self.keyspace);
+                let stats = &mut self.stats;
+                let open =
+                    startup::open_procedure(loaded, config, keyspace, stats, now_ms, &mut self.out);
+                self.run_procedure(open, now_ms);
+            }
+        }
+    }
+
+    /// Start-up finished: serve, and clean up what a crashed run left.
+    pub(super) fn serve(&mut self, message: String) {
+        self.startup.start_cleanup(&mut self.out);
+        self.phase = Phase::Running;
+        self.out.notice(message);
+    }
+
+    pub(super) fn run_procedure(&mut self, procedure: Procedure, now_ms: u64) {
+        if let Some((purpose, view_len)) = self.aof.run_procedure(procedure, &mut self.out) {
+            self.finish_procedure(purpose, view_len, now_ms);
+        }
+    }
+
+    pub(super) fn on_procedure_io(&mut self, now_ms: u64, result: IoResult) {
+        match self.aof.handle_procedure_io(result, &mut self.out) {
+            StepEnd::Running => {}
+            StepEnd::Finished { purpose, view_len } => {
+                self.finish_procedure(purpose, view_len, now_ms)
+            }
+            StepEnd::Failed {
+                purpose,
+                error,
+                was_log_fsync,
+                done,
+            } => self.fail_procedure(purpose, error, was_log_fsync, done, now_ms),
+        }
+    }
+
+    /// A procedure finished: hand its result to the sub-machine that started it.
+    pub(super) fn finish_procedure(&mut self, purpose: Purpose, view_len: u64, now_ms: u64) {
+        let out = &mut self.out;
+        match purpose {
+            Purpose::Rewrite {
+                without_history,
+                incr_start,
+                ..
+            } => (self.rewrites).handle_done(
+                without_history,
+                view_len,
+                incr_start,
+                now_ms,
+                &mut self.aof,
+                out,
+            ),
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { manifest } => AofToggle::handle_enabled(&mut self.aof, manifest, out),
+            Purpose::Ready => self.serve("Ready to accept connections".to_string()),
+            Purpose::Open {
+                manifest,
+                path,
+                file_len,
+            } => {
+                (self.aof).opened(&self.config, manifest, path.clone(), file_len, now_ms);
+                self.serve(format!(
+                    "Opening AOF incr file {path}; ready to accept connections"
+                ));
+            }
+            Purpose::Rotate {
+                manifest,
+                path,
+                file_base,
+                view,
+            } => {
+                (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
+                if let Some(view) = view {
+                    let manifest = self.aof.manifest.as_ref().expect("manifest loaded");
+                    let base =
+                        rewrite::base_procedure(&self.config, manifest, view, file_base, now_ms);
+                    self.run_procedure(base, now_ms);
+                }
+            }
+        }
+    }
+
+    /// A procedure's step failed: the sub-machine that started it decides what it means.
+    pub(super) fn fail_procedure(
+        &mut self,
+        purpose: Purpose,
+        error: IoError,
+        was_log_fsync: bool,
+        done: usize,
+        now_ms: u64,
+    ) {
+        let out = &mut self.out;
+        match purpose {
+            Purpose::Snapshot => unreachable!("snapshots run in their own slot"),
+            Purpose::Enable { .. } => {
+                AofToggle::handle_enable_failed(&mut self.aof, &mut self.config, &error, out)
+            }
+            Purpose::Ready => {
+                let file = self.config.dbfilename.clone();
+                let reason = format!("cannot make it durable: {}", error.message);
+                let offset = None;
+                self.refuse(StartError {
+                    file,
+                    offset,
+                    reason,
+                });
+            }
+            Purpose::Open { path, .. } => {
+                let reason = format!("cannot prepare the AOF: {}", error.message);
+                let offset = None;
+                self.refuse(StartError {
+                    file: path,
+                    offset,
+                    reason,
+                });
+            }
+            Purpose::Rewrite {
+                with_history,
+                steps_to_manifest,
+                ..
+            } => {
+                let durable = (done >= steps_to_manifest).then_some(with_history);
+                (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
+            }
+            Purpose::Rotate { view, .. } => {
+                if view.is_some() {
+                    (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
+                }
+                let replies = &mut self.replies;
+                (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
+            }
+        }
+    }
+
+    pub(super) fn on_snapshot_io(&mut self, now_ms: u64, result: IoResult) {
+        let (stats, replies) = (&mut self.stats, &mut self.replies);
+        let end = (self.snapshots).handle_io(now_ms, result, stats, replies, &mut self.out);
+        let SnapshotEnd::Ended { final_save_failed } = end else {
+            return;
+        };
+        if final_save_failed {
+            self.shutdown.cancel();
+            self.phase = Phase::Running;
+        }
+        if self.snapshots.take_again() {
+            let _ = self.start_snapshot(now_ms, true);
+        }
+    }
+}
