@@ -217,6 +217,24 @@ pub(crate) fn getdel(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     value
 }
 
+/// GETSET key value: SET without options that answers the old value (and drops any TTL);
+/// propagated as `SET key value`, as Redis 7.0 rewrites it.
+pub(crate) fn getset(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    let (key, value) = (&argv[1], &argv[2]);
+    let old = match get_generic(x, key) {
+        Ok(frame) => frame,
+        Err(error) => return error,
+    };
+    let entry = Entry {
+        value: Value::Str(value.clone()),
+        expire_at_ms: None,
+    };
+    x.store(key, entry);
+    x.add_dirty(1);
+    x.propagate_as(vec![Bytes::from_static(b"SET"), key.clone(), value.clone()]);
+    old
+}
+
 /// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST].
 pub(crate) fn getex(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let key = &argv[1];
@@ -475,6 +493,21 @@ mod tests {
         assert_eq!(
             (out.reply, out.propagate.len(), out.dirty),
             (Frame::Null, 0, 0)
+        );
+    }
+
+    #[test]
+    fn getset_answers_the_old_value_drops_the_ttl_and_logs_set() {
+        let mut k = Kit::new();
+        assert_eq!(k.reply("GETSET a 1"), Frame::Null);
+        k.run("EXPIRE a 100");
+        let out = k.run("GETSET a 2");
+        assert_eq!(out.reply, bulk("1"));
+        assert_eq!(logged(&out), vec![(0, "SET a 2".to_string())]);
+        assert_eq!(k.reply("TTL a"), int(-1));
+        assert_eq!(
+            k.reply("GETSET a"),
+            err("ERR wrong number of arguments for 'getset' command")
         );
     }
 

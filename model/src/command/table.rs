@@ -108,6 +108,7 @@ static COMMANDS: &[Command] = &[
     cmd("psetex", 4, W.union(M), K1, Str, "2.6.0", O1, "Set the value and expiration in milliseconds of a key", d(string::psetex)),
     cmd("getdel", 2, W.union(F), K1, Str, "6.2.0", O1, "Get the value of a key and delete the key", d(string::getdel)),
     cmd("getex", -2, W.union(F), K1, Str, "6.2.0", O1, "Get the value of a key and optionally set its expiration", d(string::getex)),
+    cmd("getset", 3, W.union(M), K1, Str, "1.0.0", O1, "Set the string value of a key and return its old value", d(string::getset)),
     cmd("mget", -2, R.union(F), KN, Str, "1.0.0", ON, "Get the values of all the given keys", d(string::mget)),
     cmd("mset", -3, W.union(M), KP, Str, "1.0.1", ON, "Set multiple keys to multiple values", d(string::mset)),
     cmd("msetnx", -3, W.union(M), KP, Str, "1.0.1", ON, "Set multiple keys to multiple values, only if none of the keys exist", d(string::msetnx)),
