@@ -1,6 +1,12 @@
 //! SimDisk: the disk as a pure specification, for the model checker and conformance tests.
 //!
-//! Owns what a crash may leave behind. Media assumptions (stated, not hoped for):
+//! This file owns the media assumptions and what each [`Op`] does to the disk (as a correct
+//! POSIX file system, or as a failing disk), and is the public face of `sim`: it re-exports
+//! the disk ([`SimDisk`], [`Tears`]) from `sim/state.rs` and the crash outcomes ([`Crash`],
+//! [`Keep`], [`Surviving`]) from `sim/crash.rs`. Layering: `state.rs` is a leaf; `crash.rs`
+//! imports only `state.rs`; this file imports both.
+//!
+//! Media assumptions (stated, not hoped for):
 //! - each file has `written` bytes (what reads see) and `durable` bytes (what survives any
 //!   crash); `fsync(file)` makes `written` durable;
 //! - creates, renames, unlinks and mkdirs are *pending* until an `fsync` of a directory they
@@ -12,111 +18,26 @@
 //!   a file whose un-synced change is not an append (truncate, recreate) keeps either version;
 //! - a rename is atomic; fsync and directory fsync never lie.
 //!
-//! Invariant: `live` is always `durable` with every pending operation applied.
-
-use std::collections::BTreeMap;
+//! Invariant kept by every operation here: `live` is always `durable` with every pending
+//! operation applied; only `fsync` (file bytes) and a directory fsync (pending operations, in
+//! order) make anything durable.
 
 use bytes::Bytes;
 
 use crate::io::{IoError, IoResult, Op};
 
-type Inode = u32;
+mod crash;
+mod state;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Node {
-    Dir,
-    File(Inode),
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Data {
-    written: Vec<u8>,
-    durable: Vec<u8>,
-    /// Ends of appends since the last fsync (where tears are most telling).
-    appends: Vec<u64>,
-    /// Bytes whose write-back failed (a failed fsync): Linux marks those pages clean, so reads
-    /// still see them but no later fsync writes them; the disk keeps zeros there.
-    lost: Option<(u64, u64)>,
-    /// Set by a truncate or a create over an existing file since the last fsync: bytes below
-    /// it are still the durable ones; from it up, the new content may be torn anywhere.
-    floor: Option<u64>,
-}
-
-impl Data {
-    /// What write-back would put on the disk: `written`, with the lost range as zeros.
-    fn image(&self) -> Vec<u8> {
-        let mut image = self.written.clone();
-        if let Some((from, to)) = self.lost {
-            let end = (to as usize).min(image.len());
-            image[(from as usize).min(end)..end].fill(0);
-        }
-        image
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum DirOp {
-    Mkdir(String),
-    Create(String, Inode),
-    Rename(String, String),
-    Unlink(String),
-}
-
-/// How finely a crash may tear un-synced bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Tears {
-    /// Every byte offset.
-    EveryByte,
-    /// Each append boundary, one byte in, the middle and one byte short of each append.
-    Sampled,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SimDisk {
-    live: BTreeMap<String, Node>,
-    durable: BTreeMap<String, Node>,
-    pending: Vec<DirOp>,
-    data: BTreeMap<Inode, Data>,
-    inode_next: Inode,
-}
-
-fn parent(path: &str) -> &str {
-    path.rfind('/').map_or("", |i| &path[..i])
-}
+pub use crash::{Crash, Keep, Surviving};
+use state::{parent, Data, DirOp, Node};
+pub use state::{SimDisk, Tears};
 
 fn fail(kind: &str, message: &str) -> IoResult {
     IoResult::Failed(IoError {
         kind: kind.to_string(),
         message: message.to_string(),
     })
-}
-
-impl DirOp {
-    fn touches(&self, dir: &str) -> bool {
-        match self {
-            DirOp::Mkdir(p) | DirOp::Create(p, _) | DirOp::Unlink(p) => parent(p) == dir,
-            DirOp::Rename(from, to) => parent(from) == dir || parent(to) == dir,
-        }
-    }
-
-    fn apply(&self, tree: &mut BTreeMap<String, Node>) {
-        match self {
-            DirOp::Mkdir(p) => {
-                tree.insert(p.clone(), Node::Dir);
-            }
-            DirOp::Create(p, inode) => {
-                tree.insert(p.clone(), Node::File(*inode));
-            }
-            DirOp::Rename(from, to) => {
-                if let Some(node) = tree.remove(from) {
-                    tree.insert(to.clone(), node);
-                }
-            }
-            DirOp::Unlink(p) => {
-                tree.remove(p);
-            }
-        }
-    }
 }
 
 impl SimDisk {
@@ -155,13 +76,6 @@ impl SimDisk {
                     other => other,
                 }
             }
-        }
-    }
-
-    fn inode(&self, path: &str) -> Option<Inode> {
-        match self.live.get(path) {
-            Some(Node::File(inode)) => Some(*inode),
-            _ => None,
         }
     }
 
@@ -329,6 +243,3 @@ impl SimDisk {
         }
     }
 }
-
-mod crash;
-pub use crash::{Crash, Keep, Surviving};

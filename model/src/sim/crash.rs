@@ -1,12 +1,14 @@
-//! Crash outcomes of a [`SimDisk`]: enumerating them and applying one.
+//! Crash outcomes of a [`SimDisk`]: enumerating them and applying one, and the read-only
+//! views of the disk that checks describe crashes with. Imports only `sim/state.rs`.
 //!
 //! Invariant: every outcome is the durable state plus a prefix of pending directory operations
 //! plus, per file, a prefix of un-synced appended bytes (optionally zero-filled to the written
-//! length); nothing else can appear after a crash.
+//! length); nothing else can appear after a crash. A crashed or synced disk it builds has no
+//! pending operation and `live` equal to `durable`.
 
 use std::collections::BTreeMap;
 
-use super::{Data, Inode, Node, SimDisk, Tears};
+use super::state::{Data, DirOp, Inode, Node, SimDisk, Tears};
 
 /// What survives of one file's un-synced change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -174,7 +176,7 @@ impl SimDisk {
     pub fn rename_pending_to(&self, path: &str) -> bool {
         self.pending
             .iter()
-            .any(|op| matches!(op, super::DirOp::Rename(_, to) if to == path))
+            .any(|op| matches!(op, DirOp::Rename(_, to) if to == path))
     }
 
     /// Pending directory operations.
