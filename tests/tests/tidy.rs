@@ -10,7 +10,7 @@
 //! `testkit.rs`, files under a `tests/` folder inside `src/`, and `#[cfg(test)] mod … { … }`
 //! blocks. The checker's own functions are unit-tested below on small synthetic inputs, so the
 //! check can fail; the whole-workspace check lists every offender:
-//! `cargo test -p durakv-tests --test tidy -- --ignored --nocapture`.
+//! `cargo test --release -p durakv-tests --test tidy -- --nocapture`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -629,7 +629,6 @@ fn workspace_findings() -> Vec<String> {
 
 /// The workspace obeys every rule; each offender is listed, not only the first.
 #[test]
-#[ignore = "the tree still has violations being fixed in parallel (issue 9); run with --ignored"]
 fn workspace_is_tidy() {
     let findings = workspace_findings();
     for finding in &findings {
