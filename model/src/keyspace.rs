@@ -44,6 +44,15 @@ impl Entry {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms.is_some_and(|at| at < now_ms)
     }
+
+    /// Estimated bytes this entry holds under `key` (MEMORY USAGE): the map slot (key and
+    /// entry structs), the key's and the value's heap bytes, and one allocation header each.
+    pub fn memory_bytes(&self, key: &[u8]) -> u64 {
+        const ALLOCATION_OVERHEAD_BYTES: usize = 16;
+        let slot = size_of::<Bytes>() + size_of::<Entry>();
+        let Value::Str(value) = &self.value;
+        (slot + key.len() + value.len() + 2 * ALLOCATION_OVERHEAD_BYTES) as u64
+    }
 }
 
 /// One database.

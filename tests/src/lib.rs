@@ -14,6 +14,7 @@
 pub mod client;
 pub mod files;
 pub mod load;
+pub mod redis;
 pub mod server;
 
 pub use client::RespClient;

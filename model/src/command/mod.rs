@@ -6,7 +6,7 @@
 //! `call()` (lazy expiry, WATCH signalling, propagation, the MULTI/EXEC wrapping of an
 //! execution unit); one file per family runs the commands: [`string`], [`counter`], [`range`],
 //! [`keys`], [`scan`], [`expire`], [`db`], [`server`], [`transaction`], [`introspect`]
-//! (COMMAND). [`state`] holds sessions and shared bookkeeping, [`watch`] WATCH's, [`cursors`]
+//! (COMMAND), [`object`] (OBJECT, MEMORY, DUMP, RESTORE). [`state`] holds sessions and shared bookkeeping, [`watch`] WATCH's, [`cursors`]
 //! SCAN's and the expiry sweep's; [`glob`] is `stringmatchlen`, [`num`] the float rules.
 //!
 //! Invariants: (1) the layer is pure — time and randomness come in through [`Ctx`], state only
@@ -27,6 +27,7 @@ mod index;
 mod introspect;
 mod keys;
 mod num;
+mod object;
 mod range;
 mod reply;
 mod scan;

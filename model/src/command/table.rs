@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
-use super::{counter, db, expire, introspect, keys, range, scan, server, string, transaction};
+use super::{
+    counter, db, expire, introspect, keys, object, range, scan, server, string, transaction,
+};
 
 const W: Flags = Flags::WRITE;
 const R: Flags = Flags::READONLY;
@@ -138,6 +140,10 @@ static COMMANDS: &[Command] = &[
     cmd("ttl", 2, R.union(F), K1, Gen, "1.0.0", O1, "Get the time to live for a key in seconds", d(expire::ttl)),
     cmd("pttl", 2, R.union(F), K1, Gen, "2.6.0", O1, "Get the time to live for a key in milliseconds", d(expire::pttl)),
     cmd("persist", 2, W.union(F), K1, Gen, "2.2.0", O1, "Remove the expiration from a key", d(expire::persist)),
+    cmd("dump", 2, R, K1, Gen, "2.6.0", O1, "Return a serialized version of the value stored at the specified key.", d(object::dump)),
+    cmd("restore", -4, W.union(M), K1, Gen, "2.6.0", O1, "Create a key using the provided serialized value, previously obtained using DUMP.", d(object::restore)),
+    cmd("object", -2, R, K0, Gen, "2.2.3", O1, "A container for object introspection commands", d(object::object)),
+    cmd("memory", -2, R, K0, Srv, "4.0.0", "Depends on subcommand.", "A container for memory diagnostics commands", d(object::memory)),
     cmd("select", 2, LS.union(F), K0, Conn, "1.0.0", O1, "Change the selected database for the current connection", d(db::select)),
     cmd("swapdb", 3, W.union(F), K0, Srv, "4.0.0", ON, "Swaps two Redis databases", d(db::swapdb)),
     cmd("flushdb", -1, W, K0, Srv, "1.0.0", ON, "Remove all keys from the current database", d(db::flushdb)),

@@ -120,6 +120,21 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
     })
 }
 
+/// One value as `rdbLoadObjectType` + `rdbLoadObject` read it (RESTORE's payload body); the
+/// whole input must be that one value.
+pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let at = reader.pos;
+    let value = match reader.u8("a value type")? {
+        TYPE_STRING => Value::Str(reader.string("a string value")?),
+        other => return Err(unsupported_type(&mut reader, other, at)),
+    };
+    if reader.pos != bytes.len() {
+        return Err(RdbError::corrupt(reader.pos, "bytes after the value"));
+    }
+    Ok(value)
+}
+
 /// Loader state between items.
 struct State {
     db: usize,

@@ -57,6 +57,25 @@ pub fn encode<W: Write>(ks: &Keyspace, info: &SaveInfo, out: &mut W) -> io::Resu
     sink.finish()
 }
 
+/// One value as `rdbSaveObjectType` + `rdbSaveObject` write it, with compression on (DUMP's
+/// payload before its version and checksum footer).
+pub(crate) fn encode_value(value: &Value, out: &mut Vec<u8>) {
+    let info = SaveInfo {
+        aof_base: false,
+        ctime_s: 0,
+        used_mem: 0,
+        compression: true,
+        checksum: false,
+    };
+    let mut sink = Sink::new(out, &info);
+    let written = match value {
+        Value::Str(s) => sink.byte(TYPE_STRING).and_then(|()| sink.string(s)),
+    };
+    written
+        .and_then(|()| sink.flush_pending())
+        .expect("writing to a Vec cannot fail");
+}
+
 /// Blocks handed to the underlying writer (and to the CRC) at a time.
 const BLOCK_BYTES: usize = 64 * 1024;
 /// Longest item `Sink::small` appends: an LZF header (1 + two 9-byte lengths).

@@ -11,13 +11,14 @@
 //! offset, whether the input merely ended early (`incomplete`), and the reason.
 //!
 //! Layout: `format` (byte layout and constants), `checksum` (CRC-64/Redis), `lzf`
-//! (liblzf-compatible compression), `encode`, `decode`.
+//! (liblzf-compatible compression), `encode`, `decode`, `payload` (DUMP/RESTORE's one value).
 
 mod checksum;
 mod decode;
 mod encode;
 pub mod format;
 pub mod lzf;
+pub mod payload;
 #[cfg(test)]
 mod tests;
 
