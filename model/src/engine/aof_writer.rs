@@ -104,12 +104,30 @@ impl AofWriter {
                 done: procedure.done,
             };
         }
+        if let (Some(end), Some(log)) = (credits, &mut self.log) {
+            if end > log.offset_written {
+                // The append this fsync was queued to cover failed (it ran first on the same
+                // lane, and its failure made the log sticky-failed): only what was written is
+                // durable, and the procedure must stop here — a rotation that went on would
+                // make a file with a torn tail non-last.
+                log.credit_durable(log.offset_written);
+                let failure = log.failure.as_ref();
+                let error = failure
+                    .expect("a failed append fails the log")
+                    .error
+                    .clone();
+                return StepEnd::Failed {
+                    purpose: procedure.purpose,
+                    error,
+                    was_log_fsync: false,
+                    done: procedure.done,
+                };
+            }
+            log.credit_durable(end);
+        }
         procedure.done += 1;
         if let IoResult::Written { len } = result {
             procedure.view_len = len;
-        }
-        if let (Some(end), Some(log)) = (credits, &mut self.log) {
-            log.credit_durable(end);
         }
         match self.run_procedure(procedure, out) {
             None => StepEnd::Running,

@@ -769,3 +769,34 @@ fn leftover_temp_files_are_removed_at_start() {
     assert!(rig.disk.contents("temp-rewriteaof-bg-2.aof").is_none());
     assert!(rig.disk.contents("notes.txt").is_some());
 }
+
+/// Issue 10's rotation defect: the rotation force-appends what is buffered and queues the old
+/// file's fsync with durability credit up to the end of that append. If the append fails, the
+/// fsync must not credit bytes that were never written (it used to trip an assert), the
+/// rotation must not make the old file non-last, and no reply may claim the lost write.
+#[test]
+fn a_failed_append_at_the_start_of_a_rotation_fails_it_without_crediting_unwritten_bytes() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    rig.send(1, "SET a 1");
+    rig.settle();
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    assert!(rig.engine.handle_rotate(rig.now_ms));
+    rig.send(1, "SET b 2");
+    rig.fail_next = Some("ENOSPC");
+    rig.complete(|op| matches!(op, Op::Append { .. }));
+    rig.settle();
+    let (_, written, durable) = rig.engine.log_offsets().expect("log open");
+    assert!(
+        durable <= written,
+        "durable {durable} beyond written {written}"
+    );
+    assert!(rig.take_replies().iter().all(|f| f != &Frame::ok()));
+    assert!(rig.engine.aof_error().is_some(), "the failure is sticky");
+    let rig = rig.restart(config(FsyncPolicy::Always));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(
+        rig.engine.keyspace().dbs[0].len(),
+        1,
+        "only the acknowledged write"
+    );
+}
