@@ -29,6 +29,7 @@ pub struct Exited {
 }
 
 pub struct ServerProcess {
+    binary: PathBuf,
     dir: PathBuf,
     args: Vec<String>,
     port: u16,
@@ -64,7 +65,24 @@ impl ServerProcess {
 
     /// Starts a server; `Err` with its status and stderr if it exits before it is ready.
     pub fn try_start(dir: &Path, args: &[&str]) -> Result<Self, Exited> {
+        Self::try_start_binary(&Self::binary(), dir, args)
+    }
+
+    /// Starts `binary` (durakv or a real `redis-server`, which takes the same arguments and
+    /// prints the same ready line) in `dir`; panics if it exits before it is ready.
+    pub fn start_binary(binary: &Path, dir: &Path, args: &[&str]) -> Self {
+        Self::try_start_binary(binary, dir, args).unwrap_or_else(|exited| {
+            panic!(
+                "{binary:?} exited with {} before ready:\n{}",
+                exited.status, exited.stderr
+            )
+        })
+    }
+
+    /// Starts `binary`; `Err` with its status and output if it exits before it is ready.
+    pub fn try_start_binary(binary: &Path, dir: &Path, args: &[&str]) -> Result<Self, Exited> {
         let mut server = ServerProcess {
+            binary: binary.to_path_buf(),
             dir: dir.to_path_buf(),
             args: args.iter().map(|a| a.to_string()).collect(),
             port: 0,
@@ -99,7 +117,7 @@ impl ServerProcess {
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(Self::binary());
+        let mut command = Command::new(&self.binary);
         command
             .arg("--port")
             .arg(self.port.to_string())
@@ -113,7 +131,7 @@ impl ServerProcess {
             .stderr(Stdio::piped());
         let mut child = command
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", Self::binary()));
+            .unwrap_or_else(|e| panic!("spawn {:?}: {e}", self.binary));
         self.log = Arc::new(Mutex::new(Vec::new()));
         let stderr = child.stderr.take().expect("piped stderr");
         let stdout = child.stdout.take().expect("piped stdout");
