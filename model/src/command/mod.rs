@@ -30,6 +30,7 @@ mod num;
 mod range;
 mod reply;
 mod scan;
+mod script;
 mod server;
 mod state;
 mod string;
@@ -89,7 +90,7 @@ pub fn execute_resolved(
     id: Option<CommandId>,
     argv: &[Bytes],
 ) -> Outcome {
-    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands());
+    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
     let reply = exec::dispatch(&mut x, id, argv);
     x.finish(reply)
 }
