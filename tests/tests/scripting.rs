@@ -29,12 +29,18 @@ fn scripted_writes_are_logged_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(dir.path(), &["--appendfsync", "always"]);
     let mut con = server.client();
-    let reply = con.call_str(&["EVAL", TWO_WRITES, "2", "a", "n", "v1"]).unwrap();
+    let reply = con
+        .call_str(&["EVAL", TWO_WRITES, "2", "a", "n", "v1"])
+        .unwrap();
     assert_eq!(reply, Frame::Integer(1));
     let sha = con.call_str(&["SCRIPT", "LOAD", TWO_WRITES]).unwrap();
-    let Frame::Bulk(sha) = sha else { panic!("{sha:?}") };
+    let Frame::Bulk(sha) = sha else {
+        panic!("{sha:?}")
+    };
     let sha = String::from_utf8(sha.to_vec()).unwrap();
-    let reply = con.call_str(&["EVALSHA", &sha, "2", "b", "n", "v2"]).unwrap();
+    let reply = con
+        .call_str(&["EVALSHA", &sha, "2", "b", "n", "v2"])
+        .unwrap();
     assert_eq!(reply, Frame::Integer(2));
     let read = con.call_str(&["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "a"]);
     assert_eq!(read.unwrap(), bulk("v1"));
@@ -44,19 +50,23 @@ fn scripted_writes_are_logged_and_survive_a_restart() {
         .iter()
         .map(|r| String::from_utf8_lossy(&r.argv[0]).to_uppercase())
         .collect();
-    let expected = ["SELECT", "MULTI", "SET", "INCR", "EXEC", "MULTI", "SET", "INCR", "EXEC"];
+    let expected = [
+        "SELECT", "MULTI", "SET", "INCR", "EXEC", "MULTI", "SET", "INCR", "EXEC",
+    ];
     assert_eq!(names, expected);
 
     server.kill9();
     server.restart().unwrap();
     let mut con = server.client();
-    assert_eq!(con.call_str(&["MGET", "a", "b", "n"]).unwrap(), Frame::Array(vec![
-        bulk("v1"),
-        bulk("v2"),
-        bulk("2"),
-    ]));
+    assert_eq!(
+        con.call_str(&["MGET", "a", "b", "n"]).unwrap(),
+        Frame::Array(vec![bulk("v1"), bulk("v2"), bulk("2"),])
+    );
     let gone = con.call_str(&["EVALSHA", &sha, "0"]).unwrap();
-    assert_eq!(gone, Frame::error("NOSCRIPT No matching script. Please use EVAL."));
+    assert_eq!(
+        gone,
+        Frame::error("NOSCRIPT No matching script. Please use EVAL.")
+    );
 }
 
 /// A real `redis-server` on a free port in its own temp dir, killed when dropped.
@@ -70,7 +80,14 @@ impl Redis {
     fn start() -> Option<Redis> {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let args = ["--port", &port.to_string(), "--save", "", "--appendonly", "no"];
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
         let child = Command::new("redis-server")
             .args(args)
             .arg("--dir")
@@ -126,7 +143,12 @@ fn replies_match_real_redis() {
         &["EVAL_RO", "return redis.call('SET','a','b')", "0"],
         &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
         &["SCRIPT", "LOAD", "return 1"],
-        &["SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "nope"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+            "nope",
+        ],
         &["SCRIPT", "KILL"],
         &["SCRIPT", "FLUSH"],
         &["FUNCTION", "LIST"],

@@ -42,7 +42,7 @@ pub(crate) fn lua_to_frame(value: &Value) -> Frame {
         Value::String(s) => Frame::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(true) => Frame::Integer(1),
         Value::Number(n) => Frame::Integer(*n as i64),
-        Value::Integer(n) => Frame::Integer(*n as i64),
+        Value::Integer(n) => Frame::Integer(*n),
         Value::Table(t) => table_to_frame(t),
         _ => Frame::Null,
     }
