@@ -3,6 +3,7 @@
 # (appendonly yes, the same appendfsync, save ""), each server in a fresh directory on the same
 # disk, alternating which one goes first per round. Prints ops/s ratios durakv/redis from
 # redis-benchmark: SET and GET at -c 50 -P 1 and -c 50 -P 16 under always, everysec and no,
+# EVALSHA of a one-SET Lua script at -c 50 -P 1 (the script's write is what is logged),
 # and SET at -c 1 under always beside the disk's measured fdatasync rate (the ceiling for one
 # client that waits for every fsync).
 #
@@ -81,6 +82,15 @@ bench() {
     | tr -d '"' | awk -F, '$1 == "SET" || $1 == "GET" { print $1, $2 }'
 }
 
+# script_bench PORT: EVALSHA of a script doing one SET, -c 50 -P 1, as "EVALSHA RPS".
+SCRIPT="return redis.call('SET', KEYS[1], ARGV[1])"
+script_bench() {
+  local port=$1 sha
+  sha=$(redis-cli -p "$port" script load "$SCRIPT")
+  timeout 600 redis-benchmark -p "$port" -r "$KEYSPACE" --csv -n "$N_P1" -c 50 -P 1 \
+    evalsha "$sha" 1 "key:__rand_int__" v | tr -d '"' | awk -F, 'NR > 1 { print "EVALSHA", $2 }'
+}
+
 declare -A SUM
 record() { # record KIND POLICY LABEL: adds "TEST RPS" lines from stdin to the sums
   local kind=$1 policy=$2 label=$3 test rps
@@ -98,6 +108,7 @@ run_one() { # run_one KIND POLICY
   # Process substitution, not a pipe: `record` must run in this shell to keep its sums.
   record "$kind" "$policy" "-c 50 -P 1" < <(bench "$port" -t set,get -n "$N_P1" -c 50 -P 1)
   record "$kind" "$policy" "-c 50 -P 16" < <(bench "$port" -t set,get -n "$N_P16" -c 50 -P 16)
+  record "$kind" "$policy" "-c 50 -P 1" < <(script_bench "$port")
   if [ "$policy" = always ]; then
     # The disk's rate right beside the -c 1 run: shared disks drift by 10x within minutes.
     record "$kind" "$policy" "fdatasync probe" < <(echo "SET $("$PROBE" "$BENCH_DIR" 1)")
@@ -122,7 +133,8 @@ echo "durakv $(git rev-parse --short HEAD 2>/dev/null || echo '?') vs $(redis-se
 echo
 printf '%-9s %-18s %14s %14s %9s\n' policy test "durakv ops/s" "redis ops/s" ratio
 for policy in "${POLICIES[@]}"; do
-  for label in "SET -c 50 -P 1" "GET -c 50 -P 1" "SET -c 50 -P 16" "GET -c 50 -P 16" "SET -c 1 -P 1"; do
+  for label in "SET -c 50 -P 1" "GET -c 50 -P 1" "SET -c 50 -P 16" "GET -c 50 -P 16" "EVALSHA -c 50 -P 1" \
+    "SET -c 1 -P 1"; do
     d=${SUM["$policy|$label|durakv"]:-}
     r=${SUM["$policy|$label|redis"]:-}
     if [ -z "$d" ] || [ -z "$r" ]; then continue; fi

@@ -36,6 +36,17 @@ pub struct Bounds {
     pub snapshots: u8,
     /// BGREWRITEAOFs the model may request.
     pub rewrites: u8,
+    /// Every write is an EVAL doing two writes (see [`reference::SCRIPT`]).
+    pub scripted: bool,
+}
+
+impl Bounds {
+    pub fn workload(&self) -> reference::Workload {
+        reference::Workload {
+            keys: self.keys,
+            scripted: self.scripted,
+        }
+    }
 }
 
 /// A fault the harness applies to the effect stream (a known-bad design outside the engine).
@@ -228,7 +239,8 @@ impl AofModel {
         }
         let recovered = reference::dump(engine.keyspace());
         let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
-        let Some(kept) = reference::matching_prefix(&applied, self.bounds.keys, &recovered) else {
+        let Some(kept) = reference::matching_prefix(&applied, self.bounds.workload(), &recovered)
+        else {
             s.findings.not_prefix = true;
             return;
         };
@@ -330,7 +342,7 @@ impl AofModel {
             return false;
         };
         let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
-        reference::matching_prefix(&applied, self.bounds.keys, &recovered)
+        reference::matching_prefix(&applied, self.bounds.workload(), &recovered)
             .is_some_and(|k| k >= s.rewrite_point as usize)
     }
 
@@ -439,7 +451,7 @@ impl Model for AofModel {
             Action::Send(c) => {
                 s.sent += 1;
                 let n = s.sent;
-                let argv = reference::command(n, self.bounds.keys);
+                let argv = reference::command(n, self.bounds.workload());
                 let engine = s.engine.as_mut()?;
                 let dirty = engine.stats().dirty;
                 engine.handle_command(s.now_ms, u64::from(c), argv);

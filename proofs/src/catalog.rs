@@ -47,6 +47,7 @@ fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64)
         failures: 0,
         snapshots: 0,
         rewrites: 0,
+        scripted: false,
         clients,
         writes,
         keys: 2,
@@ -99,6 +100,10 @@ pub fn checks() -> Vec<Check> {
             "no-io-failure",
             failing(FsyncPolicy::No, bounds(2, 3, 1, 0, 2000)),
         ),
+        check(
+            "always-script",
+            scripted(FsyncPolicy::Always, bounds(2, 3, 1, 1, 0)),
+        ),
     ]
 }
 
@@ -123,6 +128,18 @@ fn rewriting(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
         policy,
         Bounds {
             rewrites: 1,
+            ..bounds
+        },
+    )
+}
+
+/// Every write is one EVAL doing a SET and an INCR: its log record is a MULTI/EXEC block, so
+/// a crash must recover all of a script's writes or none.
+fn scripted(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+    model(
+        policy,
+        Bounds {
+            scripted: true,
             ..bounds
         },
     )
@@ -155,7 +172,7 @@ pub fn describe(m: &AofModel) -> String {
         Tears::Sampled => "tearing at sampled offsets",
     };
     format!(
-        "{}: {} clients, {} writes over {} keys, {} new incr file(s), clock to {} s, \
+        "{}: {} clients, {} {}writes over {} keys, {} new incr file(s), clock to {} s, \
          {} failed write/fsync, {} BGSAVE(s), {} BGREWRITEAOF(s), {} crash(es) (power loss or kill -9), {tears}",
         if m.config.appendonly {
             format!("appendfsync {}", m.config.appendfsync.as_str())
@@ -164,6 +181,7 @@ pub fn describe(m: &AofModel) -> String {
         },
         b.clients,
         b.writes,
+        if b.scripted { "scripted (EVAL: SET + INCR) " } else { "" },
         b.keys,
         b.rotations,
         b.time_ms_max / 1000,

@@ -10,7 +10,8 @@ use model::rdb;
 use model::sim::SimDisk;
 
 /// Whether any file in the AOF directory holds a write (an RDB key, or a command other than
-/// SELECT). Used to tell an empty start over nothing from an empty start over lost data.
+/// SELECT; inside MULTI only once its EXEC is whole, as the loader rolls back an unfinished
+/// block). Used to tell an empty start over nothing from an empty start over lost data.
 pub fn aof_dir_has_data(disk: &SimDisk, config: &Config) -> bool {
     let prefix = format!("{}/", config.appenddirname);
     disk.paths()
@@ -31,11 +32,23 @@ pub fn aof_dir_has_data(disk: &SimDisk, config: &Config) -> bool {
 }
 
 fn has_write_record(mut bytes: &[u8]) -> bool {
+    let (mut in_multi, mut writes_in_multi) = (false, false);
     loop {
         match record::decode(bytes) {
             Decoded::Command { argv, len } => {
-                if !argv[0].eq_ignore_ascii_case(b"SELECT") {
-                    return true;
+                let name = &argv[0];
+                if name.eq_ignore_ascii_case(b"MULTI") {
+                    in_multi = true;
+                } else if name.eq_ignore_ascii_case(b"EXEC") {
+                    if writes_in_multi {
+                        return true;
+                    }
+                    in_multi = false;
+                } else if !name.eq_ignore_ascii_case(b"SELECT") {
+                    if !in_multi {
+                        return true;
+                    }
+                    writes_in_multi = true;
                 }
                 bytes = &bytes[len..];
             }

@@ -2,8 +2,9 @@
 //!
 //! The model checker judges a recovered data set against this reference, not against the
 //! engine's own command code, so a bug shared by execution and replay cannot hide.
-//! Invariant: every write changes the data set (SET of a fresh value, or INCR), so distinct
-//! prefixes of the history give distinct data sets and "which prefix" is well defined.
+//! Invariant: every write changes the data set (SET of a fresh value, or INCR, or a script
+//! doing both), so distinct prefixes of the history give distinct data sets and "which prefix"
+//! is well defined. A scripted write is one write: all of it or none of it must be recovered.
 
 use std::collections::BTreeMap;
 
@@ -13,13 +14,29 @@ use model::keyspace::{Keyspace, Value};
 /// Database 0 as plain bytes: what the recovered data set is compared by.
 pub type Data = BTreeMap<Vec<u8>, Vec<u8>>;
 
-/// The command for write number `n` (1-based) over `keys` keys: every third write is an INCR
-/// (not idempotent: a record replayed twice shows), the others SET a value never used before.
-pub fn command(n: u8, keys: u8) -> Vec<Bytes> {
+/// What the clients write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub keys: u8,
+    /// Every write is one EVAL doing a SET and an INCR (logged as MULTI, SET, INCR, EXEC).
+    pub scripted: bool,
+}
+
+/// The script of a scripted write: two writes, so its log record is a MULTI/EXEC block.
+pub const SCRIPT: &str = "redis.call('SET',KEYS[1],ARGV[1]); return redis.call('INCR',KEYS[2])";
+
+/// The command for write number `n` (1-based): scripted, an EVAL that SETs a key to a value
+/// never used before and INCRs the counter; otherwise every third write is an INCR (not
+/// idempotent: a record replayed twice shows), the others SET a value never used before.
+pub fn command(n: u8, w: Workload) -> Vec<Bytes> {
+    let key = format!("k{}", n % w.keys.max(1));
+    if w.scripted {
+        let words = ["EVAL", SCRIPT, "2", &key, "counter", &n.to_string()];
+        return words.iter().map(|s| Bytes::from(s.to_string())).collect();
+    }
     if n.is_multiple_of(3) {
         vec![Bytes::from_static(b"INCR"), Bytes::from_static(b"counter")]
     } else {
-        let key = format!("k{}", n % keys.max(1));
         vec![
             Bytes::from_static(b"SET"),
             Bytes::from(key),
@@ -29,8 +46,13 @@ pub fn command(n: u8, keys: u8) -> Vec<Bytes> {
 }
 
 /// A short human form of write `n`, for traces.
-pub fn describe(n: u8, keys: u8) -> String {
-    command(n, keys)
+pub fn describe(n: u8, w: Workload) -> String {
+    if w.scripted {
+        let argv = command(n, w);
+        let [key, value] = [&argv[3], &argv[5]].map(|a| String::from_utf8_lossy(a).into_owned());
+        return format!("EVAL (SET {key} {value}; INCR counter)");
+    }
+    command(n, w)
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect::<Vec<_>>()
@@ -38,14 +60,21 @@ pub fn describe(n: u8, keys: u8) -> String {
 }
 
 /// Applies write `n` to the reference data set.
-pub fn apply(data: &mut Data, n: u8, keys: u8) {
-    let argv = command(n, keys);
-    if argv[0].as_ref() == b"INCR" {
-        let current = data.get(argv[1].as_ref()).map_or(0, |v| parse_i64(v));
-        data.insert(argv[1].to_vec(), (current + 1).to_string().into_bytes());
+pub fn apply(data: &mut Data, n: u8, w: Workload) {
+    let argv = command(n, w);
+    if w.scripted {
+        data.insert(argv[3].to_vec(), argv[5].to_vec());
+        incr(data, &argv[4]);
+    } else if argv[0].as_ref() == b"INCR" {
+        incr(data, &argv[1]);
     } else {
         data.insert(argv[1].to_vec(), argv[2].to_vec());
     }
+}
+
+fn incr(data: &mut Data, key: &[u8]) {
+    let current = data.get(key).map_or(0, |v| parse_i64(v));
+    data.insert(key.to_vec(), (current + 1).to_string().into_bytes());
 }
 
 fn parse_i64(bytes: &[u8]) -> i64 {
@@ -74,11 +103,11 @@ pub fn dump(ks: &Keyspace) -> Data {
 }
 
 /// The longest prefix of `history` (write numbers) whose replay equals `recovered`.
-pub fn matching_prefix(history: &[u8], keys: u8, recovered: &Data) -> Option<usize> {
+pub fn matching_prefix(history: &[u8], w: Workload, recovered: &Data) -> Option<usize> {
     let mut data = Data::new();
     let mut best = (data == *recovered).then_some(0);
     for (i, &n) in history.iter().enumerate() {
-        apply(&mut data, n, keys);
+        apply(&mut data, n, w);
         if data == *recovered {
             best = Some(i + 1);
         }

@@ -12,7 +12,7 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             let n = s.sent + 1;
             format!(
                 "client {c} sends write #{n}: {}",
-                reference::describe(n, m.bounds.keys)
+                reference::describe(n, m.bounds.workload())
             )
         }
         Action::Complete(lane) => match s.lanes[lane_index(*lane)].front() {

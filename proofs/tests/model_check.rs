@@ -21,6 +21,7 @@ const PINNED: &[(&str, usize)] = &[
     ("always-io-failure", 118964),
     ("everysec-io-failure", 314512),
     ("no-io-failure", 101928),
+    ("always-script", 14861),
 ];
 
 #[test]

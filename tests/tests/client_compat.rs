@@ -38,8 +38,6 @@ const DURAKV_GAPS: &[(&str, &str)] = &[
     ("redis-py/*", "NOPROTO"),
     ("redis-py:resp3/*", "NOPROTO"),
     ("node-redis:resp3/*", "NOPROTO"),
-    // EVAL, EVALSHA, SCRIPT LOAD/FLUSH (branch lua).
-    ("*/script", "unknown command"),
 ];
 
 /// Longest one client run may take before it is killed and counted as failed.

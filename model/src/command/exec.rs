@@ -41,6 +41,11 @@ pub(crate) struct Exec<'a> {
     propagate_as: Option<Vec<Bytes>>,
     /// Redis's `forceCommandPropagation`: propagate even if nothing changed.
     force: bool,
+    /// Redis's `preventCommandPropagation`: never propagate the command itself (EVAL: the
+    /// commands it ran propagated themselves).
+    prevent: bool,
+    /// Name resolution, for commands a script runs.
+    resolve: fn(&[u8]) -> Option<CommandId>,
 }
 
 impl<'a> Exec<'a> {
@@ -50,6 +55,7 @@ impl<'a> Exec<'a> {
         session: &'a mut Session,
         ctx: Ctx,
         commands: &'static [Command],
+        resolve: fn(&[u8]) -> Option<CommandId>,
     ) -> Self {
         Exec {
             ks,
@@ -61,6 +67,8 @@ impl<'a> Exec<'a> {
             dirty: 0,
             propagate_as: None,
             force: false,
+            prevent: false,
+            resolve,
         }
     }
 
@@ -178,6 +186,16 @@ impl<'a> Exec<'a> {
         &self.commands[id.index()]
     }
 
+    /// The command `name` names, in any letter case.
+    pub(crate) fn resolve(&self, name: &[u8]) -> Option<CommandId> {
+        (self.resolve)(name)
+    }
+
+    /// Do not propagate the command itself (its effects were propagated as they happened).
+    pub(crate) fn prevent_propagation(&mut self) {
+        self.prevent = true;
+    }
+
     /// Propagate the command even if it changed nothing (FLUSHALL, FLUSHDB).
     pub(crate) fn force_propagation(&mut self) {
         self.force = true;
@@ -229,15 +247,19 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
     };
     let dirty_before = x.dirty;
     // EXEC calls back in here: keep the outer command's propagation state out of the way.
-    let outer = (x.propagate_as.take(), std::mem::take(&mut x.force));
+    let outer = (
+        x.propagate_as.take(),
+        std::mem::take(&mut x.force),
+        std::mem::take(&mut x.prevent),
+    );
     let reply = run(x, argv);
     // Control commands never propagate themselves: EXEC's queued commands already did.
     let control = matches!(command.run, Run::Control(_));
-    if (x.dirty > dirty_before || x.force) && !control {
+    if (x.dirty > dirty_before || x.force) && !control && !x.prevent {
         let argv = x.propagate_as.take().unwrap_or_else(|| argv.to_vec());
         let db = x.db();
         x.propagate(db, argv);
     }
-    (x.propagate_as, x.force) = outer;
+    (x.propagate_as, x.force, x.prevent) = outer;
     reply
 }

@@ -85,6 +85,7 @@ pub enum Group {
     Connection,
     Server,
     Transactions,
+    Scripting,
 }
 
 impl Group {
@@ -95,6 +96,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
         }
     }
 
@@ -106,6 +108,7 @@ impl Group {
             Group::Connection => Some("@connection"),
             Group::Server => None,
             Group::Transactions => Some("@transaction"),
+            Group::Scripting => Some("@scripting"),
         }
     }
 }

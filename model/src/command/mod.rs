@@ -31,6 +31,7 @@ mod object;
 mod range;
 mod reply;
 mod scan;
+mod script;
 mod server;
 mod state;
 mod string;
@@ -90,7 +91,7 @@ pub fn execute_resolved(
     id: Option<CommandId>,
     argv: &[Bytes],
 ) -> Outcome {
-    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands());
+    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
     let reply = exec::dispatch(&mut x, id, argv);
     x.finish(reply)
 }

@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use super::cursors::{ScanCursors, SweepCursor};
+use super::script::cache::ScriptCache;
 use super::watch::Watches;
 use crate::resp::Frame;
 
@@ -72,16 +73,21 @@ pub struct Shared {
     pub(crate) scans: ScanCursors,
     /// Where the active-expiry sweep goes on from.
     pub(crate) sweep: SweepCursor,
+    /// Scripts by SHA-1 (EVAL, SCRIPT LOAD; EVALSHA runs them).
+    pub(crate) scripts: ScriptCache,
 }
 
 /// Inputs every command sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ctx {
     pub now_ms: u64,
     /// Replaying the AOF or loading: no expiry, no propagation needed.
     pub loading: bool,
     /// Randomness as an input (RANDOMKEY, SCAN order is not random): the engine supplies it.
     pub random: u64,
+    /// Why writes are refused now (Redis's MISCONF text), for scripts: a client's write
+    /// command is refused before it reaches the command layer, a script's inside it.
+    pub write_denial: Option<String>,
 }
 
 /// A write to log, in the database it applies to.

@@ -12,7 +12,7 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, introspect, keys, object, range, scan, server, string, transaction,
+    counter, db, expire, introspect, keys, object, range, scan, script, server, string, transaction,
 };
 
 const W: Flags = Flags::WRITE;
@@ -27,6 +27,8 @@ const NM: Flags = Flags::NO_MULTI;
 const AB: Flags = Flags::ALLOW_BUSY;
 const NAL: Flags = Flags::NO_ASYNC_LOADING;
 const NONE: Flags = Flags::NONE;
+const ST: Flags = Flags::STALE;
+const MR: Flags = Flags::MAY_REPLICATE;
 
 /// Key positions: none, the first argument, every argument from the first, pairs.
 const K0: Keys = Keys {
@@ -95,7 +97,10 @@ const fn cmd(
     }
 }
 
-use Group::{Connection as Conn, Generic as Gen, Server as Srv, String as Str, Transactions as Tx};
+use Group::{
+    Connection as Conn, Generic as Gen, Scripting as Scr, Server as Srv, String as Str,
+    Transactions as Tx,
+};
 
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
@@ -158,6 +163,12 @@ static COMMANDS: &[Command] = &[
     cmd("discard", 1, NS.union(LS).union(F).union(AB), K0, Tx, "2.0.0", ON, "Discard all commands issued after MULTI", c(transaction::discard)),
     cmd("watch", -2, NS.union(LS).union(F).union(AB), KN, Tx, "2.2.0", O1, "Watch the given keys to determine execution of the MULTI/EXEC block", c(transaction::watch)),
     cmd("unwatch", 1, NS.union(LS).union(F).union(AB), K0, Tx, "2.2.0", O1, "Forget about all watched keys", d(transaction::unwatch)),
+    cmd("eval", -3, NS.union(ST).union(MR), K0, Scr, "2.6.0", "Depends on the script that is executed.", "Execute a Lua script server side", d(script::eval)),
+    cmd("evalsha", -3, NS.union(ST).union(MR), K0, Scr, "2.6.0", "Depends on the script that is executed.", "Execute a Lua script server side", d(script::evalsha)),
+    cmd("eval_ro", -3, NS.union(ST).union(R), K0, Scr, "7.0.0", "Depends on the script that is executed.", "Execute a read-only Lua script server side", d(script::eval_ro)),
+    cmd("evalsha_ro", -3, NS.union(ST).union(R), K0, Scr, "7.0.0", "Depends on the script that is executed.", "Execute a read-only Lua script server side", d(script::evalsha_ro)),
+    cmd("script", -2, NONE, K0, Scr, "2.6.0", "Depends on subcommand.", "A container for Lua scripts management commands", d(script::script)),
+    cmd("function", -2, NONE, K0, Scr, "7.0.0", "Depends on subcommand.", "A container for function commands", d(script::function)),
     cmd("save", 1, A.union(NS).union(NAL).union(NM), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk", Run::Engine(E::Save)),
     cmd("bgsave", -1, A.union(NS).union(NAL), K0, Srv, "1.0.0", ON, "Asynchronously save the dataset to disk", Run::Engine(E::Bgsave)),
     cmd("lastsave", 1, LS.union(F), K0, Srv, "1.0.0", O1, "Get the UNIX time stamp of the last successful save to disk", Run::Engine(E::Lastsave)),

@@ -19,6 +19,8 @@ pub(crate) struct Kit {
     pub(crate) now_ms: u64,
     pub(crate) loading: bool,
     pub(crate) random: u64,
+    /// The MISCONF text the engine would pass (writes refused), if any.
+    pub(crate) write_denial: Option<String>,
 }
 
 impl Kit {
@@ -30,6 +32,7 @@ impl Kit {
             now_ms: T0,
             loading: false,
             random: 7,
+            write_denial: None,
         }
     }
 
@@ -52,6 +55,7 @@ impl Kit {
             now_ms: self.now_ms,
             loading: self.loading,
             random: self.random,
+            write_denial: self.write_denial.clone(),
         };
         execute(&mut self.ks, &mut self.shared, session, ctx, argv)
     }

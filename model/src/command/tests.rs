@@ -99,15 +99,16 @@ fn replay(log: &[Propagated]) -> Keyspace {
         now_ms: 0,
         loading: true,
         random: 0,
+        write_denial: None,
     };
     let mut selected = 0;
     for (i, p) in log.iter().enumerate() {
         if p.db != selected {
             let select = [Bytes::from_static(b"SELECT"), Bytes::from(p.db.to_string())];
-            execute(&mut ks, &mut shared, &mut session, ctx, &select);
+            execute(&mut ks, &mut shared, &mut session, ctx.clone(), &select);
             selected = p.db;
         }
-        let out = execute(&mut ks, &mut shared, &mut session, ctx, &p.argv);
+        let out = execute(&mut ks, &mut shared, &mut session, ctx.clone(), &p.argv);
         assert!(
             !matches!(out.reply, Frame::Error(_)),
             "replay of #{i} {:?} failed: {:?}",

@@ -510,6 +510,7 @@ impl AofLoad {
             now_ms,
             loading: true,
             random: 0,
+            write_denial: None,
         };
         // Replies are discarded, as Redis's AOF client does: the log holds what was applied.
         let session = &mut self.session;

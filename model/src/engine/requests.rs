@@ -93,6 +93,7 @@ impl Engine {
             now_ms,
             loading: false,
             random: self.random,
+            write_denial: self.write_denial(),
         };
         let session = self.clients.session_or_new(client);
         let (ks, shared) = (&mut self.keyspace, &mut self.shared);
@@ -121,10 +122,7 @@ impl Engine {
         if let Some(frame) = self.auth_gate(client, entry) {
             return Some(frame);
         }
-        let aof = self
-            .aof_error()
-            .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
-        let message = aof.or_else(|| self.rdb_refusal())?;
+        let message = self.write_denial()?;
         let name = entry.map_or("", |e| e.name);
         if name == "exec" && self.queued_write(client) {
             // As Redis: an EXEC that would write is refused and its transaction discarded.
@@ -137,6 +135,14 @@ impl Engine {
         // As Redis's processCommand: writes and PING are refused while persistence fails.
         let blocked = name == "ping" || entry.is_some_and(Command::is_write);
         blocked.then(|| Frame::error(message))
+    }
+
+    /// Why writes are refused now (Redis's `writeCommandsDeniedByDiskError`), as MISCONF text.
+    fn write_denial(&self) -> Option<String> {
+        let aof = self
+            .aof_error()
+            .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
+        aof.or_else(|| self.rdb_refusal())
     }
 
     fn queued_write(&self, client: ClientId) -> bool {
@@ -159,6 +165,7 @@ fn discard(
         now_ms: 0,
         loading: false,
         random: 0,
+        write_denial: None,
     };
     let argv = [Bytes::from_static(b"DISCARD")];
     let _ = command::execute(keyspace, shared, session, ctx, &argv);

@@ -1,0 +1,54 @@
+//! Redis's `scriptCall`: the checks on a command a script runs through `redis.call` /
+//! `redis.pcall`, then the command layer's own `call()`.
+//!
+//! Owns the refusals and their texts (unknown command, arity, `noscript`, writes from a
+//! read-only script, writes while persistence fails). Invariant: a command reaches `call()`
+//! only if its entry allows it here, so its effects propagate exactly as the same command sent
+//! by a client would (`call()` appends them to the unit's propagation; EVAL itself never).
+
+use bytes::Bytes;
+
+use super::super::exec::{self, Exec};
+use super::super::index::{Flags, Run};
+use crate::resp::Frame;
+
+/// What one script run decided so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ScriptFlags {
+    /// `EVAL_RO`/`EVALSHA_RO`: writes are refused.
+    pub(crate) read_only: bool,
+    /// A write already ran: later writes are not refused for the server state (Redis's
+    /// `SCRIPT_WRITE_DIRTY`: a half-done script must not fail on an unpredictable state).
+    pub(crate) wrote: bool,
+}
+
+/// Runs `argv` for a script: `Err` is a refusal (the command never ran), `Ok` the command's
+/// reply, which may itself be an error.
+pub(crate) fn script_call(
+    x: &mut Exec<'_>,
+    flags: &mut ScriptFlags,
+    argv: &[Bytes],
+) -> Result<Frame, String> {
+    let command = x.resolve(&argv[0]).map(|id| x.command(id));
+    let Some(command) = command else {
+        return Err("ERR Unknown Redis command called from script".into());
+    };
+    if !command.arity_ok(argv.len()) {
+        return Err("ERR Wrong number of args calling Redis command from script".into());
+    }
+    let runs_here = matches!(command.run, Run::Data(_) | Run::Control(_));
+    if command.flags.contains(Flags::NOSCRIPT) || !runs_here {
+        return Err("ERR This Redis command is not allowed from script".into());
+    }
+    let writes = command.is_write();
+    if flags.read_only && (writes || command.flags.contains(Flags::MAY_REPLICATE)) {
+        return Err("ERR Write commands are not allowed from read-only scripts.".into());
+    }
+    if writes && !flags.wrote {
+        if let Some(denial) = &x.ctx.write_denial {
+            return Err(denial.clone());
+        }
+    }
+    flags.wrote |= writes;
+    Ok(exec::call(x, command, argv))
+}

@@ -1,0 +1,168 @@
+//! Lua scripting as Redis 7.0 has it: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT
+//! LOAD|EXISTS|FLUSH|KILL, and FUNCTION LIST|FLUSH answered as a server with no libraries.
+//!
+//! Map: [`cache`] is the script cache (engine state, in `Shared`); [`vm`] the per-thread Lua
+//! VM and its sandbox (`sandbox.lua`), outside the engine state; [`convert`] the type tables;
+//! [`run`] one run, [`call`] what `redis.call` may run. This file holds the handlers only.
+//!
+//! Invariants: a script runs inside one execution unit (atomic: one engine step); it is never
+//! propagated itself — its writes are (effects replication), wrapped in MULTI/EXEC when more
+//! than one; the caller's selected database is the same after the script as before.
+
+pub(crate) mod cache;
+mod call;
+mod convert;
+mod run;
+mod vm;
+
+#[cfg(test)]
+mod tests;
+
+use bytes::Bytes;
+
+use super::exec::Exec;
+use super::num::integer_arg;
+use super::reply;
+use crate::resp::Frame;
+use run::Invocation;
+
+const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+pub(crate) fn eval(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    eval_generic(x, argv, false, false)
+}
+
+pub(crate) fn evalsha(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    eval_generic(x, argv, true, false)
+}
+
+pub(crate) fn eval_ro(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    eval_generic(x, argv, false, true)
+}
+
+pub(crate) fn evalsha_ro(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    eval_generic(x, argv, true, true)
+}
+
+/// Redis's `evalGenericCommand`: the key count, the script (cached on EVAL, looked up on
+/// EVALSHA), the run; the EVAL itself is never propagated.
+fn eval_generic(x: &mut Exec<'_>, argv: &[Bytes], by_sha: bool, read_only: bool) -> Frame {
+    let numkeys = match integer_arg(&argv[2]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    if numkeys > (argv.len() - 3) as i64 {
+        return reply::err("ERR Number of keys can't be greater than number of args");
+    }
+    if numkeys < 0 {
+        return reply::err("ERR Number of keys can't be negative");
+    }
+    let (sha, body) = if by_sha {
+        match x.shared.scripts.get(&argv[1]) {
+            Some(body) => (cache::sha1hex(body), body.clone()),
+            None => return reply::err(NOSCRIPT),
+        }
+    } else {
+        let sha = cache::sha1hex(&argv[1]);
+        if let Err(e) = run::compile(sha, &argv[1]) {
+            return e;
+        }
+        x.shared.scripts.insert(&argv[1]);
+        (sha, argv[1].clone())
+    };
+    let split = 3 + numkeys as usize;
+    let invocation = Invocation {
+        sha,
+        body: &body,
+        keys: &argv[3..split],
+        args: &argv[split..],
+        read_only,
+    };
+    let db = x.session.db;
+    let frame = run::run(x, &invocation);
+    x.session.db = db;
+    x.prevent_propagation();
+    frame
+}
+
+/// SCRIPT LOAD|EXISTS|FLUSH|KILL (HELP and DEBUG are not served).
+pub(crate) fn script(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    let sub = argv[1].to_ascii_lowercase();
+    let arity_ok = match sub.as_slice() {
+        b"load" => argv.len() == 3,
+        b"exists" => argv.len() >= 3,
+        b"flush" => argv.len() >= 2,
+        b"kill" => argv.len() == 2,
+        _ => return subcommand_error("SCRIPT", &argv[1]),
+    };
+    if !arity_ok {
+        let name = format!("script|{}", String::from_utf8_lossy(&sub));
+        return reply::wrong_arity(&name);
+    }
+    match sub.as_slice() {
+        b"load" => script_load(x, &argv[2]),
+        b"exists" => {
+            let cache = &x.shared.scripts;
+            let found = argv[2..]
+                .iter()
+                .map(|sha| reply::int(cache.contains(sha).into()));
+            Frame::Array(found.collect())
+        }
+        b"flush" => match flush_mode(&argv[2..]) {
+            Ok(()) => {
+                x.shared.scripts.clear();
+                vm::flush();
+                reply::ok()
+            }
+            Err(()) => reply::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
+        },
+        // The engine runs one step at a time: no script is ever running when this runs.
+        _ => reply::err("NOTBUSY No scripts in execution right now."),
+    }
+}
+
+fn script_load(x: &mut Exec<'_>, body: &Bytes) -> Frame {
+    let sha = cache::sha1hex(body);
+    if let Err(e) = run::compile(sha, body) {
+        return e;
+    }
+    x.shared.scripts.insert(body);
+    Frame::Bulk(Bytes::copy_from_slice(&sha))
+}
+
+/// `[ASYNC|SYNC]`: both flush at once here (the cache is small and the engine owns it).
+fn flush_mode(args: &[Bytes]) -> Result<(), ()> {
+    match args {
+        [] => Ok(()),
+        [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => {
+            Ok(())
+        }
+        _ => Err(()),
+    }
+}
+
+/// FUNCTION LIST|FLUSH for a server with no function libraries (no engine for them).
+pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"list" => Frame::Array(Vec::new()),
+        b"flush" => match flush_mode(&argv[2..]) {
+            Ok(()) => {
+                // As Redis's functionFlushCommand: counted as a change, so it is propagated.
+                x.add_dirty(1);
+                reply::ok()
+            }
+            Err(()) => reply::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        },
+        _ => subcommand_error("FUNCTION", &argv[1]),
+    }
+}
+
+/// Redis's `addReplySubcommandSyntaxError`.
+fn subcommand_error(command: &str, sub: &Bytes) -> Frame {
+    let sub = String::from_utf8_lossy(sub);
+    let sub: String = sub.chars().take(128).collect();
+    reply::err(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
+    ))
+}

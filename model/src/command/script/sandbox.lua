@@ -1,0 +1,68 @@
+-- The scripting environment, built once per VM (Redis 7.0's global protection, emulated with
+-- read-only proxies): scripts see `env`, a proxy that refuses new globals and unknown names;
+-- the library tables they reach are proxies too, so no script can leave state for the next.
+-- redis.call and redis.pcall are set per run by the engine (they run commands of that run).
+local hidden = ...
+local G = _G
+G.print, G.dofile, G.loadfile = nil, nil, nil
+
+local function refuse() error('Attempt to modify a readonly table', 2) end
+local proxies = setmetatable({}, {__mode = 'k'})
+local function readonly(t)
+  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  proxies[proxy] = true
+  return proxy
+end
+local rawset = G.rawset
+G.rawset = function(t, k, v)
+  if proxies[t] then error('Attempt to modify a readonly table', 0) end
+  return rawset(t, k, v)
+end
+local function raise(text) error({err = 'ERR ' .. text}, 0) end
+
+local redis = {LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}
+redis.error_reply = function(e)
+  if type(e) ~= 'string' then raise('wrong number or type of arguments') end
+  if e:sub(1, 1) == '-' then e = e:sub(2) end
+  if not e:find(' ', 1, true) then e = 'ERR ' .. e end
+  return {err = e}
+end
+redis.status_reply = function(s)
+  if type(s) ~= 'string' then raise('wrong number or type of arguments') end
+  return {ok = s}
+end
+redis.sha1hex = function(s)
+  if type(s) ~= 'string' and type(s) ~= 'number' then raise('wrong number of arguments') end
+  return hidden.sha1hex(s)
+end
+redis.log = function(level, ...)
+  if select('#', ...) < 1 then raise('redis.log() requires two arguments or more.') end
+  if type(level) ~= 'number' then raise('First argument must be a number (log level).') end
+  if level < 0 or level > 3 then raise('Invalid debug level.') end
+end
+redis.setresp = function(v)
+  if v ~= 2 then raise('RESP version must be 2 or 3.') end
+end
+redis.replicate_commands = function() return true end
+
+local base = {}
+for k, v in pairs(G) do
+  base[k] = type(v) == 'table' and readonly(v) or v
+end
+base.redis = readonly(redis)
+base.math = readonly(setmetatable({random = hidden.random, randomseed = hidden.randomseed},
+  {__index = G.math}))
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = base[k]
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = refuse,
+  __metatable = false,
+})
+proxies[env] = true
+base._G = env
+return env, base, redis
