@@ -125,6 +125,7 @@ pub enum EngineCommand {
     Config,
     Info,
     Shutdown,
+    Reset,
 }
 
 /// Where a command executes.
