@@ -184,7 +184,9 @@ impl Engine {
             }
             (b"PAUSE", 3 | 4) => self.client_pause(now_ms, argv),
             (b"UNPAUSE", 2) => {
-                self.end_pause(now_ms);
+                // The held requests run after this reply (`requests.rs`), as Redis answers
+                // UNPAUSE before it serves the clients it unblocks.
+                self.clients.pause = None;
                 Frame::ok()
             }
             _ => unknown_subcommand(&argv[1]),

@@ -508,4 +508,6 @@ impl Engine {
 }
 
 #[cfg(test)]
+mod client_tests;
+#[cfg(test)]
 mod tests;

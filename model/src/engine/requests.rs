@@ -141,6 +141,9 @@ impl Engine {
             // CLIENT KILL matched its own client: closed after this reply, as Redis does.
             self.kill(client, need);
         }
+        if self.clients.pause.is_none() && !self.clients.held.is_empty() {
+            self.end_pause(now_ms);
+        }
     }
 
     /// A command of the command layer (or an unknown one, which it refuses).

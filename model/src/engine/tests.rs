@@ -83,7 +83,7 @@ impl Rig {
         Some(effect.op)
     }
 
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         while self.complete(|_| true).is_some() {}
     }
 
