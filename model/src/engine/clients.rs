@@ -15,9 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use bytes::Bytes;
 
 use crate::command::{self, CommandId, Session, Shared};
-use crate::resp::{Frame, Protocol};
-
-use super::replies::Reply;
+use crate::resp::Protocol;
 
 /// A connection, as the runtime numbers them.
 pub type ClientId = u64;
@@ -128,28 +126,25 @@ impl Clients {
         command::client_closed(shared, client);
     }
 
-    /// The reply to send `client` for `frame`, in its protocol and per CLIENT REPLY. Reads
-    /// the table without creating an entry, so replies before a client's first command (a
-    /// refusal while loading) leave the state as it was.
-    pub(crate) fn reply_for(&mut self, client: ClientId, frame: Frame) -> Reply {
+    /// The protocol to send `client`'s next reply in, or `None` if CLIENT REPLY drops it.
+    /// Reads the table without creating an entry, so replies before a client's first command
+    /// (a refusal while loading) leave the state as it was.
+    pub(crate) fn reply_protocol(&mut self, client: ClientId) -> Option<Protocol> {
         let Some(info) = self.info.get_mut(&client) else {
-            let proto = Protocol::Resp2;
-            return Reply::Frame { frame, proto };
+            return Some(Protocol::Resp2);
         };
         match info.reply {
-            ReplyMode::On => {}
-            ReplyMode::Off => return Reply::Silent,
+            ReplyMode::On => Some(info.proto),
+            ReplyMode::Off => None,
             ReplyMode::SkipNext => {
                 info.reply = ReplyMode::Skip;
-                return Reply::Silent;
+                None
             }
             ReplyMode::Skip => {
                 info.reply = ReplyMode::On;
-                return Reply::Silent;
+                None
             }
         }
-        let proto = info.proto;
-        Reply::Frame { frame, proto }
     }
 
     /// INFO `connected_clients`.

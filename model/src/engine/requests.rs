@@ -14,7 +14,7 @@ use crate::resp::Frame;
 
 use super::clients::{ClientId, ClientInfo, Held};
 use super::phase::Phase;
-use super::replies::Need;
+use super::replies::{Need, Reply};
 use super::Engine;
 
 /// Commands Redis 7.0 shows as `container|subcommand` in CLIENT LIST `cmd=`.
@@ -49,7 +49,7 @@ impl Engine {
 
     /// Queues `frame` as `client`'s next reply, in its protocol and per CLIENT REPLY.
     pub(super) fn answer(&mut self, client: ClientId, frame: Frame, need: Need) {
-        let reply = self.clients.reply_for(client, frame);
+        let reply = self.reply_for(client, frame);
         self.replies.push(client, reply, need);
     }
 
@@ -61,8 +61,15 @@ impl Engine {
         need: Need,
         generation: u64,
     ) {
-        let reply = self.clients.reply_for(client, frame);
+        let reply = self.reply_for(client, frame);
         (self.replies).push_after_snapshot(client, reply, need, generation);
+    }
+
+    fn reply_for(&mut self, client: ClientId, frame: Frame) -> Reply {
+        match self.clients.reply_protocol(client) {
+            Some(proto) => Reply::Frame { frame, proto },
+            None => Reply::Silent,
+        }
     }
 
     /// CLIENT LIST's `idle` and `cmd` of a connection the runtime announced.
