@@ -142,7 +142,9 @@ impl Arbitrary for ArbFrame {
             Frame::Simple(s) => Box::new(s.shrink().map(|s| ArbFrame(Frame::Simple(s)))),
             Frame::Error(s) => Box::new(s.shrink().map(|s| ArbFrame(Frame::Error(s)))),
             Frame::Integer(n) => Box::new(n.shrink().map(|n| ArbFrame(Frame::Integer(n)))),
-            Frame::Null | Frame::NullArray => empty_shrinker(),
+            // Null and NullArray; the RESP3-only types are never generated, as the strict
+            // reply parser reads RESP2 (the encoder's RESP3 bytes are unit-tested instead).
+            _ => empty_shrinker(),
         }
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use model::config::{Config, FsyncPolicy};
-use model::engine::{Engine, Phase};
+use model::engine::{Engine, Phase, Reply};
 use model::io::{Effect, IoDone, IoResult, Lane, Op};
 use model::resp::Frame;
 use model::sim::{Crash, Keep, SimDisk, Tears};
@@ -192,7 +192,11 @@ impl AofModel {
         while let Some(effect) = engine.poll_effect() {
             s.lanes[lane_index(effect.lane)].push_back(effect);
         }
-        while let Some((client, frame)) = engine.poll_reply() {
+        while let Some((client, reply)) = engine.poll_reply() {
+            // The model's clients never send CLIENT REPLY or CLIENT KILL: every reply is a frame.
+            let Reply::Frame { frame, .. } = reply else {
+                continue;
+            };
             let Some(slot) = s.outstanding.get_mut(client as usize) else {
                 continue;
             };

@@ -46,7 +46,7 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 use durakv_proofs::reference::{self, Data};
 use model::config::{Config, FsyncPolicy};
-use model::engine::{ClientId, Engine, Phase};
+use model::engine::{ClientId, Engine, Phase, Reply};
 use model::io::{Effect, IoDone, Lane, Op};
 use model::resp::Frame;
 use model::sim::{Crash, Keep, SimDisk, Tears};
@@ -391,7 +391,10 @@ impl Harness {
         while let Some(effect) = self.engine.poll_effect() {
             self.lanes[lane_index(effect.lane)].push_back(effect);
         }
-        while let Some((client, frame)) = self.engine.poll_reply() {
+        while let Some((client, reply)) = self.engine.poll_reply() {
+            let Reply::Frame { frame, .. } = reply else {
+                return Err(self.fail(format!("a reply that is not a frame: {reply:?}")));
+            };
             let waiting = self
                 .outstanding
                 .get_mut(&client)

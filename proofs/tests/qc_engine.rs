@@ -716,7 +716,12 @@ impl Driver {
             self.engine.handle_io(self.now_ms, done);
         }
         while let Some(reply) = self.engine.poll_reply() {
-            self.replies.push_back(reply);
+            let (client, reply) = reply;
+            let frame = reply
+                .frame()
+                .cloned()
+                .expect("no CLIENT REPLY OFF or KILL here");
+            self.replies.push_back((client, frame));
         }
         while self.engine.poll_event().is_some() {}
     }

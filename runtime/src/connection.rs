@@ -17,7 +17,7 @@ use std::io;
 
 use bytes::{Buf, Bytes, BytesMut};
 use model::command::{self, CommandId, Run};
-use model::engine::ClientId;
+use model::engine::{ClientAddr, ClientId, Reply};
 use model::resp::{parse_command, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -49,7 +49,7 @@ pub(crate) struct Connection {
     client: ClientId,
     stream: TcpStream,
     requests: mpsc::Sender<Request>,
-    replies: mpsc::Receiver<Vec<Frame>>,
+    replies: mpsc::Receiver<Vec<Reply>>,
     input: BytesMut,
     /// Requests parsed from one read, each with its command resolved, sent to the driver as
     /// one message.
@@ -59,6 +59,8 @@ pub(crate) struct Connection {
     resume: Resume,
     /// `Some(last)`: stop reading, answer what is in flight, write `last` (if any), close.
     closing: Option<Option<Frame>>,
+    /// CLIENT KILL reached us: write what came before it, then close at once.
+    killed: bool,
     limits: Limits,
 }
 
@@ -68,7 +70,7 @@ impl Connection {
         client: ClientId,
         stream: TcpStream,
         requests: mpsc::Sender<Request>,
-        replies: mpsc::Receiver<Vec<Frame>>,
+        replies: mpsc::Receiver<Vec<Reply>>,
     ) -> Self {
         Connection {
             client,
@@ -81,14 +83,24 @@ impl Connection {
             in_flight: 0,
             resume: Resume::AfterRead,
             closing: None,
+            killed: false,
             limits: Limits::default(),
         }
     }
 
     /// Serves the connection until either side closes, then tells the driver.
-    pub(crate) async fn run(mut self, replies: mpsc::Sender<Vec<Frame>>) {
+    pub(crate) async fn run(mut self, replies: mpsc::Sender<Vec<Reply>>) {
+        let addr = ClientAddr {
+            addr: self
+                .stream
+                .peer_addr()
+                .map_or_else(|_| String::new(), |a| a.to_string()),
+            laddr: (self.stream.local_addr()).map_or_else(|_| String::new(), |a| a.to_string()),
+            fd: raw_fd(&self.stream),
+        };
         let open = Request::Open {
             client: self.client,
+            addr,
             replies,
         };
         if self.requests.send(open).await.is_ok() {
@@ -115,7 +127,12 @@ impl Connection {
             self.input.reserve(READ_RESERVE_BYTES);
             tokio::select! {
                 replies = self.replies.recv() => match replies {
-                    Some(frames) => self.on_replies(frames).await?,
+                    Some(frames) => {
+                        self.on_replies(frames).await?;
+                        if self.killed {
+                            return self.stream.shutdown().await;
+                        }
+                    }
                     // The driver dropped us: output limit reached, or the server is stopping.
                     None => return self.stream.flush().await,
                 },
@@ -141,9 +158,9 @@ impl Connection {
     }
 
     /// Encodes `first` and every reply already queued, then writes them.
-    async fn on_replies(&mut self, first: Vec<Frame>) -> io::Result<()> {
+    async fn on_replies(&mut self, first: Vec<Reply>) -> io::Result<()> {
         self.encode(first);
-        while self.output.len() < OUTPUT_FLUSH_BYTES {
+        while self.output.len() < OUTPUT_FLUSH_BYTES && !self.killed {
             let Ok(frames) = self.replies.try_recv() else {
                 break;
             };
@@ -152,11 +169,20 @@ impl Connection {
         self.flush().await
     }
 
-    fn encode(&mut self, frames: Vec<Frame>) {
-        for frame in &frames {
-            frame.encode(&mut self.output);
+    /// Encodes each reply in the protocol the engine attached when its command ran.
+    fn encode(&mut self, replies: Vec<Reply>) {
+        for reply in replies {
+            match reply {
+                Reply::Frame { frame, proto } => frame.encode_in(proto, &mut self.output),
+                Reply::Silent => {}
+                Reply::Close => {
+                    // Nothing after a close is written: the engine sends nothing more anyway.
+                    self.killed = true;
+                    return;
+                }
+            }
+            self.in_flight = self.in_flight.saturating_sub(1);
         }
-        self.in_flight = self.in_flight.saturating_sub(frames.len());
     }
 
     /// Parses and dispatches every whole request buffered, as far as the limits allow.
@@ -240,4 +266,15 @@ impl Connection {
         self.flush().await?;
         self.stream.shutdown().await
     }
+}
+
+#[cfg(unix)]
+fn raw_fd(stream: &TcpStream) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(stream.as_raw_fd())
+}
+
+#[cfg(not(unix))]
+fn raw_fd(_stream: &TcpStream) -> i64 {
+    -1
 }

@@ -18,9 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use model::command::CommandId;
-use model::engine::{ClientId, Engine, Phase, StartError};
+use model::engine::{ClientAddr, ClientId, Engine, Phase, Reply, StartError};
 use model::io::IoDone;
-use model::resp::Frame;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{Instant, Sleep};
 
@@ -36,7 +35,8 @@ pub(crate) enum Request {
     /// A new connection and the channel its replies go to.
     Open {
         client: ClientId,
-        replies: mpsc::Sender<Vec<Frame>>,
+        addr: ClientAddr,
+        replies: mpsc::Sender<Vec<Reply>>,
     },
     /// Requests in the order the client sent them, each with its resolved command.
     Commands {
@@ -80,9 +80,9 @@ pub(crate) struct Driver {
     files: FileWorkers<NotifyWaker>,
     requests: mpsc::Receiver<Request>,
     requests_open: bool,
-    clients: HashMap<ClientId, mpsc::Sender<Vec<Frame>>>,
+    clients: HashMap<ClientId, mpsc::Sender<Vec<Reply>>>,
     /// Replies released in this turn, gathered per client so each gets one message.
-    outgoing: HashMap<ClientId, Vec<Frame>>,
+    outgoing: HashMap<ClientId, Vec<Reply>>,
     /// Count of SIGTERM/SIGINT received; a change means "shut down".
     stop: watch::Receiver<u64>,
     stop_open: bool,
@@ -208,8 +208,13 @@ impl Driver {
 
     fn on_request(&mut self, now_ms: u64, request: Request) {
         match request {
-            Request::Open { client, replies } => {
+            Request::Open {
+                client,
+                addr,
+                replies,
+            } => {
                 self.clients.insert(client, replies);
+                self.engine.handle_client_opened(now_ms, client, addr);
             }
             Request::Commands { client, commands } => {
                 for (id, argv) in commands {
@@ -232,8 +237,8 @@ impl Driver {
         while let Some(effect) = self.engine.poll_effect() {
             self.files.submit(effect);
         }
-        while let Some((client, frame)) = self.engine.poll_reply() {
-            self.outgoing.entry(client).or_default().push(frame);
+        while let Some((client, reply)) = self.engine.poll_reply() {
+            self.outgoing.entry(client).or_default().push(reply);
         }
         let outgoing = std::mem::take(&mut self.outgoing);
         for (client, frames) in outgoing {
@@ -247,7 +252,7 @@ impl Driver {
     }
 
     /// Sends one client its replies of this turn, in the order the engine released them.
-    fn deliver(&mut self, client: ClientId, frames: Vec<Frame>) {
+    fn deliver(&mut self, client: ClientId, frames: Vec<Reply>) {
         let Some(replies) = self.clients.get(&client) else {
             return;
         };

@@ -65,6 +65,8 @@ fn incr_decr(x: &mut Exec<'_>, key: &Bytes, by: i64) -> Frame {
 }
 
 /// Redis's `incrbyfloatCommand`: the stored value is read before the increment argument.
+/// The reply is a bulk string in RESP3 too, not a double: Redis 7.0 answers with
+/// `addReplyBulk(c,new)` (t_string.c), whatever the issue text says.
 pub(crate) fn incrbyfloat(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let key = &argv[1];
     let entry = match x.lookup_string(key) {

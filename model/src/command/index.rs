@@ -128,6 +128,7 @@ pub enum EngineCommand {
     Config,
     Info,
     Shutdown,
+    Reset,
 }
 
 /// Where a command executes.

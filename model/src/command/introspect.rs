@@ -1,5 +1,7 @@
 //! COMMAND, COMMAND COUNT, COMMAND LIST, COMMAND INFO and COMMAND DOCS, generated from the
-//! command index, in Redis 7.0's reply shapes (RESP2: maps as flat arrays).
+//! command index, in Redis 7.0's typed reply shapes (server.c `addReplyCommandInfo`,
+//! `addReplyCommandDocs`): flags, categories, tips and key specs are sets, key specs and docs
+//! are maps; RESP2 clients see them flattened by the encoder.
 //!
 //! Owns nothing but the rendering. Invariant: every reply is derived from the index entries, so
 //! what COMMAND says is what the server does (arity, flags, keys).
@@ -33,7 +35,8 @@ pub(crate) fn command(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     match sub.to_ascii_uppercase().as_slice() {
         b"COUNT" if argv.len() == 2 => reply::count(all.len()),
         b"LIST" => list(all, &argv[2..]),
-        b"INFO" => pick(all, &argv[2..], info, Frame::NullArray),
+        // Redis's `addReplyCommandInfo` answers an unknown name with `addReplyNull`.
+        b"INFO" => pick(all, &argv[2..], info, Frame::Null),
         b"DOCS" => docs_of(all, &argv[2..]),
         _ => reply::err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
@@ -86,14 +89,15 @@ fn info(c: &Command) -> Frame {
     Frame::Array(vec![
         text(c.name),
         integer(i64::from(c.arity)),
-        Frame::Array(c.flags.names().map(status).collect()),
+        Frame::Set(c.flags.names().map(status).collect()),
         integer(i64::from(first)),
         integer(i64::from(last)),
         integer(i64::from(step)),
-        Frame::Array(c.categories().into_iter().map(status).collect()),
-        Frame::Array(Vec::new()),
-        Frame::Array(key_specs(c)),
-        Frame::Array(Vec::new()),
+        Frame::Set(c.categories().into_iter().map(status).collect()),
+        Frame::Set(Vec::new()),
+        Frame::Set(key_specs(c)),
+        // `addReplyCommandSubCommands` without subcommands: an empty set.
+        Frame::Set(Vec::new()),
     ])
 }
 
@@ -110,30 +114,33 @@ fn key_specs(c: &Command) -> Vec<Frame> {
     };
     // `lastkey` counts from the first key; negative counts from the end of argv.
     let lastkey = if last < 0 { last } else { last - first };
-    vec![Frame::Array(vec![
-        text("flags"),
-        Frame::Array(vec![status(access)]),
-        text("begin_search"),
-        Frame::Array(vec![
-            text("type"),
-            text("index"),
-            text("spec"),
-            Frame::Array(vec![text("index"), integer(i64::from(first))]),
-        ]),
-        text("find_keys"),
-        Frame::Array(vec![
-            text("type"),
-            text("range"),
-            text("spec"),
-            Frame::Array(vec![
-                text("lastkey"),
-                integer(i64::from(lastkey)),
-                text("keystep"),
-                integer(i64::from(step)),
-                text("limit"),
-                integer(0),
+    let pair = |k: &str, v: Frame| (text(k), v);
+    vec![Frame::Map(vec![
+        pair("flags", Frame::Set(vec![status(access)])),
+        pair(
+            "begin_search",
+            Frame::Map(vec![
+                pair("type", text("index")),
+                pair(
+                    "spec",
+                    Frame::Map(vec![pair("index", integer(i64::from(first)))]),
+                ),
             ]),
-        ]),
+        ),
+        pair(
+            "find_keys",
+            Frame::Map(vec![
+                pair("type", text("range")),
+                pair(
+                    "spec",
+                    Frame::Map(vec![
+                        pair("lastkey", integer(i64::from(lastkey))),
+                        pair("keystep", integer(i64::from(step))),
+                        pair("limit", integer(0)),
+                    ]),
+                ),
+            ]),
+        ),
     ])]
 }
 
@@ -144,20 +151,16 @@ fn docs_of(all: &[Command], names: &[Bytes]) -> Frame {
     } else {
         names.iter().filter_map(|n| find(all, n)).collect()
     };
-    let pairs = chosen.into_iter().flat_map(|c| [text(c.name), docs(c)]);
-    Frame::Array(pairs.collect())
+    let pairs = chosen.into_iter().map(|c| (text(c.name), docs(c)));
+    Frame::Map(pairs.collect())
 }
 
 fn docs(c: &Command) -> Frame {
-    Frame::Array(vec![
-        text("summary"),
-        text(c.docs.summary),
-        text("since"),
-        text(c.docs.since),
-        text("group"),
-        text(c.docs.group.name()),
-        text("complexity"),
-        text(c.docs.complexity),
+    Frame::Map(vec![
+        (text("summary"), text(c.docs.summary)),
+        (text("since"), text(c.docs.since)),
+        (text("group"), text(c.docs.group.name())),
+        (text("complexity"), text(c.docs.complexity)),
     ])
 }
 
@@ -186,17 +189,14 @@ mod tests {
             panic!()
         };
         assert_eq!(&get[..2], &[bulk("get"), int(2)]);
-        assert_eq!(
-            get[2],
-            Frame::Array(vec![simple("readonly"), simple("fast")])
-        );
+        assert_eq!(get[2], Frame::Set(vec![simple("readonly"), simple("fast")]));
         assert_eq!(&get[3..6], &[int(1), int(1), int(1)]);
-        assert_eq!(info[1], Frame::NullArray);
-        let Frame::Array(docs) = k.reply("COMMAND DOCS set nosuch") else {
+        assert_eq!(info[1], Frame::Null);
+        let Frame::Map(docs) = k.reply("COMMAND DOCS set nosuch") else {
             panic!()
         };
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0], bulk("set"));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].0, bulk("set"));
     }
 
     #[test]

@@ -106,9 +106,7 @@ pub(crate) fn memory(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         (b"USAGE", 3 | 5) => memory_usage(x, argv),
         (b"STATS", 2) => memory_stats(x),
         (b"DOCTOR", 2) => memory_doctor(x),
-        (b"MALLOC-STATS", 2) => Frame::Bulk(Bytes::from_static(
-            b"Stats not supported for the current allocator",
-        )),
+        (b"MALLOC-STATS", 2) => Frame::text(&b"Stats not supported for the current allocator"[..]),
         (b"PURGE", 2) => reply::ok(),
         (b"HELP", 2) => lines(MEMORY_HELP),
         _ => unknown_subcommand(&argv[1], "MEMORY"),
@@ -152,10 +150,10 @@ fn memory_stats(x: &mut Exec<'_>) -> Frame {
     let (keys, bytes) = dataset(x);
     let per_key = bytes.checked_div(keys).unwrap_or(0);
     let field = |name: &'static str, value: u64| {
-        [
+        (
             Frame::Bulk(Bytes::from_static(name.as_bytes())),
             reply::int(i64::try_from(value).unwrap_or(i64::MAX)),
-        ]
+        )
     };
     let fields = [
         field("total.allocated", bytes),
@@ -163,7 +161,7 @@ fn memory_stats(x: &mut Exec<'_>) -> Frame {
         field("keys.bytes-per-key", per_key),
         field("dataset.bytes", bytes),
     ];
-    Frame::Array(fields.into_iter().flatten().collect())
+    Frame::Map(fields.into_iter().collect())
 }
 
 fn memory_doctor(x: &mut Exec<'_>) -> Frame {
@@ -177,7 +175,7 @@ fn memory_doctor(x: &mut Exec<'_>) -> Frame {
         "Hi Sam, I can't find any memory issue in your instance. I can only account for what \
          occurs on this base."
     };
-    Frame::Bulk(Bytes::from_static(text.as_bytes()))
+    Frame::text(text.as_bytes())
 }
 
 const MEMORY_HELP: &[&str] = &[
@@ -403,8 +401,8 @@ mod tests {
         };
         assert_eq!(large - small, 40, "the value's bytes count");
         assert_eq!(k.reply("MEMORY USAGE nosuch"), Frame::Null);
-        assert!(matches!(k.reply("MEMORY STATS"), Frame::Array(f) if f[3] == int(3)));
-        assert!(matches!(k.reply("MEMORY DOCTOR"), Frame::Bulk(_)));
+        assert!(matches!(k.reply("MEMORY STATS"), Frame::Map(f) if f[1].1 == int(3)));
+        assert!(matches!(k.reply("MEMORY DOCTOR"), Frame::Verbatim { .. }));
         assert_eq!(k.reply("MEMORY PURGE"), ok());
     }
 }

@@ -180,6 +180,7 @@ static COMMANDS: &[Command] = &[
     cmd("config", -2, NONE, K0, Srv, "2.0.0", "Depends on subcommand.", "A container for server configuration commands", Run::Engine(E::Config)),
     cmd("info", -1, LS, K0, Srv, "1.0.0", O1, "Get information and statistics about the server", Run::Engine(E::Info)),
     cmd("shutdown", -1, A.union(NS).union(LS).union(NM).union(AB), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk and then shut down the server", Run::Engine(E::Shutdown)),
+    cmd("reset", 1, NS.union(LS).union(F).union(NA).union(AB), K0, Conn, "6.2.0", O1, "Reset the connection", Run::Engine(E::Reset)),
     cmd("quit", -1, AB.union(NS).union(LS).union(F).union(NA), K0, Conn, "1.0.0", O1, "Close the connection", Run::Connection),
 ];
 

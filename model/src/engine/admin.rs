@@ -1,6 +1,6 @@
 //! Engine-level commands: persistence, connection and server administration that the command
-//! layer does not own (SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF, AUTH, HELLO, CLIENT, CONFIG, INFO,
-//! SHUTDOWN, DEBUG). Which commands these are, their arity and flags, is the command index's
+//! layer does not own (SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF, AUTH, CONFIG, INFO, SHUTDOWN,
+//! DEBUG; HELLO, RESET and CLIENT are `client_cmd.rs`'s). Which commands these are, their arity and flags, is the command index's
 //! (`command/table.rs`): each arm here is the handler of one [`EngineCommand`].
 //!
 //! These are `impl Engine` blocks because each command reads or changes several sub-machines;
@@ -16,7 +16,6 @@ use bytes::Bytes;
 use crate::command::{self, Command, EngineCommand, Flags};
 use crate::config::IMMUTABLE;
 use crate::resp::Frame;
-use crate::REDIS_VERSION;
 
 use super::aof_log::AofLog;
 use super::clients::ClientId;
@@ -56,9 +55,10 @@ impl Engine {
         match which {
             EngineCommand::Auth => self.auth(client, argv),
             EngineCommand::Hello => self.hello(client, argv),
-            EngineCommand::Client => self.client(client, argv),
+            EngineCommand::Client => self.client(now_ms, client, argv),
+            EngineCommand::Reset => self.reset(client),
             EngineCommand::Config => self.config_command(now_ms, argv),
-            EngineCommand::Info => bulk(self.info(now_ms, argv)),
+            EngineCommand::Info => Frame::text(self.info(now_ms, argv)),
             EngineCommand::Shutdown => self.shutdown(now_ms, argv),
             EngineCommand::Debug => self.debug(argv),
             EngineCommand::Save
@@ -108,115 +108,6 @@ impl Engine {
         }
     }
 
-    fn hello(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
-        let mut rest = argv.iter().skip(1);
-        if let Some(version) = rest.next() {
-            if version.as_ref() != b"2" {
-                return Frame::error("NOPROTO unsupported protocol version");
-            }
-        }
-        while let Some(option) = rest.next() {
-            match option.to_ascii_uppercase().as_slice() {
-                b"AUTH" => {
-                    let (Some(_user), Some(pass)) = (rest.next(), rest.next()) else {
-                        return Frame::error("ERR Syntax error in HELLO option 'auth'");
-                    };
-                    if let Frame::Error(e) = self.check_password(client, pass) {
-                        return Frame::Error(e);
-                    }
-                }
-                b"SETNAME" => {
-                    let Some(name) = rest.next() else {
-                        return Frame::error("ERR Syntax error in HELLO option 'setname'");
-                    };
-                    self.clients.info.entry(client).or_default().name = Some(name.clone());
-                }
-                _ => {
-                    return Frame::error(format!(
-                        "ERR Syntax error in HELLO option '{}'",
-                        String::from_utf8_lossy(option)
-                    ))
-                }
-            }
-        }
-        if let Some(frame) = self.auth_gate(client, None) {
-            return frame;
-        }
-        Frame::Array(vec![
-            bulk("server"),
-            bulk("redis"),
-            bulk("version"),
-            bulk(REDIS_VERSION),
-            bulk("proto"),
-            Frame::Integer(2),
-            bulk("id"),
-            Frame::Integer(client as i64),
-            bulk("mode"),
-            bulk("standalone"),
-            bulk("role"),
-            bulk("master"),
-            bulk("modules"),
-            Frame::Array(Vec::new()),
-        ])
-    }
-
-    fn client(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
-        let sub = &argv[1];
-        match (sub.to_ascii_uppercase().as_slice(), argv.len()) {
-            (b"ID", 2) => Frame::Integer(client as i64),
-            (b"GETNAME", 2) => self
-                .clients
-                .info
-                .get(&client)
-                .and_then(|c| c.name.clone())
-                .map_or(Frame::Null, Frame::Bulk),
-            (b"SETNAME", 3) => {
-                if argv[2].iter().any(|&b| b <= b' ' || b > b'~') {
-                    return Frame::error(
-                        "ERR Client names cannot contain spaces, newlines or special characters.",
-                    );
-                }
-                let name = (!argv[2].is_empty()).then(|| argv[2].clone());
-                self.clients.info.entry(client).or_default().name = name;
-                Frame::ok()
-            }
-            (b"SETINFO", 4) | (b"REPLY", 3) | (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => Frame::ok(),
-            (b"LIST", _) | (b"INFO", 2) => {
-                bulk(self.client_list(client, sub.eq_ignore_ascii_case(b"INFO")))
-            }
-            _ => Frame::error(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-                String::from_utf8_lossy(sub)
-            )),
-        }
-    }
-
-    fn client_list(&self, me: ClientId, only_me: bool) -> String {
-        let mut ids: Vec<ClientId> = self
-            .clients
-            .sessions
-            .keys()
-            .copied()
-            .chain(self.clients.info.keys().copied())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let line = |id: ClientId| {
-            let name = self
-                .clients
-                .info
-                .get(&id)
-                .and_then(|c| c.name.clone())
-                .unwrap_or_default();
-            let db = self.clients.sessions.get(&id).map_or(0, |s| s.db);
-            format!("id={id} name={} db={db}\n", String::from_utf8_lossy(&name))
-        };
-        if only_me {
-            return line(me);
-        }
-        ids.into_iter().map(line).collect()
-    }
-
     fn config_command(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
         let sub = &argv[1];
         match sub.to_ascii_uppercase().as_slice() {
@@ -245,12 +136,7 @@ impl Engine {
                 found.insert(name, value);
             }
         }
-        Frame::Array(
-            found
-                .into_iter()
-                .flat_map(|(k, v)| [bulk(k), bulk(v)])
-                .collect(),
-        )
+        Frame::Map(found.into_iter().map(|(k, v)| (bulk(k), bulk(v))).collect())
     }
 
     fn config_set(&mut self, now_ms: u64, pairs: &[Bytes]) -> Frame {
@@ -358,8 +244,7 @@ impl Engine {
         let frame = match which {
             EngineCommand::Save => match self.start_snapshot(now_ms, false) {
                 Ok(generation) => {
-                    self.replies
-                        .push_after_snapshot(client, Frame::ok(), need, generation);
+                    self.answer_after_snapshot(client, Frame::ok(), need, generation);
                     return true;
                 }
                 Err(frame) => frame,
@@ -374,7 +259,7 @@ impl Engine {
             EngineCommand::Lastsave => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
             _ => return false,
         };
-        self.replies.push(client, frame, need);
+        self.answer(client, frame, need);
         true
     }
 

@@ -4,7 +4,8 @@
 //!
 //! - `requests.rs`: a client's command from arrival to its reply's place in the release
 //!   queue (phase gate, refusals, hand-off to the executor the command index names);
-//!   `admin.rs`: the engine-level commands (SAVE, BGSAVE, CONFIG, INFO, AUTH, CLIENT, …);
+//!   `admin.rs`: the engine-level commands (SAVE, BGSAVE, CONFIG, INFO, AUTH, …);
+//!   `client_cmd.rs` and `client_list.rs`: HELLO, RESET and CLIENT;
 //! - `startup.rs` (with `aof_load.rs`, `aof_upgrade.rs`, `rdb_load.rs`): loading at start, the
 //!   pre-7.0 upgrade, and the cleanup;
 //! - `aof_writer.rs` (with `aof_log.rs`, `procedure.rs`): the AOF's log, manifest, switches
@@ -43,6 +44,8 @@ mod aof_log;
 mod aof_toggle;
 mod aof_upgrade;
 mod aof_writer;
+mod client_cmd;
+mod client_list;
 mod clients;
 mod completions;
 mod event;
@@ -80,9 +83,10 @@ use self::snapshot::Snapshots;
 use self::startup::Startup;
 use self::timers::{Timer, TimerTable};
 
-pub use self::clients::ClientId;
+pub use self::clients::{ClientAddr, ClientId};
 pub use self::event::{Event, Level};
 pub use self::phase::{Phase, StartError};
+pub use self::replies::Reply;
 pub use self::stats::Stats;
 pub use crate::REDIS_VERSION;
 
@@ -219,6 +223,19 @@ impl Engine {
         self.turn_at = Some(now_ms);
     }
 
+    /// A connection opened (the runtime tells; the model checker's clients never do, so the
+    /// address and clock fields CLIENT LIST shows exist only for real connections).
+    pub fn handle_client_opened(&mut self, now_ms: u64, client: ClientId, addr: ClientAddr) {
+        self.stats.connections_received += 1;
+        let info = self.clients.info.entry(client).or_default();
+        info.conn = Some(clients::Conn {
+            addr,
+            opened_ms: now_ms,
+            last_ms: now_ms,
+            last_cmd: None,
+        });
+    }
+
     /// A connection closed: forget its session (its WATCHes, its MULTI).
     pub fn handle_client_closed(&mut self, client: ClientId) {
         self.clients.handle_closed(client, &mut self.shared);
@@ -258,7 +275,12 @@ impl Engine {
 
     /// The clock reached a deadline from `poll_timeout` (or any later time).
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        if self.phase == Phase::Running && now_ms >= self.cron_next_ms {
+        if self.clients.pause.is_some_and(|p| now_ms >= p.until_ms) {
+            self.end_pause(now_ms);
+        }
+        // As Redis 7.0's `activeExpireCycle`, no key expires while clients are paused.
+        let paused = self.clients.pause.is_some();
+        if self.phase == Phase::Running && now_ms >= self.cron_next_ms && !paused {
             self.cron_next_ms = Timer::Cron.after(now_ms);
             let expired = command::active_expire_sweep(
                 &mut self.keyspace,
@@ -314,7 +336,7 @@ impl Engine {
     }
 
     #[must_use]
-    pub fn poll_reply(&mut self) -> Option<(ClientId, Frame)> {
+    pub fn poll_reply(&mut self) -> Option<(ClientId, Reply)> {
         self.finish_turn();
         self.replies.pop_ready()
     }
@@ -333,6 +355,9 @@ impl Engine {
         }
         let mut timers = TimerTable::default();
         timers.set(Timer::Cron, self.cron_next_ms);
+        if let Some(pause) = self.clients.pause {
+            timers.set(Timer::ClientPause, pause.until_ms);
+        }
         if let Some(log) = &self.aof.log {
             log.arm_timers(&mut timers);
         }
@@ -482,5 +507,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod client_tests;
 #[cfg(test)]
 mod tests;

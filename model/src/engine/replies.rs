@@ -6,10 +6,17 @@
 //! only after an fsync covering `offset` completed (under `always`), `Written(offset)` only after
 //! the write(2) covering `offset` completed (every policy). Reads carry the same requirement as
 //! writes, so no reply reveals data that is not yet where the contract says.
+//!
+//! Each queued [`Reply`] carries the protocol its client spoke when the command executed.
+//! The engine attaches it then, rather than the connection tracking the HELLOs it forwarded:
+//! the engine already decides every other property of a reply (order, release, CLIENT REPLY
+//! OFF), a HELLO inside a pipeline changes the protocol exactly between two replies, and a
+//! RESET or a failed HELLO (whose outcome only the engine knows) needs no second copy of the
+//! rules in the runtime.
 
 use std::collections::VecDeque;
 
-use crate::resp::Frame;
+use crate::resp::{Frame, Protocol};
 
 use super::clients::ClientId;
 
@@ -21,10 +28,43 @@ pub(crate) enum Need {
     Durable(u64),
 }
 
+/// What answers one request, as released to the driver.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reply {
+    /// Send `frame` encoded in `proto`, the protocol of the client when its command ran.
+    Frame { frame: Frame, proto: Protocol },
+    /// The request is answered with nothing (CLIENT REPLY OFF or SKIP).
+    Silent,
+    /// CLIENT KILL: close the connection once the replies released before this one are
+    /// written. Answers no request; the client's later requests get nothing.
+    Close,
+}
+
+impl Reply {
+    /// The frame to send, if any.
+    pub fn frame(&self) -> Option<&Frame> {
+        match self {
+            Reply::Frame { frame, .. } => Some(frame),
+            Reply::Silent | Reply::Close => None,
+        }
+    }
+
+    /// The same reply with its frame replaced (a failure overriding a success).
+    fn replaced(&self, with: &Frame) -> Reply {
+        match self {
+            Reply::Frame { proto, .. } => Reply::Frame {
+                frame: with.clone(),
+                proto: *proto,
+            },
+            other => other.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Waiting {
     client: ClientId,
-    frame: Frame,
+    frame: Reply,
     need: Need,
     /// A snapshot (by generation) that must finish first: SAVE, FLUSHALL with save points.
     snapshot: Option<u64>,
@@ -33,11 +73,11 @@ struct Waiting {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Replies {
     waiting: VecDeque<Waiting>,
-    ready: VecDeque<(ClientId, Frame)>,
+    ready: VecDeque<(ClientId, Reply)>,
 }
 
 impl Replies {
-    pub(crate) fn push(&mut self, client: ClientId, frame: Frame, need: Need) {
+    pub(crate) fn push(&mut self, client: ClientId, frame: Reply, need: Need) {
         self.waiting.push_back(Waiting {
             client,
             frame,
@@ -50,7 +90,7 @@ impl Replies {
     pub(crate) fn push_after_snapshot(
         &mut self,
         client: ClientId,
-        frame: Frame,
+        frame: Reply,
         need: Need,
         generation: u64,
     ) {
@@ -72,7 +112,7 @@ impl Replies {
         {
             waiting.snapshot = None;
             if let Some(frame) = failure {
-                waiting.frame = frame.clone();
+                waiting.frame = waiting.frame.replaced(frame);
             }
         }
     }
@@ -98,11 +138,12 @@ impl Replies {
     /// The log failed: no waiting reply can claim what it waited for. Each becomes `error`.
     pub(crate) fn fail_waiting(&mut self, error: &Frame) {
         for waiting in self.waiting.drain(..) {
-            self.ready.push_back((waiting.client, error.clone()));
+            let reply = waiting.frame.replaced(error);
+            self.ready.push_back((waiting.client, reply));
         }
     }
 
-    pub(crate) fn pop_ready(&mut self) -> Option<(ClientId, Frame)> {
+    pub(crate) fn pop_ready(&mut self) -> Option<(ClientId, Reply)> {
         self.ready.pop_front()
     }
 

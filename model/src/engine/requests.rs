@@ -9,16 +9,20 @@
 
 use bytes::Bytes;
 
-use crate::command::{self, Command, CommandId, Ctx, Run, Session};
+use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
 use crate::resp::Frame;
 
-use super::clients::{ClientId, ClientInfo};
+use super::clients::{ClientId, ClientInfo, Held};
 use super::phase::Phase;
-use super::replies::Need;
+use super::replies::{Need, Reply};
 use super::Engine;
 
+/// Commands Redis 7.0 shows as `container|subcommand` in CLIENT LIST `cmd=`.
+const CONTAINERS: [&str; 3] = ["client", "command", "config"];
+
 impl Engine {
-    /// The phase gate: only a running engine executes commands.
+    /// The phase gate: only a running engine executes commands. A killed client's requests
+    /// are dropped; a paused one's are held (`client_cmd.rs`).
     pub(super) fn handle_request(
         &mut self,
         now_ms: u64,
@@ -26,13 +30,73 @@ impl Engine {
         id: Option<CommandId>,
         argv: &[Bytes],
     ) {
+        if self.clients.killed.contains(&client) {
+            return;
+        }
         let refused = match &self.phase {
             Phase::Loading => Frame::error("LOADING Redis is loading the dataset in memory"),
             Phase::Refused(e) => Frame::error(format!("ERR {e}")),
             Phase::Stopping | Phase::Stopped => Frame::error("ERR the server is shutting down"),
+            Phase::Running if self.must_hold(client, id) => {
+                let argv = argv.to_vec();
+                self.clients.held.push_back(Held { client, id, argv });
+                return;
+            }
             Phase::Running => return self.execute(now_ms, client, id, argv),
         };
-        self.replies.push(client, refused, Need::Nothing);
+        self.answer(client, refused, Need::Nothing);
+    }
+
+    /// Queues `frame` as `client`'s next reply, in its protocol and per CLIENT REPLY.
+    pub(super) fn answer(&mut self, client: ClientId, frame: Frame, need: Need) {
+        let reply = self.reply_for(client, frame);
+        self.replies.push(client, reply, need);
+    }
+
+    /// Like `answer`, and the reply also waits for snapshot `generation`.
+    pub(super) fn answer_after_snapshot(
+        &mut self,
+        client: ClientId,
+        frame: Frame,
+        need: Need,
+        generation: u64,
+    ) {
+        let reply = self.reply_for(client, frame);
+        (self.replies).push_after_snapshot(client, reply, need, generation);
+    }
+
+    fn reply_for(&mut self, client: ClientId, frame: Frame) -> Reply {
+        match self.clients.reply_protocol(client) {
+            Some(proto) => Reply::Frame { frame, proto },
+            None => Reply::Silent,
+        }
+    }
+
+    /// CLIENT LIST's `idle` and `cmd` of a connection the runtime announced.
+    fn note_command(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) {
+        let conn = self
+            .clients
+            .info
+            .get_mut(&client)
+            .and_then(|i| i.conn.as_mut());
+        let Some(conn) = conn else { return };
+        conn.last_ms = now_ms;
+        conn.last_cmd = id.map(|id| {
+            let name = command::entry(id).name;
+            match argv.get(1) {
+                Some(sub) if CONTAINERS.contains(&name) => {
+                    let sub = String::from_utf8_lossy(sub).to_lowercase();
+                    format!("{name}|{sub}")
+                }
+                _ => name.to_string(),
+            }
+        });
     }
 
     /// Runs a resolved request: the entry travels through the refusal checks to the executor
@@ -43,8 +107,9 @@ impl Engine {
             self.stats.connections_received += 1;
             self.clients.info.insert(client, ClientInfo::default());
         }
+        self.note_command(now_ms, client, id, argv);
         if let Some(frame) = self.refusal(client, id) {
-            self.replies.push(client, frame, Need::Nothing);
+            self.answer(client, frame, Need::Nothing);
             return;
         }
         match id.map(command::entry) {
@@ -56,9 +121,13 @@ impl Engine {
     }
 
     /// An engine or connection command: refused inside MULTI (it changes state outside the
-    /// data set), else run by the engine.
+    /// data set; RESET excepted, which discards the transaction), else run by the engine.
     fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
-        let session = self.clients.session_mut(client).filter(|s| s.in_multi());
+        let reset = matches!(entry.run, Run::Engine(EngineCommand::Reset));
+        let session = self
+            .clients
+            .session_mut(client)
+            .filter(|s| s.in_multi() && !reset);
         let frame = if let Some(session) = session {
             // As Redis does for a refused queued command, EXEC will abort.
             session.flag_transaction();
@@ -74,7 +143,14 @@ impl Engine {
             }
         };
         let need = self.toggle.take_need().unwrap_or_else(|| self.need_now());
-        self.replies.push(client, frame, need);
+        self.answer(client, frame, need);
+        if std::mem::take(&mut self.clients.pending_self_kill) {
+            // CLIENT KILL matched its own client: closed after this reply, as Redis does.
+            self.kill(client, need);
+        }
+        if self.clients.pause.is_none() && !self.clients.held.is_empty() {
+            self.end_pause(now_ms);
+        }
     }
 
     /// A command of the command layer (or an unknown one, which it refuses).
@@ -108,11 +184,8 @@ impl Engine {
         let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
         let flushed_all = flushall && !outcome.propagate.is_empty();
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
-            Some(generation) => {
-                self.replies
-                    .push_after_snapshot(client, outcome.reply, need, generation)
-            }
-            None => self.replies.push(client, outcome.reply, need),
+            Some(generation) => self.answer_after_snapshot(client, outcome.reply, need, generation),
+            None => self.answer(client, outcome.reply, need),
         }
     }
 

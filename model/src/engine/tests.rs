@@ -5,31 +5,31 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::{ClientId, Engine, Phase};
+use super::{ClientId, Engine, Phase, Reply};
 use crate::config::{Config, FsyncPolicy};
 use crate::io::{Effect, IoDone, IoError, IoResult, Lane, Op};
 use crate::keyspace::Keyspace;
 use crate::resp::Frame;
 use crate::sim::SimDisk;
 
-struct Rig {
-    engine: Engine,
+pub(super) struct Rig {
+    pub(super) engine: Engine,
     disk: SimDisk,
-    now_ms: u64,
+    pub(super) now_ms: u64,
     pending: VecDeque<Effect>,
-    replies: Vec<(ClientId, Frame)>,
+    pub(super) replies: Vec<(ClientId, Reply)>,
     logs: Vec<String>,
     fail_next: Option<&'static str>,
 }
 
-fn argv(line: &str) -> Vec<Bytes> {
+pub(super) fn argv(line: &str) -> Vec<Bytes> {
     line.split(' ')
         .map(|w| Bytes::copy_from_slice(w.as_bytes()))
         .collect()
 }
 
 impl Rig {
-    fn start(config: Config) -> Rig {
+    pub(super) fn start(config: Config) -> Rig {
         Rig::boot(config, SimDisk::new(), 0)
     }
 
@@ -48,7 +48,7 @@ impl Rig {
         rig
     }
 
-    fn pump(&mut self) {
+    pub(super) fn pump(&mut self) {
         while let Some(e) = self.engine.poll_effect() {
             self.pending.push_back(e);
         }
@@ -83,25 +83,26 @@ impl Rig {
         Some(effect.op)
     }
 
-    fn settle(&mut self) {
+    pub(super) fn settle(&mut self) {
         while self.complete(|_| true).is_some() {}
     }
 
-    fn send(&mut self, client: ClientId, line: &str) {
+    pub(super) fn send(&mut self, client: ClientId, line: &str) {
         self.engine.handle_command(self.now_ms, client, argv(line));
         self.pump();
     }
 
-    fn tick(&mut self, ms: u64) {
+    pub(super) fn tick(&mut self, ms: u64) {
         self.now_ms += ms;
         self.engine.handle_timeout(self.now_ms);
         self.pump();
     }
 
-    fn take_replies(&mut self) -> Vec<Frame> {
+    /// The frames released since the last call (silent replies and closes left out).
+    pub(super) fn take_replies(&mut self) -> Vec<Frame> {
         std::mem::take(&mut self.replies)
             .into_iter()
-            .map(|(_, f)| f)
+            .filter_map(|(_, r)| r.frame().cloned())
             .collect()
     }
 
@@ -110,7 +111,7 @@ impl Rig {
     }
 }
 
-fn config(policy: FsyncPolicy) -> Config {
+pub(super) fn config(policy: FsyncPolicy) -> Config {
     Config {
         appendfsync: policy,
         ..Config::default()

@@ -1,8 +1,9 @@
 //! The engine's clock: every deadline it arms is computed here, and `poll_timeout` is the
 //! earliest entry of one [`TimerTable`] (quinn's shape).
 //!
-//! Owns the periods. Invariant: a deadline is always "armed at + period" of its [`Timer`], so
-//! the check that a deadline passed and the deadline reported to the driver cannot disagree.
+//! Owns the periods. Invariant: a deadline is always "armed at + period" of its [`Timer`] (or,
+//! for CLIENT PAUSE, the end the command set), so the check that a deadline passed and the
+//! deadline reported to the driver cannot disagree.
 
 /// Everything the engine may need the clock for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,9 +16,12 @@ pub(crate) enum Timer {
     AofFsync,
     /// A failed AOF write or fsync is retried once a second, as Redis's cron.
     AofRetry,
+    /// The end of CLIENT PAUSE. Its length is the command's argument, so its deadline is set
+    /// directly and it has no period.
+    ClientPause,
 }
 
-const TIMER_COUNT: usize = 4;
+const TIMER_COUNT: usize = 5;
 
 impl Timer {
     fn index(self) -> usize {
@@ -30,6 +34,9 @@ impl Timer {
             Timer::AofWrite => 2000,
             Timer::AofFsync => 1000,
             Timer::AofRetry => 1000,
+            Timer::ClientPause => {
+                unreachable!("CLIENT PAUSE's deadline is the command's, never `after`")
+            }
         }
     }
 

@@ -1,24 +1,63 @@
-//! The RESP2 frame and its wire encoding.
+//! The reply frame (RESP2 and RESP3 types) and its wire encoding in either protocol.
 //!
-//! Owns [`Frame`] (what replies are built from and what [`super::parse_frame`] returns) and
-//! [`encode_command`], the array-of-bulk-strings form in which clients send commands and the
-//! AOF stores them. Invariant: encoding is canonical (decimal lengths, CRLF after every line),
-//! so the strict reply parser reads back exactly what was encoded.
+//! Owns [`Frame`] (what replies are built from and what [`super::parse_frame`] returns),
+//! [`Protocol`] and [`encode_command`], the array-of-bulk-strings form in which clients send
+//! commands and the AOF stores them. Invariants: encoding is canonical (decimal lengths, CRLF
+//! after every line), so the strict reply parser reads back exactly what was encoded; a frame
+//! is built once, typed, and the protocol is applied only here, downgrading RESP3 types in
+//! RESP2 exactly as Redis 7.0's `addReply*` functions do (networking.c).
 
 use bytes::Bytes;
 
-/// A RESP2 frame, as replies are built and requests are parsed.
+/// The protocol a connection speaks: RESP2 until `HELLO 3`, back with `HELLO 2` or RESET.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+impl Protocol {
+    /// The number HELLO and CLIENT LIST `resp=` show.
+    pub fn version(self) -> i64 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
+}
+
+/// A reply frame, as replies are built and parsed. The RESP3-only types are encoded in RESP2
+/// as Redis downgrades them (see each variant).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Frame {
     Simple(String),
     Error(String),
     Integer(i64),
     Bulk(Bytes),
-    /// `$-1\r\n`
+    /// Redis's `addReplyNull`: `$-1\r\n` in RESP2, `_\r\n` in RESP3.
     Null,
     Array(Vec<Frame>),
-    /// `*-1\r\n`
+    /// Redis's `addReplyNullArray`: `*-1\r\n` in RESP2, `_\r\n` in RESP3.
     NullArray,
+    /// `%`; in RESP2 a flat array of key, value, key, value.
+    Map(Vec<(Frame, Frame)>),
+    /// `~`; in RESP2 an array.
+    Set(Vec<Frame>),
+    /// `,`; in RESP2 a bulk string of the same text. Holds the text Redis prints (`%.17g`,
+    /// `inf`, `-inf`), so equality and hashing stay exact.
+    Double(String),
+    /// `#t`/`#f`; in RESP2 the integers 1 and 0.
+    Boolean(bool),
+    /// `=len\r\nfmt:text`; in RESP2 a bulk string of `text` only (`addReplyVerbatim`).
+    Verbatim {
+        format: [u8; 3],
+        text: Bytes,
+    },
+    /// `(`; in RESP2 a bulk string.
+    BigNumber(String),
+    /// `>`; in RESP2 an array.
+    Push(Vec<Frame>),
 }
 
 impl Frame {
@@ -30,26 +69,74 @@ impl Frame {
         Frame::Error(message.into())
     }
 
-    /// Appends the wire encoding of the frame to `out`.
+    /// A verbatim text reply (`txt`), as INFO and CLIENT LIST give.
+    pub fn text(text: impl Into<Bytes>) -> Frame {
+        Frame::Verbatim {
+            format: *b"txt",
+            text: text.into(),
+        }
+    }
+
+    /// Appends the RESP2 encoding of the frame to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_in(Protocol::Resp2, out);
+    }
+
+    /// Appends the encoding of the frame in `proto` to `out`.
+    pub fn encode_in(&self, proto: Protocol, out: &mut Vec<u8>) {
+        let resp3 = proto == Protocol::Resp3;
         match self {
             Frame::Simple(s) => line(out, b'+', s.as_bytes()),
             Frame::Error(s) => line(out, b'-', s.as_bytes()),
             Frame::Integer(n) => line(out, b':', n.to_string().as_bytes()),
-            Frame::Bulk(b) => {
-                line(out, b'$', b.len().to_string().as_bytes());
-                out.extend_from_slice(b);
-                out.extend_from_slice(b"\r\n");
-            }
+            Frame::Bulk(b) => bulk(out, b),
+            Frame::Null | Frame::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),
             Frame::Null => out.extend_from_slice(b"$-1\r\n"),
             Frame::NullArray => out.extend_from_slice(b"*-1\r\n"),
-            Frame::Array(items) => {
-                line(out, b'*', items.len().to_string().as_bytes());
-                for item in items {
-                    item.encode(out);
+            Frame::Array(items) => aggregate(out, b'*', items, proto),
+            Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
+            Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
+            Frame::Map(pairs) if resp3 => {
+                line(out, b'%', pairs.len().to_string().as_bytes());
+                for (key, value) in pairs {
+                    key.encode_in(proto, out);
+                    value.encode_in(proto, out);
                 }
             }
+            Frame::Map(pairs) => {
+                line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
+                for (key, value) in pairs {
+                    key.encode_in(proto, out);
+                    value.encode_in(proto, out);
+                }
+            }
+            Frame::Double(text) if resp3 => line(out, b',', text.as_bytes()),
+            Frame::BigNumber(text) if resp3 => line(out, b'(', text.as_bytes()),
+            Frame::Double(text) | Frame::BigNumber(text) => bulk(out, text.as_bytes()),
+            Frame::Boolean(b) if resp3 => line(out, b'#', if *b { b"t" } else { b"f" }),
+            Frame::Boolean(b) => line(out, b':', if *b { b"1" } else { b"0" }),
+            Frame::Verbatim { format, text } if resp3 => {
+                line(out, b'=', (text.len() + 4).to_string().as_bytes());
+                out.extend_from_slice(format);
+                out.push(b':');
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\r\n");
+            }
+            Frame::Verbatim { text, .. } => bulk(out, text),
         }
+    }
+}
+
+fn bulk(out: &mut Vec<u8>, b: &[u8]) {
+    line(out, b'$', b.len().to_string().as_bytes());
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn aggregate(out: &mut Vec<u8>, tag: u8, items: &[Frame], proto: Protocol) {
+    line(out, tag, items.len().to_string().as_bytes());
+    for item in items {
+        item.encode_in(proto, out);
     }
 }
 

@@ -1,4 +1,4 @@
-//! RESP2: the client protocol and the AOF record format.
+//! RESP2 and RESP3: the client protocol and the AOF record format.
 //!
 //! Owns encoding and (incremental, bounded) parsing of frames, one file per concern, each a
 //! leaf or importing only its siblings (this file holds no items, only the public names):
@@ -25,7 +25,7 @@ mod tests;
 
 pub use crate::sds_args::split_args;
 pub use error::{Parsed, ProtocolError};
-pub use frame::{encode_command, Frame};
+pub use frame::{encode_command, Frame, Protocol};
 pub use integer::parse_integer;
 pub use limits::{
     Limits, BULK_LEN_MAX, FRAME_DEPTH_MAX, INLINE_LEN_MAX, MULTIBULK_LEN_MAX, QUERY_BUFFER_MAX,

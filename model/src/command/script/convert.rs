@@ -1,5 +1,6 @@
 //! The Redis ↔ Lua type conversions of Redis 7.0 (`redisProtocolToLuaType`,
-//! `luaReplyToRedisReply`, `luaArgsToRedisArgv`), RESP2 only.
+//! `luaReplyToRedisReply`, `luaArgsToRedisArgv`), RESP2 only: RESP3 replies reach a script as
+//! Redis downgrades them for a RESP2 client.
 //!
 //! Owns the two tables, both ways: integer ↔ number (a Lua number is truncated toward zero),
 //! bulk ↔ string, nil bulk / nil array → false, array ↔ table (up to the first nil), status ↔
@@ -19,14 +20,28 @@ pub(crate) fn frame_to_lua(lua: &Lua, frame: &Frame) -> mlua::Result<Value> {
         Frame::Null | Frame::NullArray => Value::Boolean(false),
         Frame::Simple(s) => Value::Table(single(lua, "ok", s.as_bytes())?),
         Frame::Error(e) => Value::Table(single(lua, "err", e.as_bytes())?),
-        Frame::Array(items) => {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                table.raw_set(i + 1, frame_to_lua(lua, item)?)?;
-            }
-            Value::Table(table)
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => array(lua, items)?,
+        // A script speaks RESP2 (no `redis.setresp(3)` yet): each RESP3 type reaches it as
+        // Redis downgrades it for a RESP2 client.
+        Frame::Map(pairs) => {
+            let flat: Vec<Frame> = pairs
+                .iter()
+                .flat_map(|(k, v)| [k.clone(), v.clone()])
+                .collect();
+            array(lua, &flat)?
         }
+        Frame::Double(text) | Frame::BigNumber(text) => Value::String(lua.create_string(text)?),
+        Frame::Boolean(b) => Value::Number(f64::from(u8::from(*b))),
+        Frame::Verbatim { text, .. } => Value::String(lua.create_string(text)?),
     })
+}
+
+fn array(lua: &Lua, items: &[Frame]) -> mlua::Result<Value> {
+    let table = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        table.raw_set(i + 1, frame_to_lua(lua, item)?)?;
+    }
+    Ok(Value::Table(table))
 }
 
 /// `{field=text}`: a status or error reply, or an error raised by `redis.call`.
