@@ -58,6 +58,12 @@ pub enum Frame {
     BigNumber(String),
     /// `>`; in RESP2 an array.
     Push(Vec<Frame>),
+    /// `|` attributes (a map) before `reply`; in RESP2 the attributes are left out, as Redis's
+    /// `addReplyAttributeLen` does for a RESP2 client.
+    Attributed {
+        attributes: Vec<(Frame, Frame)>,
+        reply: Box<Frame>,
+    },
 }
 
 impl Frame {
@@ -96,13 +102,12 @@ impl Frame {
             Frame::Array(items) => aggregate(out, b'*', items, proto),
             Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
             Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
-            Frame::Map(pairs) if resp3 => {
-                line(out, b'%', pairs.len().to_string().as_bytes());
-                for (key, value) in pairs {
-                    key.encode_in(proto, out);
-                    value.encode_in(proto, out);
-                }
+            Frame::Map(pairs) if resp3 => pairs_in(out, b'%', pairs, proto),
+            Frame::Attributed { attributes, reply } if resp3 => {
+                pairs_in(out, b'|', attributes, proto);
+                reply.encode_in(proto, out);
             }
+            Frame::Attributed { reply, .. } => reply.encode_in(proto, out),
             Frame::Map(pairs) => {
                 line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
                 for (key, value) in pairs {
@@ -124,6 +129,15 @@ impl Frame {
             }
             Frame::Verbatim { text, .. } => bulk(out, text),
         }
+    }
+}
+
+/// A map-shaped aggregate (`%` map, `|` attributes): the pair count, then key, value, ….
+fn pairs_in(out: &mut Vec<u8>, tag: u8, pairs: &[(Frame, Frame)], proto: Protocol) {
+    line(out, tag, pairs.len().to_string().as_bytes());
+    for (key, value) in pairs {
+        key.encode_in(proto, out);
+        value.encode_in(proto, out);
     }
 }
 

@@ -56,6 +56,14 @@ fn resp3_types_encode_in_both_protocols() {
             "*1\r\n_\r\n",
             "*1\r\n$-1\r\n",
         ),
+        (
+            Frame::Attributed {
+                attributes: vec![(b("k"), Frame::Integer(9))],
+                reply: Box::new(b("r")),
+            },
+            "|1\r\n$1\r\nk\r\n:9\r\n$1\r\nr\r\n",
+            "$1\r\nr\r\n",
+        ),
     ];
     for (frame, resp3, resp2) in cases {
         let (mut three, mut two) = (Vec::new(), Vec::new());

@@ -33,6 +33,7 @@ pub(crate) fn frame_to_lua(lua: &Lua, frame: &Frame) -> mlua::Result<Value> {
         Frame::Double(text) | Frame::BigNumber(text) => Value::String(lua.create_string(text)?),
         Frame::Boolean(b) => Value::Number(f64::from(u8::from(*b))),
         Frame::Verbatim { text, .. } => Value::String(lua.create_string(text)?),
+        Frame::Attributed { reply, .. } => frame_to_lua(lua, reply)?,
     })
 }
 
