@@ -1,7 +1,8 @@
 //! Engine-level commands: persistence, connection and server administration that the command
 //! layer does not own (SAVE, BGSAVE, LASTSAVE, BGREWRITEAOF, AUTH, CONFIG, INFO, SHUTDOWN,
-//! DEBUG; HELLO, RESET and CLIENT are `client_cmd.rs`'s). Which commands these are, their arity and flags, is the command index's
-//! (`command/table.rs`): each arm here is the handler of one [`EngineCommand`].
+//! DEBUG; HELLO, RESET and CLIENT are `client_cmd.rs`'s). Which commands these are, their
+//! arity and flags, is the command index's (`command/table.rs`): each arm here is the handler
+//! of one [`EngineCommand`].
 //!
 //! These are `impl Engine` blocks because each command reads or changes several sub-machines;
 //! they reach them only through the router's methods in `mod.rs`.

@@ -1,5 +1,5 @@
-//! RDB snapshots: SAVE, BGSAVE, LASTSAVE (and the BGREWRITEAOF command's entry), save points,
-//! FLUSHALL's save and the final save at shutdown.
+//! RDB snapshots: the sub-machine behind SAVE, BGSAVE and LASTSAVE (whose handlers are in
+//! `admin.rs`), save points, FLUSHALL's save and the final save at shutdown.
 //!
 //! Owns the snapshot state (the running snapshot's procedure, in its own slot beside the AOF
 //! writer's). Invariants:
