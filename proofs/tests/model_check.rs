@@ -15,7 +15,7 @@ const PINNED: &[(&str, usize)] = &[
     ("everysec-two-crashes", 350959),
     ("no", 49399),
     ("always-rewrite", 129182),
-    ("everysec-rewrite", 1352762),
+    ("everysec-rewrite", 1308179),
     ("rdb", 212106),
     ("rdb-two-crashes", 215999),
     ("always-io-failure", 118964),
