@@ -10,7 +10,6 @@ use bytes::Bytes;
 
 use super::cursors::{ScanCursors, SweepCursor};
 use super::script::cache::ScriptCache;
-use super::script::library::Libraries;
 use super::watch::Watches;
 use crate::resp::Frame;
 
@@ -76,8 +75,6 @@ pub struct Shared {
     pub(crate) sweep: SweepCursor,
     /// Scripts by SHA-1 (EVAL, SCRIPT LOAD; EVALSHA runs them).
     pub(crate) scripts: ScriptCache,
-    /// Function libraries (FUNCTION LOAD; FCALL runs them). Empty unless one was loaded.
-    pub(crate) functions: Libraries,
 }
 
 /// Inputs every command sees.

@@ -12,10 +12,10 @@ use super::super::exec::Exec;
 use super::super::glob::string_match;
 use super::super::num::integer_arg;
 use super::super::reply;
-use super::library::{metadata, valid_name, Library, BAD_NAME, FLAG_NAMES, NO_WRITES};
 use super::load;
 use super::run::run_function;
 use super::vm::with_vm;
+use crate::functions::{metadata, valid_name, Libraries, Library, BAD_NAME, FLAG_NAMES, NO_WRITES};
 use crate::resp::Frame;
 
 pub(crate) fn fcall(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
@@ -28,7 +28,7 @@ pub(crate) fn fcall_ro(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 
 /// Redis's `fcallCommandGeneric` and the flag checks of `scriptPrepareForRun`.
 fn fcall_generic(x: &mut Exec<'_>, argv: &[Bytes], ro: bool) -> Frame {
-    let Some((_, library, info)) = x.shared.functions.function(&argv[1]) else {
+    let Some((_, library, info)) = x.ks.functions.function(&argv[1]) else {
         return reply::err("ERR Function not found");
     };
     let (code, flags) = (library.code.clone(), info.flags);
@@ -76,7 +76,7 @@ pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     match sub.as_slice() {
         b"load" => load_command(x, argv),
         b"delete" => {
-            if x.shared.functions.libraries.remove(&argv[2]).is_none() {
+            if x.ks.functions.libraries.remove(&argv[2]).is_none() {
                 return reply::err("ERR Library not found");
             }
             x.add_dirty(1);
@@ -85,7 +85,7 @@ pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         b"list" => list(x, &argv[2..]),
         b"flush" => match flush_mode(&argv[2..]) {
             Ok(()) => {
-                x.shared.functions.libraries.clear();
+                x.ks.functions.libraries.clear();
                 // As Redis's functionFlushCommand: counted as a change, so it is propagated.
                 x.add_dirty(1);
                 reply::ok()
@@ -111,7 +111,7 @@ fn load_command(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         pos += 1;
     }
     let code = argv[pos].clone();
-    match create(x, code, replace) {
+    match create(&mut x.ks.functions, code, replace) {
         Ok(name) => {
             x.add_dirty(1);
             Frame::Bulk(name)
@@ -120,8 +120,17 @@ fn load_command(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     }
 }
 
+/// Adds the libraries an RDB file held (Redis's `rdbFunctionLoad`): `Err` names the failure.
+pub(crate) fn load_libraries(libraries: &mut Libraries, codes: &[Bytes]) -> Result<(), String> {
+    for code in codes {
+        create(libraries, code.clone(), false)
+            .map_err(|e| format!("Failed loading library: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Compiles and links the library `code`; `Ok` is its name.
-pub(crate) fn create(x: &mut Exec<'_>, code: Bytes, replace: bool) -> Result<Bytes, String> {
+pub(crate) fn create(libs: &mut Libraries, code: Bytes, replace: bool) -> Result<Bytes, String> {
     let md = metadata(&code).map_err(|e| format!("ERR {e}"))?;
     if !valid_name(&md.name) {
         return Err(format!("ERR {BAD_NAME}"));
@@ -131,7 +140,7 @@ pub(crate) fn create(x: &mut Exec<'_>, code: Bytes, replace: bool) -> Result<Byt
         return Err(format!("ERR Engine '{engine}' not found"));
     }
     let name = Bytes::from(md.name);
-    if !replace && x.shared.functions.libraries.contains_key(&name) {
+    if !replace && libs.libraries.contains_key(&name) {
         let name = String::from_utf8_lossy(&name);
         return Err(format!("ERR Library '{name}' already exists"));
     }
@@ -144,7 +153,7 @@ pub(crate) fn create(x: &mut Exec<'_>, code: Bytes, replace: bool) -> Result<Byt
         code,
         functions: functions.collect(),
     };
-    x.shared.functions.link(name.clone(), library)?;
+    libs.link(name.clone(), library)?;
     Ok(name)
 }
 
@@ -167,7 +176,7 @@ fn list(x: &Exec<'_>, args: &[Bytes]) -> Frame {
         }
         i += 1;
     }
-    let libraries = x.shared.functions.libraries.iter().filter(|(name, _)| {
+    let libraries = x.ks.functions.libraries.iter().filter(|(name, _)| {
         let name = name.to_ascii_lowercase();
         pattern.as_ref().is_none_or(|p| string_match(p, &name))
     });
@@ -205,7 +214,7 @@ fn library_entry(name: &Bytes, library: &Library, with_code: bool) -> Frame {
 /// Redis's `functionStatsCommand`: no script is ever running between engine steps.
 fn stats(x: &Exec<'_>) -> Frame {
     let key = |k: &str| Frame::Bulk(Bytes::copy_from_slice(k.as_bytes()));
-    let functions = &x.shared.functions;
+    let functions = &x.ks.functions;
     let lua = Frame::Map(vec![
         (
             key("libraries_count"),

@@ -48,7 +48,7 @@ fn load_errors_follow_redis() {
         ),
         (
             "FUNCTION LOAD \"#!lua name=a-b\\nreturn 1\"",
-            &format!("ERR {}", super::library::BAD_NAME),
+            &format!("ERR {}", crate::functions::BAD_NAME),
         ),
         ("FUNCTION LOAD X Y", "ERR Unknown option given: X"),
     ];
@@ -149,4 +149,45 @@ fn management_is_propagated_as_sent_and_fcall_by_its_effects() {
     k.write_denial = Some("MISCONF disk".into());
     assert_eq!(k.reply("FCALL set1 1 a v"), err("MISCONF disk"));
     assert_eq!(k.reply("FCALL get1 1 a"), bulk("v"));
+}
+
+#[test]
+fn function_and_script_commands_are_refused_from_scripts() {
+    let mut k = Kit::new();
+    let refused = "ERR This Redis command is not allowed from script";
+    let got = k.reply(r#"EVAL "return redis.pcall('FUNCTION', 'FLUSH')" 0"#);
+    assert_eq!(got, err(refused));
+    let got = k.reply(r#"EVAL "return redis.pcall('SCRIPT', 'LOAD', 'return 1')" 0"#);
+    assert_eq!(got, err(refused));
+}
+
+#[test]
+fn libraries_survive_flushall_and_travel_in_rdb_and_resp_bases() {
+    use crate::aof::base::encode_resp;
+    use crate::rdb;
+    let mut k = Kit::new();
+    k.reply(LIB);
+    k.reply("SET a 1");
+    k.reply("FLUSHALL");
+    assert_eq!(k.ks.functions.codes().count(), 1);
+    let info = rdb::SaveInfo {
+        aof_base: false,
+        ctime_s: 0,
+        used_mem: 0,
+        compression: true,
+        checksum: true,
+    };
+    let mut bytes = Vec::new();
+    rdb::encode(&k.ks, &info, &mut bytes).unwrap();
+    let opts = rdb::LoadOptions {
+        now_ms: 0,
+        drop_expired: false,
+    };
+    let mut loaded = crate::keyspace::Keyspace::default();
+    let found = rdb::decode(&bytes, &mut loaded, &opts).unwrap();
+    super::load_libraries(&mut loaded.functions, &found.functions).unwrap();
+    assert_eq!(loaded.functions, k.ks.functions);
+    let mut resp = Vec::new();
+    encode_resp(&k.ks, &mut resp).unwrap();
+    assert!(resp.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n"));
 }

@@ -4,7 +4,7 @@
 //!
 //! Owns the Lua side of FUNCTION LOAD and the VM's cache of library callbacks. Invariant: the
 //! callbacks of a library are a pure function of its code, so the cache may be rebuilt from
-//! the engine's [`Libraries`](super::library::Libraries) at any time (a new thread, a restart).
+//! the engine's [`Libraries`](crate::functions::Libraries) at any time (a new thread, a restart).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,8 +13,8 @@ use bytes::Bytes;
 use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::cache::sha1hex;
-use super::library::{valid_name, FunctionInfo, BAD_NAME, FLAG_NAMES};
 use super::vm::Vm;
+use crate::functions::{valid_name, FunctionInfo, BAD_NAME, FLAG_NAMES};
 
 /// One `redis.register_function` call.
 pub(crate) struct Registered {

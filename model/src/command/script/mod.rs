@@ -1,6 +1,6 @@
 //! Lua scripting as Redis 7.0 has it: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT
 //! LOAD|EXISTS|FLUSH|KILL; functions (FUNCTION, FCALL, FCALL_RO) in [`function`], their
-//! libraries in [`library`] (engine state) and their loading in [`load`].
+//! libraries in [`crate::functions`] (data-set state) and their loading in [`load`].
 //!
 //! Map: [`cache`] is the script cache (engine state, in `Shared`); [`vm`] the per-thread Lua
 //! VM and its sandbox (`sandbox.lua`), outside the engine state; [`convert`] the type tables;
@@ -14,7 +14,6 @@ pub(crate) mod cache;
 mod call;
 mod convert;
 mod function;
-pub(crate) mod library;
 mod load;
 mod run;
 mod vm;
@@ -30,7 +29,7 @@ use super::exec::Exec;
 use super::num::integer_arg;
 use super::reply;
 use crate::resp::Frame;
-pub(crate) use function::{fcall, fcall_ro, function};
+pub(crate) use function::{fcall, fcall_ro, function, load_libraries};
 use function::{flush_mode, subcommand_error};
 use run::Invocation;
 

@@ -1,14 +1,17 @@
 //! Function libraries as Redis 7.0 keeps them (`functions.c`): each library's name, code and
 //! registered functions (name, description, flags), and the shebang metadata parser.
 //!
-//! Owns the libraries as engine state (the `functions` field of the hashed
-//! [`Shared`](super::super::Shared) state, empty in every state that never ran FUNCTION LOAD);
-//! the compiled callbacks are not (they live beside the VM, rebuilt from the code on demand).
+//! Owns the libraries as data-set state: they are part of the [`Keyspace`](crate::keyspace)
+//! (as in Redis, where RDB files carry them), so every point-in-time view a snapshot or rewrite
+//! writes holds the libraries of that moment. Hashing skips an empty set, so states that never
+//! ran FUNCTION LOAD hash as before. The compiled callbacks are not state (they live beside the
+//! VM, rebuilt from the code on demand).
 //! Invariants: a function name belongs to at most one library; every library has at least one
 //! function; a library's code is exactly what FUNCTION LOAD was sent, so replaying the code
 //! rebuilds the library.
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use bytes::Bytes;
 
@@ -42,9 +45,18 @@ pub(crate) struct Library {
 }
 
 /// Every library by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Libraries {
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Libraries {
     pub(crate) libraries: BTreeMap<Bytes, Library>,
+}
+
+impl Hash for Libraries {
+    /// Nothing when empty: a data set without libraries hashes as it did before they existed.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        if !self.libraries.is_empty() {
+            self.libraries.hash(state);
+        }
+    }
 }
 
 impl Libraries {
@@ -67,6 +79,15 @@ impl Libraries {
         }
         self.libraries.insert(name, library);
         Ok(())
+    }
+
+    /// Every library's code, in name order (what RDB files and AOF bases write).
+    pub fn codes(&self) -> impl Iterator<Item = &Bytes> {
+        self.libraries.values().map(|l| &l.code)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.libraries.is_empty()
     }
 
     pub(crate) fn functions_count(&self) -> usize {
