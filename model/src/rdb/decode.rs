@@ -125,6 +125,23 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
     })
 }
 
+/// The library codes of a FUNCTION RESTORE payload body: `FUNCTION2` opcodes, each followed
+/// by a string. `Err` is Redis's reply text (without `ERR `).
+pub(crate) fn decode_functions(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let mut codes = Vec::new();
+    while reader.pos < bytes.len() {
+        match reader.u8("a type") {
+            Ok(OPCODE_FUNCTION2) => {}
+            Ok(_) => return Err("given type is not a function".into()),
+            Err(_) => return Err("can not read data type".into()),
+        }
+        let code = reader.string("a function library");
+        codes.push(code.map_err(|_| "failed loading the given functions payload".to_string())?);
+    }
+    Ok(codes)
+}
+
 /// One value as `rdbLoadObjectType` + `rdbLoadObject` read it (RESTORE's payload body); the
 /// whole input must be that one value.
 pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {

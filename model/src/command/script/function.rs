@@ -1,4 +1,5 @@
-//! Redis 7.0 functions: FCALL, FCALL_RO and FUNCTION LOAD|DELETE|LIST|FLUSH|STATS|KILL, over
+//! Redis 7.0 functions: FCALL, FCALL_RO and FUNCTION LOAD|DELETE|LIST|FLUSH|STATS|KILL|DUMP|
+//! RESTORE, over
 //! the libraries in [`Libraries`] (engine state) and the shared Lua VM.
 //!
 //! Owns the handlers and their error texts (`functions.c`, `scriptPrepareForRun`). Invariants:
@@ -12,10 +13,9 @@ use super::super::exec::Exec;
 use super::super::glob::string_match;
 use super::super::num::integer_arg;
 use super::super::reply;
-use super::load;
+use super::libraries::{create, dump, restore};
 use super::run::run_function;
-use super::vm::with_vm;
-use crate::functions::{metadata, valid_name, Libraries, Library, BAD_NAME, FLAG_NAMES, NO_WRITES};
+use crate::functions::{Library, FLAG_NAMES, NO_WRITES};
 use crate::resp::Frame;
 
 pub(crate) fn fcall(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
@@ -59,14 +59,15 @@ fn fcall_generic(x: &mut Exec<'_>, argv: &[Bytes], ro: bool) -> Frame {
     frame
 }
 
-/// FUNCTION and its subcommands (DUMP and RESTORE are not served yet).
+/// FUNCTION and its subcommands.
 pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let sub = argv[1].to_ascii_lowercase();
     let arity_ok = match sub.as_slice() {
         b"load" => argv.len() >= 3,
         b"delete" => argv.len() == 3,
         b"list" | b"flush" => argv.len() >= 2,
-        b"stats" | b"kill" => argv.len() == 2,
+        b"stats" | b"kill" | b"dump" => argv.len() == 2,
+        b"restore" => argv.len() >= 3,
         _ => return subcommand_error("FUNCTION", &argv[1]),
     };
     if !arity_ok {
@@ -93,6 +94,8 @@ pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
             Err(()) => reply::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
         },
         b"stats" => stats(x),
+        b"dump" => Frame::Bulk(dump(&x.ks.functions)),
+        b"restore" => restore(x, argv),
         // The engine runs one step at a time: no script is ever running when this runs.
         _ => reply::err("NOTBUSY No scripts in execution right now."),
     }
@@ -118,43 +121,6 @@ fn load_command(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         }
         Err(text) => Frame::Error(text),
     }
-}
-
-/// Adds the libraries an RDB file held (Redis's `rdbFunctionLoad`): `Err` names the failure.
-pub(crate) fn load_libraries(libraries: &mut Libraries, codes: &[Bytes]) -> Result<(), String> {
-    for code in codes {
-        create(libraries, code.clone(), false)
-            .map_err(|e| format!("Failed loading library: {e}"))?;
-    }
-    Ok(())
-}
-
-/// Compiles and links the library `code`; `Ok` is its name.
-pub(crate) fn create(libs: &mut Libraries, code: Bytes, replace: bool) -> Result<Bytes, String> {
-    let md = metadata(&code).map_err(|e| format!("ERR {e}"))?;
-    if !valid_name(&md.name) {
-        return Err(format!("ERR {BAD_NAME}"));
-    }
-    if !md.engine.eq_ignore_ascii_case(b"lua") {
-        let engine = String::from_utf8_lossy(&md.engine);
-        return Err(format!("ERR Engine '{engine}' not found"));
-    }
-    let name = Bytes::from(md.name);
-    if !replace && libs.libraries.contains_key(&name) {
-        let name = String::from_utf8_lossy(&name);
-        return Err(format!("ERR Library '{name}' already exists"));
-    }
-    let registered = with_vm(|vm| load::load(vm, &code, md.body_at))?;
-    if registered.is_empty() {
-        return Err("ERR No functions registered".into());
-    }
-    let functions = registered.into_iter().map(|r| (r.name, r.info));
-    let library = Library {
-        code,
-        functions: functions.collect(),
-    };
-    libs.link(name.clone(), library)?;
-    Ok(name)
 }
 
 /// Redis's `functionListCommand`: `[LIBRARYNAME pattern] [WITHCODE]`.

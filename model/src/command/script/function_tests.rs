@@ -191,3 +191,40 @@ fn libraries_survive_flushall_and_travel_in_rdb_and_resp_bases() {
     encode_resp(&k.ks, &mut resp).unwrap();
     assert!(resp.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n"));
 }
+
+#[test]
+fn dump_and_restore_follow_the_policies() {
+    let mut k = Kit::new();
+    k.reply(LIB);
+    let Frame::Bulk(payload) = k.reply("FUNCTION DUMP") else {
+        panic!()
+    };
+    assert_eq!(payload[0], 0xF5);
+    let restore = |k: &mut Kit, policy: &[&[u8]]| {
+        let mut argv = vec![
+            bytes::Bytes::from_static(b"FUNCTION"),
+            bytes::Bytes::from_static(b"RESTORE"),
+            payload.clone(),
+        ];
+        argv.extend(policy.iter().map(|p| bytes::Bytes::copy_from_slice(p)));
+        k.run_argv(1, &argv).reply
+    };
+    assert_eq!(restore(&mut k, &[]), err("ERR Library lib already exists"));
+    assert_eq!(restore(&mut k, &[b"REPLACE"]), ok());
+    let policy = "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.";
+    assert_eq!(restore(&mut k, &[b"NO"]), err(policy));
+    k.reply("FUNCTION FLUSH");
+    let out = k.run_argv(
+        1,
+        &[
+            bytes::Bytes::from_static(b"FUNCTION"),
+            bytes::Bytes::from_static(b"RESTORE"),
+            payload.clone(),
+        ],
+    );
+    assert_eq!(out.reply, ok());
+    assert_eq!(out.propagate.len(), 1);
+    assert_eq!(k.reply("FCALL set1 1 a v"), ok());
+    let bad = k.reply("FUNCTION RESTORE xxxxxxxxxxxxxxxxxxxx");
+    assert_eq!(bad, err("ERR DUMP payload version or checksum are wrong"));
+}

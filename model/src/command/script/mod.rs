@@ -14,6 +14,7 @@ pub(crate) mod cache;
 mod call;
 mod convert;
 mod function;
+mod libraries;
 mod load;
 mod run;
 mod vm;
@@ -29,8 +30,9 @@ use super::exec::Exec;
 use super::num::integer_arg;
 use super::reply;
 use crate::resp::Frame;
-pub(crate) use function::{fcall, fcall_ro, function, load_libraries};
+pub(crate) use function::{fcall, fcall_ro, function};
 use function::{flush_mode, subcommand_error};
+pub(crate) use libraries::load_libraries;
 use run::Invocation;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
