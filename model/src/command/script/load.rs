@@ -16,6 +16,9 @@ use super::cache::sha1hex;
 use super::vm::Vm;
 use crate::functions::{valid_name, FunctionInfo, BAD_NAME, FLAG_NAMES};
 
+/// Libraries whose callbacks a VM keeps (each FUNCTION LOAD REPLACE of new code adds one).
+const CACHED_LIBRARIES_MAX: usize = 256;
+
 /// One `redis.register_function` call.
 pub(crate) struct Registered {
     pub(crate) name: Bytes,
@@ -54,6 +57,9 @@ pub(crate) fn load(vm: &mut Vm, code: &Bytes, body_at: usize) -> Result<Vec<Regi
     ran.map_err(|e| format!("ERR Error registering functions: {}", text(&e)))?;
     let found = found.into_inner();
     let callbacks = found.iter().map(|r| (r.name.clone(), r.callback.clone()));
+    if vm.libraries.len() >= CACHED_LIBRARIES_MAX {
+        vm.libraries.clear(); // A cache: whatever is still loaded compiles again on use.
+    }
     vm.libraries.insert(sha1hex(code), callbacks.collect());
     Ok(found)
 }
