@@ -74,6 +74,11 @@ pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         let name = format!("function|{}", String::from_utf8_lossy(&sub));
         return reply::wrong_arity(&name);
     }
+    let writes = matches!(sub.as_slice(), b"load" | b"delete" | b"flush" | b"restore");
+    // These subcommands are `write` in Redis: refused while persistence fails (MISCONF).
+    if let Some(denial) = x.ctx.write_denial.as_ref().filter(|_| writes) {
+        return reply::err(denial);
+    }
     match sub.as_slice() {
         b"load" => load_command(x, argv),
         b"delete" => {

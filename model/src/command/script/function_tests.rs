@@ -149,6 +149,8 @@ fn management_is_propagated_as_sent_and_fcall_by_its_effects() {
     k.write_denial = Some("MISCONF disk".into());
     assert_eq!(k.reply("FCALL set1 1 a v"), err("MISCONF disk"));
     assert_eq!(k.reply("FCALL get1 1 a"), bulk("v"));
+    assert_eq!(k.reply("FUNCTION DELETE lib"), err("MISCONF disk"));
+    assert_eq!(k.reply("FUNCTION FLUSH"), err("MISCONF disk"));
 }
 
 #[test]
