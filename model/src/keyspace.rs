@@ -12,6 +12,8 @@
 use bytes::Bytes;
 use imbl::OrdMap;
 
+use crate::functions::Libraries;
+
 /// Default number of databases, as Redis.
 pub const DATABASES_DEFAULT: usize = 16;
 
@@ -88,6 +90,8 @@ impl Db {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Keyspace {
     pub dbs: Vec<Db>,
+    /// Function libraries (FUNCTION LOAD): data-set state, kept by FLUSHALL, written to RDB.
+    pub functions: Libraries,
 }
 
 impl Default for Keyspace {
@@ -101,6 +105,7 @@ impl Keyspace {
         assert!(databases >= 1 && databases <= u8::MAX as usize + 1);
         Self {
             dbs: vec![Db::default(); databases],
+            functions: Libraries::default(),
         }
     }
 

@@ -17,6 +17,7 @@ pub mod aof;
 pub mod command;
 pub mod config;
 pub mod engine;
+pub mod functions;
 pub mod io;
 pub mod keyspace;
 pub mod rdb;

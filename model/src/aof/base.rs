@@ -16,6 +16,12 @@ use crate::keyspace::{Keyspace, Value};
 pub(crate) fn encode_resp<W: Write>(view: &Keyspace, out: &mut W) -> std::io::Result<u64> {
     let mut written = 0u64;
     let mut record = Vec::new();
+    for code in view.functions.codes() {
+        // As Redis's `rewriteFunctions`: every library first, as the command that loads it.
+        super::record::encode(&[b("FUNCTION"), b("LOAD"), code.clone()], &mut record);
+    }
+    out.write_all(&record)?;
+    written += record.len() as u64;
     for (db_index, db) in view.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;

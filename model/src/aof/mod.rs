@@ -29,7 +29,8 @@ pub fn holds_data(bytes: &[u8]) -> bool {
             drop_expired: false,
         };
         // An unreadable RDB is treated as data: never discard what cannot be understood.
-        return crate::rdb::decode(bytes, &mut scratch, &opts).map_or(true, |l| l.keys_loaded > 0);
+        return crate::rdb::decode(bytes, &mut scratch, &opts)
+            .map_or(true, |l| l.keys_loaded > 0 || !l.functions.is_empty());
     }
     !matches!(record::decode(bytes), Decoded::Incomplete) || bytes.iter().any(|&b| b != 0)
 }

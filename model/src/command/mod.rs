@@ -52,6 +52,7 @@ pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
+pub(crate) use script::load_libraries;
 pub use state::{CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
 /// The command a request names (any letter case), resolved once, without allocating.

@@ -168,6 +168,8 @@ static COMMANDS: &[Command] = &[
     cmd("eval_ro", -3, NS.union(ST).union(R), K0, Scr, "7.0.0", "Depends on the script that is executed.", "Execute a read-only Lua script server side", d(script::eval_ro)),
     cmd("evalsha_ro", -3, NS.union(ST).union(R), K0, Scr, "7.0.0", "Depends on the script that is executed.", "Execute a read-only Lua script server side", d(script::evalsha_ro)),
     cmd("script", -2, NONE, K0, Scr, "2.6.0", "Depends on subcommand.", "A container for Lua scripts management commands", d(script::script)),
+    cmd("fcall", -3, NS.union(ST).union(MR), K0, Scr, "7.0.0", "Depends on the function that is executed.", "Invoke a function", d(script::fcall)),
+    cmd("fcall_ro", -3, NS.union(ST).union(R), K0, Scr, "7.0.0", "Depends on the function that is executed.", "Invoke a read-only function", d(script::fcall_ro)),
     cmd("function", -2, NONE, K0, Scr, "7.0.0", "Depends on subcommand.", "A container for function commands", d(script::function)),
     cmd("save", 1, A.union(NS).union(NAL).union(NM), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk", Run::Engine(E::Save)),
     cmd("bgsave", -1, A.union(NS).union(NAL), K0, Srv, "1.0.0", ON, "Asynchronously save the dataset to disk", Run::Engine(E::Bgsave)),

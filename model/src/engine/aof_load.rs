@@ -446,7 +446,16 @@ impl AofLoad {
             now_ms,
             drop_expired: false,
         };
-        match rdb::decode(&self.buf, ks, &opts) {
+        let decoded = rdb::decode(&self.buf, ks, &opts).and_then(|loaded| {
+            command::load_libraries(&mut ks.functions, &loaded.functions)
+                .map(|()| loaded)
+                .map_err(|reason| rdb::RdbError {
+                    offset: 0,
+                    reason: format!("{reason} at offset 0"),
+                    incomplete: false,
+                })
+        });
+        match decoded {
             Ok(loaded) => {
                 self.commands += loaded.keys_loaded;
                 self.base_keys += loaded.keys_loaded;

@@ -4,6 +4,7 @@
 //! unreadable — including a zero-length file or bytes after the checksum — refuses start-up
 //! naming the file and the offset; expired keys are dropped while loading, as Redis does.
 
+use crate::command;
 use crate::config::Config;
 use crate::io::{EffectId, IoResult, Lane, Op, Owner};
 use crate::keyspace::Keyspace;
@@ -110,6 +111,7 @@ fn decode_rdb(
             "unexpected bytes after the RDB checksum".to_string(),
         ));
     }
+    command::load_libraries(&mut keyspace.functions, &loaded.functions).map_err(|e| (None, e))?;
     Ok(loaded.keys_loaded)
 }
 

@@ -31,7 +31,7 @@ pub struct LoadOptions {
 }
 
 /// What a successful load found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Loaded {
     /// Offset just after the CRC trailer (after EOF for versions < 5): where the RESP tail
     /// of an old-style AOF with an RDB preamble starts.
@@ -42,6 +42,9 @@ pub struct Loaded {
     pub keys_expired: u64,
     /// The file's RDB version.
     pub version: u32,
+    /// The code of each function library (`FUNCTION2` opcode), in file order: the caller
+    /// compiles them into the keyspace's libraries (Lua is the command layer's).
+    pub functions: Vec<Bytes>,
 }
 
 /// Why a load stopped. `reason` is a complete sentence that ends with "at offset N".
@@ -102,6 +105,7 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
         expire_at_ms: None,
         keys_loaded: 0,
         keys_expired: 0,
+        functions: Vec::new(),
     };
     loop {
         let at = reader.pos;
@@ -117,7 +121,25 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
         keys_loaded: state.keys_loaded,
         keys_expired: state.keys_expired,
         version,
+        functions: state.functions,
     })
+}
+
+/// The library codes of a FUNCTION RESTORE payload body: `FUNCTION2` opcodes, each followed
+/// by a string. `Err` is Redis's reply text (without `ERR `).
+pub(crate) fn decode_functions(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let mut codes = Vec::new();
+    while reader.pos < bytes.len() {
+        match reader.u8("a type") {
+            Ok(OPCODE_FUNCTION2) => {}
+            Ok(_) => return Err("given type is not a function".into()),
+            Err(_) => return Err("can not read data type".into()),
+        }
+        let code = reader.string("a function library");
+        codes.push(code.map_err(|_| "failed loading the given functions payload".to_string())?);
+    }
+    Ok(codes)
 }
 
 /// One value as `rdbLoadObjectType` + `rdbLoadObject` read it (RESTORE's payload body); the
@@ -142,6 +164,7 @@ struct State {
     expire_at_ms: Option<u64>,
     keys_loaded: u64,
     keys_expired: u64,
+    functions: Vec<Bytes>,
 }
 
 fn read_header(reader: &mut Reader<'_>) -> Result<u32, RdbError> {
@@ -211,10 +234,9 @@ fn read_item(
                           the file was written by a Redis with modules loaded";
             return Err(RdbError::corrupt(at, reason));
         }
-        OPCODE_FUNCTION2 | OPCODE_FUNCTION_PRE_GA => {
-            let reason = format!(
-                "a function library (opcode {opcode:#04X}, FUNCTION2) is not supported yet"
-            );
+        OPCODE_FUNCTION2 => state.functions.push(reader.string("a function library")?),
+        OPCODE_FUNCTION_PRE_GA => {
+            let reason = "a pre-GA function library (opcode 0xF6) is not supported";
             return Err(RdbError::corrupt(at, reason));
         }
         TYPE_STRING => read_string_key(reader, ks, opts, state)?,

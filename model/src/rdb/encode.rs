@@ -40,6 +40,11 @@ pub fn encode<W: Write>(ks: &Keyspace, info: &SaveInfo, out: &mut W) -> io::Resu
     sink.bytes(format!("{RDB_VERSION:04}").as_bytes())?;
     debug_assert_eq!(sink.written + sink.pending.len() as u64, HEADER_LEN);
     write_aux_fields(&mut sink, info)?;
+    for code in ks.functions.codes() {
+        // As `rdbSaveFunctions`: each library's code, before the databases.
+        sink.byte(OPCODE_FUNCTION2)?;
+        sink.string(code)?;
+    }
     for (db_index, db) in ks.dbs.iter().enumerate() {
         if db.is_empty() {
             continue; // As `rdbSaveDb`: an empty database leaves no trace.

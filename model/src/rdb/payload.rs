@@ -1,4 +1,5 @@
-//! DUMP/RESTORE payloads: one value in RDB encoding, then the RDB version (2 bytes,
+//! DUMP/RESTORE payloads (and FUNCTION DUMP/RESTORE's: libraries after FUNCTION2 opcodes):
+//! one value in RDB encoding, then the RDB version (2 bytes,
 //! little-endian) and a CRC-64/Redis of everything before it (8 bytes, little-endian), as
 //! Redis 7.0's `createDumpPayload` writes and `verifyDumpPayload` checks.
 //!
@@ -7,9 +8,11 @@
 //! error, never a panic, so a client cannot make the server load bytes it did not check.
 
 use super::checksum::crc64_redis;
-use super::decode::decode_value;
+use bytes::Bytes;
+
+use super::decode::{decode_functions, decode_value};
 use super::encode::encode_value;
-use super::format::RDB_VERSION;
+use super::format::{OPCODE_FUNCTION2, RDB_VERSION};
 use crate::keyspace::Value;
 
 /// Version and checksum.
@@ -28,6 +31,30 @@ pub enum PayloadError {
 pub fn dump(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     encode_value(value, &mut out);
+    footer(out)
+}
+
+/// FUNCTION DUMP's payload: each library's code after a `FUNCTION2` opcode (Redis's
+/// `rdbSaveFunctions`), then the same footer as DUMP.
+pub fn dump_functions<'a>(codes: impl Iterator<Item = &'a Bytes>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        let at = out.len();
+        // A string value is its type byte (0) then the string: swap the byte for the opcode.
+        encode_value(&Value::Str(code.clone()), &mut out);
+        out[at] = OPCODE_FUNCTION2;
+    }
+    footer(out)
+}
+
+/// The library codes of a FUNCTION RESTORE payload; `Err` is Redis's reply text.
+pub fn restore_functions(payload: &[u8]) -> Result<Vec<Bytes>, String> {
+    let body = checked_body(payload)
+        .map_err(|_| "ERR DUMP payload version or checksum are wrong".to_string())?;
+    decode_functions(body).map_err(|e| format!("ERR {e}"))
+}
+
+fn footer(mut out: Vec<u8>) -> Vec<u8> {
     let version = u16::try_from(RDB_VERSION).expect("RDB version fits two bytes");
     out.extend_from_slice(&version.to_le_bytes());
     let crc = crc64_redis(&out);
@@ -37,6 +64,11 @@ pub fn dump(value: &Value) -> Vec<u8> {
 
 /// The value of a RESTORE payload.
 pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
+    decode_value(checked_body(payload)?).map_err(|_| PayloadError::BadFormat)
+}
+
+/// The body of a payload whose version is at most ours and whose checksum matches.
+fn checked_body(payload: &[u8]) -> Result<&[u8], PayloadError> {
     if payload.len() < FOOTER_LEN {
         return Err(PayloadError::VersionOrChecksum);
     }
@@ -50,7 +82,7 @@ pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
     if u32::from(version) > RDB_VERSION || crc64_redis(body_and_version) != crc {
         return Err(PayloadError::VersionOrChecksum);
     }
-    decode_value(&body_and_version[..version_at]).map_err(|_| PayloadError::BadFormat)
+    Ok(&body_and_version[..version_at])
 }
 
 #[cfg(test)]

@@ -203,7 +203,8 @@ fn redis_dump_decodes_and_checksum_verifies() {
             end_offset: bytes.len() as u64,
             keys_loaded: 2,
             keys_expired: 0,
-            version: 10
+            version: 10,
+            functions: Vec::new(),
         }
     );
 }
@@ -435,9 +436,9 @@ fn unsupported_content_is_named() {
     assert!(error_of(&file(10, b"\xf7\x01"))
         .reason
         .contains("MODULE_AUX"));
-    assert!(error_of(&file(10, b"\xf5\x01x"))
+    assert!(error_of(&file(10, b"\xf6\x01x"))
         .reason
-        .contains("FUNCTION2"));
+        .contains("pre-GA function library"));
 }
 
 /// Goal: structural errors: SELECTDB out of range, duplicate keys, bad length and string

@@ -37,7 +37,9 @@ pub(crate) fn script_call(
         return Err("ERR Wrong number of args calling Redis command from script".into());
     }
     let runs_here = matches!(command.run, Run::Data(_) | Run::Control(_));
-    if command.flags.contains(Flags::NOSCRIPT) || !runs_here {
+    // Every SCRIPT and FUNCTION subcommand is `noscript` in Redis (the containers are not).
+    let container = matches!(command.name, "script" | "function");
+    if command.flags.contains(Flags::NOSCRIPT) || !runs_here || container {
         return Err("ERR This Redis command is not allowed from script".into());
     }
     let writes = command.is_write();

@@ -52,19 +52,28 @@ pub(crate) fn single(lua: &Lua, field: &str, text: &[u8]) -> mlua::Result<Table>
     Ok(table)
 }
 
+/// Nesting a reply may reach before it is cut with Redis's "reached lua stack limit" (Redis
+/// stops where its Lua C stack ends; a self-referencing table would otherwise never end).
+const DEPTH_MAX: usize = 1000;
+
 /// A script's return value as the reply the client gets.
 pub(crate) fn lua_to_frame(value: &Value) -> Frame {
+    lua_to_frame_at(value, 0)
+}
+
+fn lua_to_frame_at(value: &Value, depth: usize) -> Frame {
     match value {
         Value::String(s) => Frame::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Boolean(true) => Frame::Integer(1),
         Value::Number(n) => Frame::Integer(*n as i64),
         Value::Integer(n) => Frame::Integer(*n),
-        Value::Table(t) => table_to_frame(t),
+        Value::Table(_) if depth >= DEPTH_MAX => Frame::error("ERR reached lua stack limit"),
+        Value::Table(t) => table_to_frame(t, depth),
         _ => Frame::Null,
     }
 }
 
-fn table_to_frame(table: &Table) -> Frame {
+fn table_to_frame(table: &Table, depth: usize) -> Frame {
     if let Ok(Value::String(e)) = table.raw_get::<Value>("err") {
         return Frame::Error(one_line(&e.as_bytes()));
     }
@@ -75,7 +84,7 @@ fn table_to_frame(table: &Table) -> Frame {
     for i in 1.. {
         match table.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_frame(&v)),
+            Ok(v) => items.push(lua_to_frame_at(&v, depth + 1)),
         }
     }
     Frame::Array(items)
@@ -168,6 +177,18 @@ mod tests {
         assert_eq!(lua_to_frame(&null), Frame::Null);
         let err = frame_to_lua(&lua, &Frame::error("ERR x")).unwrap();
         assert_eq!(lua_to_frame(&err), Frame::error("ERR x"));
+        let looped: Value = lua
+            .load("local a = {}; local b = {a}; a[1] = b; return a")
+            .eval()
+            .unwrap();
+        let mut frame = lua_to_frame(&looped);
+        for _ in 0..DEPTH_MAX {
+            let Frame::Array(mut items) = frame else {
+                panic!()
+            };
+            frame = items.remove(0);
+        }
+        assert_eq!(frame, Frame::error("ERR reached lua stack limit"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Lua scripting as Redis 7.0 has it: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT
-//! LOAD|EXISTS|FLUSH|KILL, and FUNCTION LIST|FLUSH answered as a server with no libraries.
+//! LOAD|EXISTS|FLUSH|KILL; functions (FUNCTION, FCALL, FCALL_RO) in [`function`], their
+//! libraries in [`crate::functions`] (data-set state) and their loading in [`load`].
 //!
 //! Map: [`cache`] is the script cache (engine state, in `Shared`); [`vm`] the per-thread Lua
 //! VM and its sandbox (`sandbox.lua`), outside the engine state; [`convert`] the type tables;
@@ -12,9 +13,14 @@
 pub(crate) mod cache;
 mod call;
 mod convert;
+mod function;
+mod libraries;
+mod load;
 mod run;
 mod vm;
 
+#[cfg(test)]
+mod function_tests;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +30,9 @@ use super::exec::Exec;
 use super::num::integer_arg;
 use super::reply;
 use crate::resp::Frame;
+pub(crate) use function::{fcall, fcall_ro, function};
+use function::{flush_mode, subcommand_error};
+pub(crate) use libraries::load_libraries;
 use run::Invocation;
 
 const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -128,41 +137,4 @@ fn script_load(x: &mut Exec<'_>, body: &Bytes) -> Frame {
     }
     x.shared.scripts.insert(body);
     Frame::Bulk(Bytes::copy_from_slice(&sha))
-}
-
-/// `[ASYNC|SYNC]`: both flush at once here (the cache is small and the engine owns it).
-fn flush_mode(args: &[Bytes]) -> Result<(), ()> {
-    match args {
-        [] => Ok(()),
-        [mode] if mode.eq_ignore_ascii_case(b"sync") || mode.eq_ignore_ascii_case(b"async") => {
-            Ok(())
-        }
-        _ => Err(()),
-    }
-}
-
-/// FUNCTION LIST|FLUSH for a server with no function libraries (no engine for them).
-pub(crate) fn function(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
-    let sub = argv[1].to_ascii_lowercase();
-    match sub.as_slice() {
-        b"list" => Frame::Array(Vec::new()),
-        b"flush" => match flush_mode(&argv[2..]) {
-            Ok(()) => {
-                // As Redis's functionFlushCommand: counted as a change, so it is propagated.
-                x.add_dirty(1);
-                reply::ok()
-            }
-            Err(()) => reply::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        },
-        _ => subcommand_error("FUNCTION", &argv[1]),
-    }
-}
-
-/// Redis's `addReplySubcommandSyntaxError`.
-fn subcommand_error(command: &str, sub: &Bytes) -> Frame {
-    let sub = String::from_utf8_lossy(sub);
-    let sub: String = sub.chars().take(128).collect();
-    reply::err(&format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {command} HELP."
-    ))
 }

@@ -38,29 +38,67 @@ pub(crate) fn run(x: &mut Exec<'_>, inv: &Invocation<'_>) -> Frame {
             Ok(f) => f,
             Err(text) => return Frame::Error(text),
         };
-        vm.arm();
-        let result = run_in(vm, x, inv, f);
-        vm.lua.remove_hook();
-        result.unwrap_or_else(|e| Frame::Error(format!("ERR Error running script: {e}")))
+        let lua = &vm.lua;
+        let bound = array(lua, inv.keys).and_then(|keys| vm.base.raw_set("KEYS", keys));
+        let bound = bound.and_then(|()| vm.base.raw_set("ARGV", array(lua, inv.args)?));
+        if let Err(e) = bound {
+            return Frame::Error(format!("ERR Error running script: {e}"));
+        }
+        guarded(vm, x, inv.read_only, &inv.sha, |vm| {
+            vm.xpcall.call((f, vm.handler.clone()))
+        })
     })
+}
+
+/// Runs the callback of function `name` of the library `code` with `(KEYS, ARGV)`.
+pub(crate) fn run_function(
+    x: &mut Exec<'_>,
+    code: &Bytes,
+    name: &[u8],
+    (keys, args): (&[Bytes], &[Bytes]),
+    read_only: bool,
+) -> Frame {
+    with_vm(|vm| {
+        let f = match super::load::callback(vm, code, name) {
+            Ok(f) => f,
+            Err(text) => return Frame::Error(text),
+        };
+        guarded(vm, x, read_only, name, |vm| {
+            let (keys, args) = (array(&vm.lua, keys)?, array(&vm.lua, args)?);
+            vm.fcall.call((f, vm.handler.clone(), keys, args))
+        })
+    })
+}
+
+/// Runs `call` with the budget armed and `redis.call` bound to this unit.
+fn guarded(
+    vm: &Vm,
+    x: &mut Exec<'_>,
+    read_only: bool,
+    name: &[u8],
+    call: impl FnOnce(&Vm) -> mlua::Result<(bool, Value)>,
+) -> Frame {
+    vm.arm();
+    let result = run_in(vm, x, read_only, name, call);
+    vm.lua.remove_hook();
+    result.unwrap_or_else(|e| Frame::Error(format!("ERR Error running script: {e}")))
 }
 
 fn run_in(
     vm: &Vm,
     x: &mut Exec<'_>,
-    inv: &Invocation<'_>,
-    f: mlua::Function,
+    read_only: bool,
+    name: &[u8],
+    call: impl FnOnce(&Vm) -> mlua::Result<(bool, Value)>,
 ) -> mlua::Result<Frame> {
     let lua = &vm.lua;
-    vm.base.raw_set("KEYS", array(lua, inv.keys)?)?;
-    vm.base.raw_set("ARGV", array(lua, inv.args)?)?;
     let flags = ScriptFlags {
-        read_only: inv.read_only,
+        read_only,
         wrote: false,
     };
     let unit = RefCell::new((x, flags));
     lua.scope(|scope| {
-        let call =
+        let call_fn =
             scope.create_function(
                 |lua, args: MultiValue| match redis_call(lua, &unit, args)? {
                     (_, Some(text)) => Err(mlua::Error::external(CallError(text))),
@@ -68,15 +106,16 @@ fn run_in(
                 },
             )?;
         let pcall = scope.create_function(|lua, args| Ok(redis_call(lua, &unit, args)?.0))?;
-        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("call", call_fn)?;
         vm.redis.raw_set("pcall", pcall)?;
-        let (ok, value): (bool, Value) = vm.xpcall.call((f, vm.handler.clone()))?;
+        let outcome = call(vm);
         vm.redis.raw_set("call", Value::Nil)?;
         vm.redis.raw_set("pcall", Value::Nil)?;
+        let (ok, value) = outcome?;
         Ok(if ok {
             lua_to_frame(&value)
         } else {
-            failure(&value, &inv.sha)
+            failure(&value, name)
         })
     })
 }
@@ -123,7 +162,7 @@ fn array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 
 /// A failed run as Redis replies it: the error, then ` script: <sha>, on <source>:<line>.`
 /// when the error handler found the script line.
-fn failure(value: &Value, sha: &[u8; 40]) -> Frame {
+fn failure(value: &Value, sha: &[u8]) -> Frame {
     let Value::Table(t) = value else {
         return Frame::error(format!(
             "ERR Error running script {}",

@@ -65,4 +65,32 @@ local env = setmetatable({}, {
 })
 proxies[env] = true
 base._G = env
-return env, base, redis
+
+-- Function libraries (FUNCTION LOAD): their code runs in `lib_env`, which while loading sees
+-- only Redis's load-time API (`redis.register_function`, set per load by the engine,
+-- `redis.log`, the log levels), and afterwards — when their callbacks run — what scripts see.
+local load_redis = {LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  log = redis.log}
+local load_api = {redis = readonly(load_redis)}
+local loading = false
+local lib_env = setmetatable({}, {
+  __index = function(_, k)
+    local v
+    if loading then v = load_api[k] else v = base[k] end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = refuse,
+  __metatable = false,
+})
+proxies[lib_env] = true
+local function set_loading(flag) loading = flag end
+-- Calls a function's callback with (KEYS, ARGV) under the error handler.
+local xpcall = G.xpcall
+local function fcall(f, handler, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+return env, base, redis, {lib_env = lib_env, load_redis = load_redis,
+  set_loading = set_loading, fcall = fcall}

@@ -48,6 +48,16 @@ pub(crate) struct Vm {
     pub(crate) handler: Function,
     pub(crate) xpcall: Function,
     compiled: HashMap<[u8; 40], Function>,
+    /// What function library code runs in (see `sandbox.lua`).
+    pub(crate) lib_env: Table,
+    /// The `redis` table library code sees while loading: `register_function` set per load.
+    pub(crate) load_redis: Table,
+    /// Switches `lib_env` between the load-time API and the scripts' globals.
+    pub(crate) set_loading: Function,
+    /// `fcall(f, handler, keys, args)`: a callback under the error handler.
+    pub(crate) fcall: Function,
+    /// Library callbacks by the SHA-1 of the library's code, then function name.
+    pub(crate) libraries: HashMap<[u8; 40], HashMap<Bytes, Function>>,
 }
 
 /// Runs `f` with this thread's VM, creating it on first use.
@@ -83,17 +93,22 @@ impl Vm {
         hidden.raw_set("random", lua.create_function(lua_random)?)?;
         hidden.raw_set("randomseed", lua.create_function(lua_randomseed)?)?;
         let sandbox = lua.load(include_str!("sandbox.lua")).set_name("=sandbox");
-        let (env, base, redis): (Table, Table, Table) = sandbox.call(hidden)?;
+        let (env, base, redis, lib): (Table, Table, Table, Table) = sandbox.call(hidden)?;
         let handler = lua.create_function(error_handler)?;
         let xpcall = lua.globals().raw_get("xpcall")?;
         Ok(Vm {
-            lua,
             env,
             base,
             redis,
             handler,
             xpcall,
             compiled: HashMap::new(),
+            lib_env: lib.raw_get("lib_env")?,
+            load_redis: lib.raw_get("load_redis")?,
+            set_loading: lib.raw_get("set_loading")?,
+            fcall: lib.raw_get("fcall")?,
+            libraries: HashMap::new(),
+            lua,
         })
     }
 
@@ -158,8 +173,8 @@ fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Table> {
             break;
         };
         let source = frame.source().source.map(|s| s.into_owned());
-        if source.as_deref() == Some("@user_script") {
-            table.raw_set("source", "@user_script")?;
+        if let Some(source @ ("@user_script" | "@user_function")) = source.as_deref() {
+            table.raw_set("source", source)?;
             table.raw_set("line", frame.curr_line())?;
             break;
         }
