@@ -7,7 +7,8 @@
 # and SET at -c 1 under always beside the disk's measured fdatasync rate (the ceiling for one
 # client that waits for every fsync).
 #
-# Usage: bench/compare.sh            (ROUNDS=2 N_P1=100000 N_P16=500000 N_C1=10000 by default)
+# Usage: bench/compare.sh            (ROUNDS=2 N_P1=100000 N_P16=500000 N_C1=10000 by default;
+#        DURAKV=<binary> to measure another build)
 #        ROUNDS=3 BENCH_DIR=/mnt/disk/tmp bench/compare.sh
 # Numbers are only comparable within one run: ratios, not absolute times, are the result.
 set -euo pipefail
@@ -26,9 +27,12 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
 fi
-cargo build --release --locked -q -p durakv-runtime --bin durakv-server
+# DURAKV=<binary> measures another build (e.g. an older commit's) against the same Redis.
+if [ -z "${DURAKV:-}" ]; then
+  cargo build --release --locked -q -p durakv-runtime --bin durakv-server
+  DURAKV=$ROOT/target/release/durakv-server
+fi
 cargo build --release --locked -q -p durakv-tests --bin fdatasync-rate
-DURAKV=$ROOT/target/release/durakv-server
 PROBE=$ROOT/target/release/fdatasync-rate
 mkdir -p "$BENCH_DIR"
 
