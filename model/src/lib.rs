@@ -24,4 +24,6 @@ pub mod rdb;
 pub mod resp;
 pub mod sds_args;
 pub mod sim;
+#[cfg(test)]
+mod test_argv;
 pub mod view;

@@ -107,13 +107,7 @@ fn hex_value(c: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_argv::argv;
 
     /// Goal: Redis's quoting rules, including its refusals.
     #[test]

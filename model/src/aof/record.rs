@@ -165,13 +165,7 @@ fn show(b: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_argv::argv;
 
     #[test]
     fn round_trip_and_every_prefix_is_incomplete() {

@@ -88,13 +88,7 @@ pub(crate) fn one_line(text: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_argv::argv;
 
     #[test]
     fn unknown_command_lists_arguments_like_redis() {

@@ -124,13 +124,7 @@ mod tests {
     use super::*;
     use crate::resp::frame::{encode_command, Frame};
     use crate::resp::limits::INLINE_LEN_MAX;
-
-    fn argv(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
+    use crate::test_argv::argv;
 
     fn parse(buf: &[u8]) -> Parsed<Vec<Bytes>> {
         parse_command(buf, &Limits::default())
