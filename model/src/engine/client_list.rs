@@ -9,9 +9,10 @@
 
 use bytes::Bytes;
 
+use crate::command;
 use crate::resp::{parse_integer, Frame};
 
-use super::clients::ClientId;
+use super::clients::{ClientId, LastCommand};
 use super::Engine;
 
 impl Engine {
@@ -78,8 +79,8 @@ impl Engine {
         }
         let db = session.map_or(0, |s| s.db);
         let multi = multi.map_or(-1, |m| m.queued.len() as i64);
-        let cmd = conn.and_then(|c| c.last_cmd.clone());
-        let cmd = cmd.unwrap_or_else(|| "NULL".to_string());
+        let cmd = conn.and_then(|c| c.last_cmd.as_ref());
+        let cmd = cmd.map_or_else(|| "NULL".to_string(), full_name);
         format!(
             "id={id} addr={addr} laddr={laddr} fd={fd} name={} age={age} idle={idle} \
              flags={flags} db={db} sub=0 psub=0 ssub=0 multi={multi} qbuf=0 qbuf-free=0 \
@@ -90,5 +91,14 @@ impl Engine {
             text(&info.lib_name),
             text(&info.lib_ver),
         )
+    }
+}
+
+/// `name` or `container|subcommand` (lower case), as Redis's `cmd=` field shows it.
+fn full_name(last: &LastCommand) -> String {
+    let name = command::entry(last.id).name;
+    match &last.sub {
+        Some(sub) => format!("{name}|{}", String::from_utf8_lossy(sub).to_lowercase()),
+        None => name.to_string(),
     }
 }

@@ -49,8 +49,17 @@ pub(crate) struct Conn {
     pub(crate) addr: ClientAddr,
     pub(crate) opened_ms: u64,
     pub(crate) last_ms: u64,
-    /// The last command's full name (`client|info`), `None` before any or if unknown.
-    pub(crate) last_cmd: Option<String>,
+    /// The last command, `None` before any or if unknown; CLIENT LIST renders its full name.
+    pub(crate) last_cmd: Option<LastCommand>,
+}
+
+/// What CLIENT LIST's `cmd=` shows, kept as the resolved id (and a container's subcommand) so
+/// noting it costs no allocation on the request path; the text is built only when listed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LastCommand {
+    pub(crate) id: CommandId,
+    /// The subcommand of a container command (`client`, `command`, `config`), as sent.
+    pub(crate) sub: Option<Bytes>,
 }
 
 /// Per-connection state the engine keeps beside the command layer's session.

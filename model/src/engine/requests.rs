@@ -7,12 +7,14 @@
 //! with the log requirement of the moment it executed; nothing the command layer does not run
 //! reaches it, and no engine command runs inside MULTI.
 
+use std::collections::btree_map::Entry;
+
 use bytes::Bytes;
 
 use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
 use crate::resp::Frame;
 
-use super::clients::{ClientId, ClientInfo, Held};
+use super::clients::{ClientId, ClientInfo, Held, LastCommand};
 use super::phase::Phase;
 use super::replies::{Need, Reply};
 use super::Engine;
@@ -72,42 +74,26 @@ impl Engine {
         }
     }
 
-    /// CLIENT LIST's `idle` and `cmd` of a connection the runtime announced.
-    fn note_command(
-        &mut self,
-        now_ms: u64,
-        client: ClientId,
-        id: Option<CommandId>,
-        argv: &[Bytes],
-    ) {
-        let conn = self
-            .clients
-            .info
-            .get_mut(&client)
-            .and_then(|i| i.conn.as_mut());
-        let Some(conn) = conn else { return };
-        conn.last_ms = now_ms;
-        conn.last_cmd = id.map(|id| {
-            let name = command::entry(id).name;
-            match argv.get(1) {
-                Some(sub) if CONTAINERS.contains(&name) => {
-                    let sub = String::from_utf8_lossy(sub).to_lowercase();
-                    format!("{name}|{sub}")
-                }
-                _ => name.to_string(),
-            }
-        });
-    }
-
     /// Runs a resolved request: the entry travels through the refusal checks to the executor
     /// the index names.
     fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
         self.stats.commands_processed += 1;
-        if !self.clients.info.contains_key(&client) {
-            self.stats.connections_received += 1;
-            self.clients.info.insert(client, ClientInfo::default());
+        let info = match self.clients.info.entry(client) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                self.stats.connections_received += 1;
+                new.insert(ClientInfo::default())
+            }
+        };
+        if let Some(conn) = &mut info.conn {
+            // CLIENT LIST's `idle` and `cmd` of a connection the runtime announced.
+            conn.last_ms = now_ms;
+            conn.last_cmd = id.map(|id| {
+                let container = CONTAINERS.contains(&command::entry(id).name);
+                let sub = argv.get(1).filter(|_| container).cloned();
+                LastCommand { id, sub }
+            });
         }
-        self.note_command(now_ms, client, id, argv);
         if let Some(frame) = self.refusal(client, id) {
             self.answer(client, frame, Need::Nothing);
             return;
