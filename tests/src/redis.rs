@@ -108,6 +108,10 @@ impl Redis {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn client(&self) -> RespClient {
         RespClient::connect(self.port).expect("connect to redis")
     }

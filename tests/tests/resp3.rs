@@ -8,10 +8,9 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use durakv_tests::server::free_port;
+use durakv_tests::redis::{have_redis, Redis};
 use durakv_tests::ServerProcess;
 
 /// A raw connection: sends a command, returns every byte that arrives until the line is quiet.
@@ -145,56 +144,16 @@ fn hello_3_switches_the_connection_to_resp3_shapes() {
     );
 }
 
-/// A real `redis-server` on a free port in `dir`, killed when dropped.
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start(dir: &std::path::Path) -> Option<Redis> {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let redis = Redis(child, port);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(redis);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not start");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Every byte of the script's replies equals Redis 7.0's (the `appendonly yes` durakv default
 /// is given to Redis too).
 #[test]
 fn resp3_bytes_match_redis() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(redis) = Redis::start(dir.path()) else {
-        eprintln!("note: redis-server is not installed; skipping");
+    if !have_redis() {
         return;
-    };
-    let theirs = run_script(redis.1);
+    }
+    let redis = Redis::start(dir.path(), &["--save", "", "--appendonly", "yes"]);
+    let theirs = run_script(redis.port());
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &[]);
     let ours = run_script(server.port());
@@ -209,7 +168,7 @@ fn resp3_bytes_match_redis() {
             .map(|f| f.split('=').next().unwrap().to_string())
             .collect::<Vec<_>>()
     };
-    let mut theirs = keys(redis.1);
+    let mut theirs = keys(redis.port());
     theirs.extend(["lib-name".to_string(), "lib-ver".to_string()]);
     assert_eq!(keys(server.port()), theirs);
 }

@@ -7,13 +7,10 @@
 //! to durakv and to a real `redis-server` on a free port and compare every reply (skipped with
 //! a note when `redis-server` is not installed).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use durakv_tests::files::{last_incr, records};
-use durakv_tests::server::free_port;
-use durakv_tests::{RespClient, ServerProcess};
+use durakv_tests::redis::{have_redis, Redis};
+use durakv_tests::ServerProcess;
 use model::resp::Frame;
 
 const TWO_WRITES: &str = "redis.call('SET',KEYS[1],ARGV[1]); return redis.call('INCR',KEYS[2])";
@@ -69,64 +66,18 @@ fn scripted_writes_are_logged_and_survive_a_restart() {
     );
 }
 
-/// A real `redis-server` on a free port in its own temp dir, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Option<Redis> {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let args = [
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ];
-        let child = Command::new("redis-server")
-            .args(args)
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while RespClient::connect(port).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(Redis {
-            child,
-            port,
-            _dir: dir,
-        })
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The same commands to durakv and to Redis 7.0 give the same replies.
 #[test]
 fn replies_match_real_redis() {
-    let Some(redis) = Redis::start() else {
-        eprintln!("note: redis-server is not installed; skipping (apt-get install redis-server)");
+    if !have_redis() {
         return;
-    };
+    }
+    let redis_dir = tempfile::tempdir().unwrap();
+    let redis = Redis::start(redis_dir.path(), &["--save", "", "--appendonly", "no"]);
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &["--appendonly", "no", "--save", ""]);
     let mut ours = server.client();
-    let mut theirs = RespClient::connect(redis.port).unwrap();
+    let mut theirs = redis.client();
     let commands: &[&[&str]] = &[
         &["SET", "s", "hello"],
         &["EVAL", TWO_WRITES, "2", "a", "n", "v"],
