@@ -31,31 +31,14 @@ const ST: Flags = Flags::STALE;
 const MR: Flags = Flags::MAY_REPLICATE;
 
 /// Key positions: none, the first argument, every argument from the first, pairs.
-const K0: Keys = Keys {
-    first: 0,
-    last: 0,
-    step: 0,
-};
-const K1: Keys = Keys {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const KN: Keys = Keys {
-    first: 1,
-    last: -1,
-    step: 1,
-};
-const K2: Keys = Keys {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const KP: Keys = Keys {
-    first: 1,
-    last: -1,
-    step: 2,
-};
+const fn keys(first: i8, last: i8, step: i8) -> Keys {
+    Keys { first, last, step }
+}
+const K0: Keys = keys(0, 0, 0);
+const K1: Keys = keys(1, 1, 1);
+const KN: Keys = keys(1, -1, 1);
+const K2: Keys = keys(1, 2, 1);
+const KP: Keys = keys(1, -1, 2);
 
 const fn d(
     f: fn(&mut super::exec::Exec<'_>, &[bytes::Bytes]) -> crate::resp::Frame,

@@ -52,18 +52,23 @@ end
 base.redis = readonly(redis)
 base.math = readonly(setmetatable({random = hidden.random, randomseed = hidden.randomseed},
   {__index = G.math}))
-local env = setmetatable({}, {
-  __index = function(_, k)
-    local v = base[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = refuse,
-  __metatable = false,
-})
-proxies[env] = true
+-- A global environment that reads through `lookup` and refuses unknown names and writes.
+local function guarded_env(lookup)
+  local env = setmetatable({}, {
+    __index = function(_, k)
+      local v = lookup(k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = refuse,
+    __metatable = false,
+  })
+  proxies[env] = true
+  return env
+end
+local env = guarded_env(function(k) return base[k] end)
 base._G = env
 
 -- Function libraries (FUNCTION LOAD): their code runs in `lib_env`, which while loading sees
@@ -73,19 +78,10 @@ local load_redis = {LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING 
   log = redis.log}
 local load_api = {redis = readonly(load_redis)}
 local loading = false
-local lib_env = setmetatable({}, {
-  __index = function(_, k)
-    local v
-    if loading then v = load_api[k] else v = base[k] end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = refuse,
-  __metatable = false,
-})
-proxies[lib_env] = true
+local lib_env = guarded_env(function(k)
+  if loading then return load_api[k] end
+  return base[k]
+end)
 local function set_loading(flag) loading = flag end
 -- Calls a function's callback with (KEYS, ARGV) under the error handler.
 local xpcall = G.xpcall
