@@ -8,20 +8,20 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 66822),
-    ("always-two-crashes", 309373),
-    ("always-every-byte", 7938),
-    ("everysec", 1376767),
-    ("everysec-two-crashes", 350959),
-    ("no", 49399),
-    ("always-rewrite", 129182),
-    ("everysec-rewrite", 1308179),
+    ("always", 85128),
+    ("always-two-crashes", 356071),
+    ("always-every-byte", 10436),
+    ("everysec", 1498687),
+    ("everysec-two-crashes", 382177),
+    ("no", 70269),
+    ("always-rewrite", 149628),
+    ("everysec-rewrite", 1408717),
     ("rdb", 212106),
     ("rdb-two-crashes", 215999),
-    ("always-io-failure", 118964),
-    ("everysec-io-failure", 314512),
-    ("no-io-failure", 101928),
-    ("always-script", 14861),
+    ("always-io-failure", 125449),
+    ("everysec-io-failure", 341055),
+    ("no-io-failure", 112100),
+    ("always-script", 15855),
 ];
 
 #[test]

@@ -62,6 +62,22 @@ pub fn records(bytes: &[u8]) -> Vec<Record> {
     }
 }
 
+/// Byte ranges (start, end) of the `#` lines (annotations, durakv's checksum lines).
+pub fn annotation_lines(bytes: &[u8]) -> Vec<(u64, u64)> {
+    let mut at = 0usize;
+    let mut out = Vec::new();
+    loop {
+        match decode(&bytes[at..]) {
+            Decoded::Command { len, .. } => at += len,
+            Decoded::Annotation { len } => {
+                out.push((at as u64, (at + len) as u64));
+                at += len;
+            }
+            _ => return out,
+        }
+    }
+}
+
 /// Copies a server directory (files and one level of subdirectories, as the AOF layout has).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create copy");

@@ -77,14 +77,17 @@ fn assert_keys(server: &ServerProcess, count: usize, context: &str) {
     }
 }
 
-/// Whole SET records ending at or before `cut`, and the offset of the last whole record.
-fn whole_before(records: &[Record], cut: u64) -> (usize, u64) {
+/// Whole SET records ending at or before `cut`, and the end of the last whole record or `#`
+/// line (durakv's checksum lines) before it.
+fn whole_before(records: &[Record], lines: &[(u64, u64)], cut: u64) -> (usize, u64) {
     let whole: Vec<&Record> = records.iter().filter(|r| r.end <= cut).collect();
     let sets = whole
         .iter()
         .filter(|r| r.argv[0].as_ref() == b"SET")
         .count();
-    (sets, whole.last().map_or(0, |r| r.end))
+    let line_end = lines.iter().map(|l| l.1).filter(|&end| end <= cut).max();
+    let record_end = whole.last().map_or(0, |r| r.end);
+    (sets, record_end.max(line_end.unwrap_or(0)))
 }
 
 /// Every byte offset of the last few records, with `aof-load-truncated yes`.
@@ -92,12 +95,14 @@ fn whole_before(records: &[Record], cut: u64) -> (usize, u64) {
 fn torn_tail_at_every_offset_loads_the_whole_records() {
     let (dir, records) = written_dir();
     let bytes = std::fs::read(files::last_incr(dir.path())).unwrap();
+    let lines = files::annotation_lines(&bytes);
+    assert!(!lines.is_empty(), "durakv writes checksum lines");
     let first_cut = records[records.len() - TORN_RECORDS].start;
     let mut starts = 0;
     for cut in first_cut..=bytes.len() as u64 {
         let copy = damaged_copy(dir.path(), &bytes[..cut as usize]);
         let server = ServerProcess::start(copy.path(), &["--aof-load-truncated", "yes"]);
-        let (sets, good) = whole_before(&records, cut);
+        let (sets, good) = whole_before(&records, &lines, cut);
         assert_keys(&server, sets, &format!("cut at {cut}"));
         let len = std::fs::metadata(files::last_incr(copy.path()))
             .unwrap()
@@ -163,7 +168,8 @@ fn zero_filled_tail_is_cut() {
     // And zeros after a whole file: the length grew, the data did not arrive.
     let mut padded = bytes.clone();
     padded.resize(bytes.len() + 4096, 0);
-    for (damaged, sets, good) in [(torn, KEYS - 1, last.start), (padded, KEYS, last.end)] {
+    let whole = bytes.len() as u64; // the last record and its checksum line
+    for (damaged, sets, good) in [(torn, KEYS - 1, last.start), (padded, KEYS, whole)] {
         let copy = damaged_copy(dir.path(), &damaged);
         let server = ServerProcess::start(copy.path(), &["--aof-load-truncated", "yes"]);
         assert_keys(&server, sets, "zero-filled tail");
@@ -226,6 +232,32 @@ fn corrupt_byte_in_the_middle_refuses_to_start() {
     assert!(
         exited.stderr.contains(&base_name),
         "stderr names {base_name}:\n{}",
+        exited.stderr
+    );
+}
+
+/// A flipped bit inside a value (the record still decodes, so only the checksum line can tell)
+/// refuses to start, even with `aof-load-truncated yes`, naming the file and both checksums.
+#[test]
+fn flipped_bit_in_a_value_refuses_naming_both_checksums() {
+    let (dir, records) = written_dir();
+    let path = files::last_incr(dir.path());
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let bytes = std::fs::read(&path).unwrap();
+    let middle = &records[records.len() / 2];
+    let mut damaged = bytes.clone();
+    // The value's first byte, 'v', becomes 'w': `SET k v…` is still a whole record.
+    let value_at = middle.end as usize - 2 - middle.argv[2].len();
+    assert_eq!(damaged[value_at], b'v');
+    damaged[value_at] ^= 0x01;
+    let copy = damaged_copy(dir.path(), &damaged);
+    let exited = ServerProcess::try_start(copy.path(), &["--aof-load-truncated", "yes"])
+        .err()
+        .expect("a flipped bit must refuse");
+    assert!(!exited.status.success());
+    assert!(
+        exited.stderr.contains(&name) && exited.stderr.contains("checksum mismatch"),
+        "stderr names {name} and the mismatch:\n{}",
         exited.stderr
     );
 }

@@ -8,6 +8,7 @@
 //! offset), or an error naming the file, the offset and the reason.
 
 pub mod base;
+pub mod checksum;
 pub mod manifest;
 pub mod record;
 
@@ -18,6 +19,12 @@ use self::record::Decoded;
 pub fn zero_filled_tail(rest: &[u8]) -> bool {
     let zeros = rest.iter().rev().take_while(|&&b| b == 0).count();
     zeros > 0 && record::decode(&rest[..rest.len() - zeros]) == Decoded::Incomplete
+}
+
+/// Whether a file whose first bytes are `buf` (all of it if `eof`) starts with an RDB
+/// preamble rather than records.
+pub fn rdb_preamble(buf: &[u8], eof: bool) -> bool {
+    buf.starts_with(b"REDIS") || eof && !buf.is_empty() && b"REDIS".starts_with(buf)
 }
 
 /// Whether an AOF file no manifest names would add anything to the data set.

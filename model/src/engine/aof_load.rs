@@ -8,12 +8,16 @@
 //!   is accepted only at the end of the **last** file (and only with `aof-load-truncated yes`),
 //!   and is repaired by a truncation the engine performs as an effect, with its offset reported;
 //! - an unfinished MULTI at the end is rolled back to before the MULTI, as a truncation;
+//! - every checksum line (`aof::checksum`) matches the bytes since the previous one, else
+//!   start-up is refused; bytes after the last line load (Redis may have appended them) and
+//!   their digest goes to the writer, whose first line vouches for them too;
 //! - anything else refuses start-up with the file, the byte offset and the reason;
 //! - a missing manifest next to AOF files that hold data refuses start-up: durakv never starts
 //!   empty in silence over data it could not account for.
 
 use bytes::Bytes;
 
+use crate::aof::checksum::{self, Running};
 use crate::aof::manifest::{self, Manifest};
 use crate::aof::record::{self, Decoded};
 use crate::aof::{holds_data, zero_filled_tail};
@@ -37,6 +41,8 @@ pub(crate) struct Loaded {
     pub(crate) truncations: Vec<(String, u64)>,
     /// Length of the last incr file after repair, if the manifest has one.
     pub(crate) last_incr_len: u64,
+    /// Digest of that file's bytes after its last checksum line, up to `last_incr_len`.
+    pub(crate) last_incr_crc: Running,
     pub(crate) commands: u64,
     /// Bytes of all files loaded (after repair): `aof_current_size` at start.
     pub(crate) bytes: u64,
@@ -72,12 +78,16 @@ pub(crate) struct AofLoad {
     eof: bool,
     /// File offset after the last whole record outside a MULTI.
     good: u64,
+    /// Digest since the file's last checksum line: of what is consumed, and up to `good`.
+    crc: Running,
+    crc_good: Running,
     multi: Option<Vec<(CommandId, Vec<Bytes>)>>,
     session: Session,
     inflight: Option<EffectId>,
     truncations: Vec<(String, u64)>,
     commands: u64,
     last_len: u64,
+    last_crc: Running,
     bytes: u64,
     base_keys: u64,
     manifest_path: String,
@@ -102,12 +112,15 @@ impl AofLoad {
             read_at: 0,
             eof: false,
             good: 0,
+            crc: Running::new(),
+            crc_good: Running::new(),
             multi: None,
             session: Session::default(),
             inflight: None,
             truncations: Vec::new(),
             commands: 0,
             last_len: 0,
+            last_crc: Running::new(),
             bytes: 0,
             base_keys: 0,
             manifest_path: manifest_path(config),
@@ -196,6 +209,7 @@ impl AofLoad {
         self.index = index;
         self.buf.clear();
         (self.buf_at, self.read_at, self.good, self.eof) = (0, 0, 0, false);
+        (self.crc, self.crc_good) = (Running::new(), Running::new());
         self.multi = None;
         // Each file is replayed from database 0 until its own SELECT, as Redis does.
         self.session = Session::default();
@@ -223,6 +237,7 @@ impl AofLoad {
             manifest: self.manifest.take(),
             truncations: std::mem::take(&mut self.truncations),
             last_incr_len: self.last_len,
+            last_incr_crc: std::mem::take(&mut self.last_crc),
             commands: self.commands,
             bytes: self.bytes,
             base_keys: self.base_keys,
@@ -396,20 +411,26 @@ impl AofLoad {
         now_ms: u64,
     ) -> Result<bool, StartError> {
         let mut pos = 0usize;
-        if self.buf_at == 0 && self.is_rdb_preamble() {
+        if self.buf_at == 0 && crate::aof::rdb_preamble(&self.buf, self.eof) {
             if !self.eof {
                 return Ok(false);
             }
             pos = self.load_rdb(path, ks, now_ms)?;
+            self.crc.write(&self.buf[..pos]);
+            self.crc_good = self.crc.clone();
         }
         let done = loop {
             match record::decode(&self.buf[pos..]) {
                 Decoded::Command { argv, len } => {
                     let at = self.buf_at + pos as u64;
+                    self.crc.write(&self.buf[pos..pos + len]);
                     self.apply(path, at, argv, ks, shared, now_ms)?;
                     pos += len;
                 }
-                Decoded::Annotation { len } => pos += len,
+                Decoded::Annotation { len } => {
+                    self.check_annotation(path, pos, len)?;
+                    pos += len;
+                }
                 Decoded::Incomplete => break self.eof,
                 Decoded::Corrupt { offset, reason } => {
                     if !zero_filled_tail(&self.buf[pos..]) {
@@ -422,6 +443,7 @@ impl AofLoad {
             }
             if self.multi.is_none() {
                 self.good = self.buf_at + pos as u64;
+                self.crc_good = self.crc.clone();
             }
         };
         self.buf.drain(..pos);
@@ -429,10 +451,16 @@ impl AofLoad {
         Ok(done)
     }
 
-    fn is_rdb_preamble(&self) -> bool {
-        let n = self.buf.len().min(5);
-        self.buf.len() >= 5 && &self.buf[..n] == b"REDIS"
-            || self.eof && !self.buf.is_empty() && b"REDIS".starts_with(&self.buf)
+    /// A `#` line at `buf[pos..pos + len]`: see `checksum::check`.
+    fn check_annotation(&mut self, path: &str, pos: usize, len: usize) -> Result<(), StartError> {
+        let line = &self.buf[pos..pos + len];
+        let at = self.buf_at + pos as u64;
+        match checksum::check(line, &self.crc, at) {
+            Ok(true) => self.crc = Running::new(),
+            Ok(false) => self.crc.write(line),
+            Err(reason) => return Err(err(path, Some(at), reason)),
+        }
+        Ok(())
     }
 
     /// An RDB base (or old-style preamble): any error is fatal, as in Redis.
@@ -546,6 +574,7 @@ impl AofLoad {
             self.truncations.push((path.to_string(), self.good));
         }
         self.last_len = self.good;
+        self.last_crc = self.crc_good.clone();
         self.bytes += self.good;
         self.open_file(config, self.index + 1, out)
     }

@@ -6,10 +6,13 @@
 //! started, across incr files), so reply requirements survive a switch to a new incr file.
 //! Invariants: `offset_durable <= offset_written <= offset_logged`; at most one append and at
 //! most one fsync are in flight (group commit: bytes logged meanwhile wait in `buf` and leave in
-//! the next single write); a failure is sticky until a retry has rewritten the suspect bytes.
+//! the next single write); a failure is sticky until a retry has rewritten the suspect bytes;
+//! every append ends with a checksum line (`aof::checksum`) vouching for the bytes since the
+//! previous one, so a retry that rewrites whole appends rewrites their lines with them.
 
 use bytes::Bytes;
 
+use crate::aof::checksum::Running;
 use crate::config::{FsyncPolicy, Mutation};
 use crate::io::{EffectId, IoError, Lane, Op, Owner};
 use crate::resp::Frame;
@@ -50,6 +53,11 @@ pub(crate) struct AofLog {
     /// with one).
     pub(crate) selected_db: Option<usize>,
     pub(crate) buf: Vec<u8>,
+    /// `buf[..buf_sealed]` are whole appends requeued by a retry, checksum lines included.
+    pub(crate) buf_sealed: usize,
+    /// Digest of the file's bytes after its last checksum line that are written or requeued:
+    /// what the loader found at the end of the file when it was opened, else nothing.
+    pub(crate) crc: Running,
     /// Bytes after `retained_base()`, kept to rewrite them if a write or fsync fails (after a
     /// failed fsync the page cache may have dropped them). Under `no`, only the in-flight append.
     pub(crate) retained: Vec<u8>,
@@ -75,6 +83,7 @@ impl AofLog {
         mutation: Mutation,
         path: String,
         file_len: u64,
+        crc: Running,
         now_ms: u64,
     ) -> Self {
         AofLog {
@@ -85,6 +94,8 @@ impl AofLog {
             file_len_at_open: file_len,
             selected_db: None,
             buf: Vec::new(),
+            buf_sealed: 0,
+            crc,
             retained: Vec::new(),
             offset_logged: 0,
             offset_written: 0,
@@ -190,9 +201,24 @@ impl AofLog {
         self.issue_fsync(Lane::Log, self.offset_written, out);
     }
 
+    /// Ends the buffered records with the checksum line covering them (and, on the first write
+    /// after opening a file, whatever followed the file's last line).
+    fn seal(&mut self) {
+        let fresh = &self.buf[self.buf_sealed..];
+        if !fresh.is_empty() {
+            self.crc.write(fresh);
+            let line = self.crc.line();
+            self.buf.extend_from_slice(&line);
+            self.crc = Running::new();
+        }
+        self.buf_sealed = 0;
+    }
+
     fn issue_append(&mut self, out: &mut Outbox) {
+        self.seal();
         let bytes = Bytes::from(std::mem::take(&mut self.buf));
         let end = self.offset_written + bytes.len() as u64;
+        self.offset_logged = end;
         self.retained.extend_from_slice(&bytes);
         let id = out.emit(
             Owner::AofLog,
@@ -383,6 +409,7 @@ impl AofLog {
         );
         let keep_from = (good - self.retained_base()) as usize;
         let mut requeued = self.retained.split_off(keep_from.min(self.retained.len()));
+        self.buf_sealed = requeued.len();
         requeued.extend_from_slice(&self.buf);
         self.buf = requeued;
         self.offset_written = good;

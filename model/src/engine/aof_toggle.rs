@@ -10,6 +10,7 @@
 //! Owns whether the AOF is being disabled and the requirement of the CONFIG SET reply; the log
 //! is the AOF writer's, passed in. Invariant: the CONFIG SET reply claims only what is durable.
 
+use crate::aof::checksum::Running;
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::config::Config;
 use crate::io::{join, IoError, Op};
@@ -79,7 +80,14 @@ impl AofToggle {
         });
         steps.push(step(Op::Create { path: path.clone() }));
         steps.extend(persist_manifest(&dir, &prefix, &manifest));
-        let mut log = AofLog::open(config.appendfsync, config.mutation, path, 0, now_ms);
+        let mut log = AofLog::open(
+            config.appendfsync,
+            config.mutation,
+            path,
+            0,
+            Running::new(),
+            now_ms,
+        );
         log.paused = true;
         aof.log = Some(log);
         config.appendonly = true;

@@ -11,6 +11,7 @@
 //!   so a torn tail can only ever be in the last file;
 //! - a completion of an append or fsync the log did not issue is a bug (`assert!`).
 
+use crate::aof::checksum::Running;
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::config::{Config, Mutation};
 use crate::io::{join, IoDone, IoError, IoResult, Lane, Op, Owner, ViewFormat};
@@ -142,9 +143,10 @@ impl AofWriter {
         manifest: Manifest,
         path: String,
         len: u64,
+        crc: Running,
         now_ms: u64,
     ) {
-        let log = AofLog::open(config.appendfsync, config.mutation, path, len, now_ms);
+        let log = AofLog::open(config.appendfsync, config.mutation, path, len, crc, now_ms);
         self.log = Some(log);
         self.manifest = Some(manifest);
     }
@@ -162,6 +164,7 @@ impl AofWriter {
         log.path = path.to_string();
         log.file_base = file_base;
         log.file_len_at_open = 0;
+        log.crc = Running::new();
         log.paused = false;
         self.manifest = Some(manifest);
         stats.rotations += 1;

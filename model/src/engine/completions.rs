@@ -94,8 +94,9 @@ impl Engine {
                 manifest,
                 path,
                 file_len,
+                crc,
             } => {
-                (self.aof).opened(&self.config, manifest, path.clone(), file_len, now_ms);
+                (self.aof).opened(&self.config, manifest, path.clone(), file_len, crc, now_ms);
                 self.serve(format!(
                     "Opening AOF incr file {path}; ready to accept connections"
                 ));

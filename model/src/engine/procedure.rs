@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use crate::aof::checksum::Running;
 use crate::aof::manifest::Manifest;
 use crate::io::{join, EffectId, Lane, Op, Owner, ViewFormat, ViewWriter};
 use crate::keyspace::Keyspace;
@@ -24,6 +25,8 @@ pub(crate) enum Purpose {
         manifest: Manifest,
         path: String,
         file_len: u64,
+        /// Digest of the bytes after the file's last checksum line (see `aof::checksum`).
+        crc: Running,
     },
     /// Switch appends to the new incr file `path` once the manifest naming it is durable.
     Rotate {

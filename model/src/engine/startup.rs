@@ -13,6 +13,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::aof::checksum::Running;
 use crate::aof::manifest::{self, AofFile, FileKind, Manifest};
 use crate::command::Shared;
 use crate::config::{Config, Mutation};
@@ -218,11 +219,16 @@ pub(crate) fn open_procedure(
         steps.extend(base_steps(config, &mut manifest, 1, keyspace, now_ms, out));
         changed = true;
     }
-    let (path, file_len) = match manifest.incrs.last() {
-        Some(last) => (join(dir, &last.name), loaded.last_incr_len),
+    let (path, file_len, crc) = match manifest.incrs.last() {
+        Some(last) => (
+            join(dir, &last.name),
+            loaded.last_incr_len,
+            loaded.last_incr_crc.clone(),
+        ),
         None => {
             changed = true;
-            (first_incr(config, &mut manifest, &mut steps, out), 0)
+            let path = first_incr(config, &mut manifest, &mut steps, out);
+            (path, 0, Running::new())
         }
     };
     if changed {
@@ -232,6 +238,7 @@ pub(crate) fn open_procedure(
         manifest,
         path,
         file_len,
+        crc,
     };
     Procedure::new(purpose, steps)
 }

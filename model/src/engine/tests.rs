@@ -238,8 +238,22 @@ fn restart_replays_the_log_and_appends_to_the_last_incr() {
     rig.settle();
     let incr = rig.disk.contents(INCR1).unwrap();
     // The new run starts with a SELECT: the file never relies on the previous run's db.
-    assert!(incr
+    assert!(incr[..records_end(incr)]
         .ends_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"));
+}
+
+/// Where the file's last checksum line starts; it must be the file's last line.
+fn records_end(file: &[u8]) -> usize {
+    let at = file
+        .windows(crate::aof::checksum::PREFIX.len())
+        .rposition(|w| w == crate::aof::checksum::PREFIX)
+        .expect("a checksum line");
+    let line = &file[at..];
+    assert!(
+        matches!(crate::aof::checksum::parse(line), Some(Ok(_))),
+        "last line"
+    );
+    at
 }
 
 fn disk_with_records(lines: &[&str]) -> (SimDisk, usize) {
@@ -255,10 +269,11 @@ fn disk_with_records(lines: &[&str]) -> (SimDisk, usize) {
 /// A torn last record is cut at the last whole record, with the offset logged.
 #[test]
 fn torn_tail_of_the_last_file_is_truncated() {
-    let (mut disk, len) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let (mut disk, _) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let end = records_end(disk.contents(INCR1).unwrap());
     disk.execute(&Op::Truncate {
         path: INCR1.into(),
-        len: len as u64 - 3,
+        len: end as u64 - 3,
     });
     let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
     assert_eq!(*rig.engine.phase(), Phase::Running);
@@ -291,8 +306,9 @@ fn zero_filled_tail_is_a_torn_tail() {
 fn torn_then_zero_filled_at_every_offset_of_the_last_record() {
     let (disk, len) = disk_with_records(&["SET a 1", "SET b 2"]);
     let full = disk.contents(INCR1).unwrap().to_vec();
-    let last_start = len - b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n".len();
-    for cut in last_start..len {
+    let end = records_end(&full);
+    let last_start = end - b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n".len();
+    for cut in last_start..end {
         let mut disk = disk.clone();
         let mut bytes = full[..cut].to_vec();
         bytes.resize(len + 7, 0);
@@ -845,4 +861,93 @@ fn a_background_fsync_in_flight_does_not_race_a_rewrite_into_a_spurious_error() 
         "the rewrite completed: {:?}",
         rig.logs
     );
+}
+
+/// Issue 10, checksummed AOF: a bit flipped in a batch that was written and fsynced (a disk
+/// that lies after the fact) refuses start-up, naming the file, the offset and both checksums,
+/// instead of loading a different value in silence.
+#[test]
+fn a_flipped_bit_in_a_synced_batch_refuses_with_both_checksums() {
+    let (disk, _) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let full = disk.contents(INCR1).unwrap().to_vec();
+    let value_at = full.windows(5).position(|w| w == b"\r\n1\r\n").unwrap() + 2;
+    let mut flipped = full.clone();
+    flipped[value_at] ^= 0x04; // "1" becomes "5": a record that still decodes
+    let mut disk = disk.clone();
+    disk.execute(&Op::Create { path: INCR1.into() });
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(flipped),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    let Phase::Refused(e) = rig.engine.phase() else {
+        panic!("a flipped bit must refuse, got {:?}", rig.engine.phase())
+    };
+    assert_eq!(e.file, INCR1);
+    assert!(e.reason.contains("checksum mismatch"), "{e}");
+    assert_eq!(e.reason.matches("crc64").count(), 1, "{e}");
+    let first_line = full.windows(7).position(|w| w == b"#durakv").unwrap();
+    assert!(first_line > value_at, "the flip is in the first batch");
+    assert_eq!(e.offset, Some(first_line as u64), "{e}");
+}
+
+/// A checksum line cut by a power loss is a torn tail: the records before it load, and the
+/// next run's first line vouches for them together with its own records, so the file keeps
+/// loading across any number of restarts.
+#[test]
+fn a_torn_checksum_line_is_a_torn_tail_and_the_next_line_covers_its_records() {
+    let (mut disk, _) = disk_with_records(&["SET a 1"]);
+    let end = records_end(disk.contents(INCR1).unwrap());
+    disk.execute(&Op::Truncate {
+        path: INCR1.into(),
+        len: end as u64 + 5,
+    });
+    let mut rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(rig.disk.contents(INCR1).unwrap().len(), end, "line cut");
+    rig.send(1, "SET b 2");
+    rig.settle();
+    let file = rig.disk.contents(INCR1).unwrap().to_vec();
+    let rig = rig.restart(config(FsyncPolicy::Always));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    assert_eq!(rig.engine.keyspace().len(), 2);
+    let lines = file.windows(7).filter(|w| w == b"#durakv").count();
+    assert_eq!(lines, 1, "one line covers both runs' records");
+}
+
+/// A file Redis wrote (no checksum lines) loads as before; durakv's first line then vouches
+/// for Redis's bytes too, so a later flip in them is caught.
+#[test]
+fn records_without_checksum_lines_load_and_are_covered_by_the_next_line() {
+    let (disk, _) = disk_with_records(&["SET a 1"]);
+    let full = disk.contents(INCR1).unwrap().to_vec();
+    let redis_style = full[..records_end(&full)].to_vec();
+    let mut disk = disk.clone();
+    disk.execute(&Op::Create { path: INCR1.into() });
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(redis_style.clone()),
+    });
+    let mut rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    rig.send(1, "SET b 2");
+    rig.settle();
+    let mut flipped = rig.disk.contents(INCR1).unwrap().to_vec();
+    let value_at = flipped.windows(5).position(|w| w == b"\r\n1\r\n").unwrap() + 2;
+    let mut disk = rig.disk.clone();
+    assert_eq!(
+        Rig::boot(config(FsyncPolicy::Always), disk.clone(), 0)
+            .engine
+            .keyspace()
+            .len(),
+        2
+    );
+    flipped[value_at] ^= 0x04;
+    disk.execute(&Op::Create { path: INCR1.into() });
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(flipped),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
+    assert!(matches!(rig.engine.phase(), Phase::Refused(e) if e.reason.contains("checksum")));
 }
