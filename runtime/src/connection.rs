@@ -175,6 +175,11 @@ impl Connection {
             match reply {
                 Reply::Frame { frame, proto } => frame.encode_in(proto, &mut self.output),
                 Reply::Silent => {}
+                Reply::Push { frame, proto } => {
+                    // A Pub/Sub message answers no request of this connection.
+                    frame.encode_in(proto, &mut self.output);
+                    continue;
+                }
                 Reply::Close => {
                     // Nothing after a close is written: the engine sends nothing more anyway.
                     self.killed = true;

@@ -14,6 +14,7 @@
 pub mod client;
 pub mod files;
 pub mod load;
+pub mod raw;
 pub mod redis;
 pub mod server;
 

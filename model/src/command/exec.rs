@@ -46,6 +46,8 @@ pub(crate) struct Exec<'a> {
     prevent: bool,
     /// Name resolution, for commands a script runs.
     resolve: fn(&[u8]) -> Option<CommandId>,
+    /// Pub/Sub messages this unit published, to whom.
+    deliveries: Vec<(u64, Frame)>,
 }
 
 impl<'a> Exec<'a> {
@@ -69,7 +71,13 @@ impl<'a> Exec<'a> {
             force: false,
             prevent: false,
             resolve,
+            deliveries: Vec::new(),
         }
+    }
+
+    /// Messages for subscribers (PUBLISH): the engine sends them before this unit's reply.
+    pub(crate) fn deliver(&mut self, deliveries: Vec<(u64, Frame)>) {
+        self.deliveries.extend(deliveries);
     }
 
     /// Ends the unit: a unit that propagated more than one command is wrapped in
@@ -97,6 +105,7 @@ impl<'a> Exec<'a> {
             reply,
             propagate: props,
             dirty: self.dirty,
+            deliveries: self.deliveries,
         }
     }
 

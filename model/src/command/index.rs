@@ -33,13 +33,15 @@ impl Flags {
     pub const NO_ASYNC_LOADING: Flags = Flags(1 << 12);
     pub const PROTECTED: Flags = Flags(1 << 13);
     pub const MAY_REPLICATE: Flags = Flags(1 << 14);
+    pub const PUBSUB: Flags = Flags(1 << 15);
 
     /// Each flag with the word `COMMAND INFO` prints for it, in Redis's order.
-    const NAMES: [(Flags, &'static str); 15] = [
+    const NAMES: [(Flags, &'static str); 16] = [
         (Flags::WRITE, "write"),
         (Flags::READONLY, "readonly"),
         (Flags::DENYOOM, "denyoom"),
         (Flags::ADMIN, "admin"),
+        (Flags::PUBSUB, "pubsub"),
         (Flags::NOSCRIPT, "noscript"),
         (Flags::LOADING, "loading"),
         (Flags::STALE, "stale"),
@@ -86,6 +88,7 @@ pub enum Group {
     Server,
     Transactions,
     Scripting,
+    Pubsub,
 }
 
 impl Group {
@@ -97,6 +100,7 @@ impl Group {
             Group::Server => "server",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
+            Group::Pubsub => "pubsub",
         }
     }
 
@@ -109,6 +113,7 @@ impl Group {
             Group::Server => None,
             Group::Transactions => Some("@transaction"),
             Group::Scripting => Some("@scripting"),
+            Group::Pubsub => Some("@pubsub"),
         }
     }
 }

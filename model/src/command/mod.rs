@@ -28,6 +28,7 @@ mod introspect;
 mod keys;
 mod num;
 mod object;
+mod pubsub;
 mod range;
 mod reply;
 mod scan;
@@ -35,6 +36,7 @@ mod script;
 mod server;
 mod state;
 mod string;
+mod subscriptions;
 mod table;
 mod transaction;
 mod watch;
@@ -52,6 +54,7 @@ pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
+pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
 pub(crate) use script::load_libraries;
 pub use state::{CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
@@ -105,11 +108,14 @@ pub fn is_data(id: CommandId) -> bool {
 /// A connection closed: forget its WATCHes.
 pub fn client_closed(shared: &mut Shared, client_id: u64) {
     shared.watches.forget(client_id);
+    shared.pubsub.forget(client_id);
 }
 
 /// `RESET`'s share of the work: discard the transaction, unwatch, select db 0.
 pub fn reset_session(shared: &mut Shared, session: &mut Session) {
     shared.watches.forget(session.client_id);
+    shared.pubsub.forget(session.client_id);
     session.multi = None;
     session.db = 0;
+    session.resp3 = false;
 }

@@ -41,6 +41,11 @@ pub(crate) fn bulk(b: &Bytes) -> Frame {
     Frame::Bulk(b.clone())
 }
 
+/// A bulk string of static text (Pub/Sub's `message`, `subscribe`, …).
+pub(crate) fn bulk_str(text: &'static str) -> Frame {
+    Frame::Bulk(Bytes::from_static(text.as_bytes()))
+}
+
 pub(crate) fn wrong_arity(name: &str) -> Frame {
     Frame::Error(super::index::wrong_arity_text(name))
 }

@@ -8,8 +8,13 @@ use super::exec::Exec;
 use super::reply;
 use crate::resp::Frame;
 
-/// PING [message].
-pub(crate) fn ping(_x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+/// PING [message]. A RESP2 client in Pub/Sub mode gets `["pong", message]`, as Redis sends it
+/// there (a plain `+PONG` could not be told apart from a message).
+pub(crate) fn ping(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
+    if !x.session.resp3 && x.shared.pubsub.is_subscriber(x.session.client_id) {
+        let message = argv.get(1).map_or(Frame::Bulk(Bytes::new()), reply::bulk);
+        return Frame::Push(vec![reply::bulk_str("pong"), message]);
+    }
     match argv {
         [_] => Frame::Simple("PONG".to_string()),
         [_, message] => reply::bulk(message),

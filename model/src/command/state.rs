@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::cursors::{ScanCursors, SweepCursor};
 use super::script::cache::ScriptCache;
+use super::subscriptions::PubSub;
 use super::watch::Watches;
 use crate::resp::Frame;
 
@@ -32,6 +33,9 @@ pub struct Session {
     pub db: usize,
     /// Set between `MULTI` and `EXEC`/`DISCARD`.
     pub multi: Option<Multi>,
+    /// The connection speaks RESP3. The engine owns the protocol and keeps this copy for the
+    /// few replies whose content (not only encoding) depends on it: PING while subscribed.
+    pub resp3: bool,
 }
 
 impl Session {
@@ -75,6 +79,8 @@ pub struct Shared {
     pub(crate) sweep: SweepCursor,
     /// Scripts by SHA-1 (EVAL, SCRIPT LOAD; EVALSHA runs them).
     pub(crate) scripts: ScriptCache,
+    /// Who is subscribed to which channels and patterns.
+    pub(crate) pubsub: PubSub,
 }
 
 /// Inputs every command sees.
@@ -106,4 +112,6 @@ pub struct Outcome {
     pub propagate: Vec<Propagated>,
     /// Number of changes (Redis's `dirty` increment), for save points.
     pub dirty: u64,
+    /// Pub/Sub messages for other clients (by client id), to send before this reply.
+    pub deliveries: Vec<(u64, Frame)>,
 }

@@ -12,7 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, introspect, keys, object, range, scan, script, server, string, transaction,
+    counter, db, expire, introspect, keys, object, pubsub, range, scan, script, server, string,
+    transaction,
 };
 
 const W: Flags = Flags::WRITE;
@@ -81,9 +82,10 @@ const fn cmd(
 }
 
 use Group::{
-    Connection as Conn, Generic as Gen, Scripting as Scr, Server as Srv, String as Str,
-    Transactions as Tx,
+    Connection as Conn, Generic as Gen, Pubsub as Ps, Scripting as Scr, Server as Srv,
+    String as Str, Transactions as Tx,
 };
+const PS: Flags = Flags::PUBSUB;
 
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
@@ -166,6 +168,15 @@ static COMMANDS: &[Command] = &[
     cmd("info", -1, LS, K0, Srv, "1.0.0", O1, "Get information and statistics about the server", Run::Engine(E::Info)),
     cmd("shutdown", -1, A.union(NS).union(LS).union(NM).union(AB), K0, Srv, "1.0.0", ON, "Synchronously save the dataset to disk and then shut down the server", Run::Engine(E::Shutdown)),
     cmd("reset", 1, NS.union(LS).union(F).union(NA).union(AB), K0, Conn, "6.2.0", O1, "Reset the connection", Run::Engine(E::Reset)),
+    cmd("subscribe", -2, PS.union(NS).union(LS), K0, Ps, "2.0.0", ON, "Listen for messages published to the given channels", d(pubsub::subscribe)),
+    cmd("unsubscribe", -1, PS.union(NS).union(LS), K0, Ps, "2.0.0", ON, "Stop listening for messages posted to the given channels", d(pubsub::unsubscribe)),
+    cmd("psubscribe", -2, PS.union(NS).union(LS), K0, Ps, "2.0.0", ON, "Listen for messages published to channels matching the given patterns", d(pubsub::psubscribe)),
+    cmd("punsubscribe", -1, PS.union(NS).union(LS), K0, Ps, "2.0.0", ON, "Stop listening for messages posted to channels matching the given patterns", d(pubsub::punsubscribe)),
+    cmd("ssubscribe", -2, PS.union(NS).union(LS), KN, Ps, "7.0.0", ON, "Listen for messages published to the given shard channels", d(pubsub::ssubscribe)),
+    cmd("sunsubscribe", -1, PS.union(NS).union(LS), KN, Ps, "7.0.0", ON, "Stop listening for messages posted to the given shard channels", d(pubsub::sunsubscribe)),
+    cmd("publish", 3, PS.union(LS).union(F).union(MR), K0, Ps, "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "Post a message to a channel", d(pubsub::publish)),
+    cmd("spublish", 3, PS.union(LS).union(F).union(MR), K1, Ps, "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "Post a message to a shard channel", d(pubsub::spublish)),
+    cmd("pubsub", -2, NONE, K0, Ps, "2.8.0", "Depends on subcommand.", "A container for Pub/Sub commands", d(pubsub::pubsub)),
     cmd("quit", -1, AB.union(NS).union(LS).union(F).union(NA), K0, Conn, "1.0.0", O1, "Close the connection", Run::Connection),
 ];
 

@@ -69,6 +69,9 @@ impl Engine {
                  select the RESP protocol version at the same time",
             );
         }
+        if let Some(proto) = proto {
+            self.clients.session_or_new(client).resp3 = proto == Protocol::Resp3;
+        }
         let info = self.info_mut(client);
         if let Some(proto) = proto {
             info.proto = proto;

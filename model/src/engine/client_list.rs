@@ -68,12 +68,18 @@ impl Engine {
         let idle = conn.map_or(0, |c| seconds(c.last_ms));
         let multi = session.and_then(|s| s.multi.as_ref());
         let mut flags = String::new();
+        // Redis's order: P (Pub/Sub) before x (MULTI) before e (no-evict).
+        let (sub, psub, ssub) = command::subscription_counts(&self.shared, id);
+        if sub + psub + ssub > 0 {
+            flags.push('P');
+        }
         if multi.is_some() {
             flags.push('x');
         }
         if info.no_evict {
             flags.push('e');
         }
+
         if flags.is_empty() {
             flags.push('N');
         }
@@ -83,7 +89,7 @@ impl Engine {
         let cmd = cmd.map_or_else(|| "NULL".to_string(), full_name);
         format!(
             "id={id} addr={addr} laddr={laddr} fd={fd} name={} age={age} idle={idle} \
-             flags={flags} db={db} sub=0 psub=0 ssub=0 multi={multi} qbuf=0 qbuf-free=0 \
+             flags={flags} db={db} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf=0 qbuf-free=0 \
              argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={cmd} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             text(&info.name),

@@ -30,6 +30,8 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) snapshots: &'a Snapshots,
     pub(crate) rewrites: &'a Rewrites,
     pub(crate) stats: &'a Stats,
+    /// Active channels, patterns and shard channels (Pub/Sub).
+    pub(crate) pubsub: (usize, usize, usize),
     pub(crate) started_ms: u64,
     /// The Redis release whose behaviour durakv follows.
     pub(crate) redis_version: &'static str,
@@ -99,6 +101,9 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
         "stats" => vec![
             kv("total_connections_received", src.stats.connections_received),
             kv("total_commands_processed", src.stats.commands_processed),
+            kv("pubsub_channels", src.pubsub.0),
+            kv("pubsub_patterns", src.pubsub.1),
+            kv("pubsubshard_channels", src.pubsub.2),
         ],
         "keyspace" => src
             .keyspace

@@ -500,6 +500,7 @@ impl Engine {
             snapshots: &self.snapshots,
             rewrites: &self.rewrites,
             stats: &self.stats,
+            pubsub: command::pubsub_totals(&self.shared),
             started_ms: self.started_ms,
             redis_version: REDIS_VERSION,
         };

@@ -38,13 +38,15 @@ pub enum Reply {
     /// CLIENT KILL: close the connection once the replies released before this one are
     /// written. Answers no request; the client's later requests get nothing.
     Close,
+    /// A Pub/Sub message: sent like a frame, but answers no request of this client.
+    Push { frame: Frame, proto: Protocol },
 }
 
 impl Reply {
     /// The frame to send, if any.
     pub fn frame(&self) -> Option<&Frame> {
         match self {
-            Reply::Frame { frame, .. } => Some(frame),
+            Reply::Frame { frame, .. } | Reply::Push { frame, .. } => Some(frame),
             Reply::Silent | Reply::Close => None,
         }
     }

@@ -12,7 +12,7 @@ use std::collections::btree_map::Entry;
 use bytes::Bytes;
 
 use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
-use crate::resp::Frame;
+use crate::resp::{Frame, Protocol};
 
 use super::clients::{ClientId, ClientInfo, Held, LastCommand};
 use super::phase::Phase;
@@ -167,6 +167,7 @@ impl Engine {
             }
         }
         let need = self.need_now();
+        self.deliver(outcome.deliveries, need);
         let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
         let flushed_all = flushall && !outcome.propagate.is_empty();
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
@@ -175,10 +176,28 @@ impl Engine {
         }
     }
 
-    /// Why a command may not run now: authentication, or a sticky AOF error for writes.
+    /// Queues Pub/Sub messages for their subscribers, each in its own protocol, with the log
+    /// requirement of the command that published them (ahead of that command's own reply).
+    fn deliver(&mut self, deliveries: Vec<(u64, Frame)>, need: Need) {
+        for (client, frame) in deliveries {
+            if self.clients.killed.contains(&client) {
+                continue;
+            }
+            let info = self.clients.info.get(&client);
+            let proto = info.map_or(Protocol::Resp2, |i| i.proto);
+            self.replies
+                .push(client, Reply::Push { frame, proto }, need);
+        }
+    }
+
+    /// Why a command may not run now: authentication, RESP2's Pub/Sub mode, or a sticky AOF
+    /// error for writes.
     fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
         let entry = id.map(command::entry);
         if let Some(frame) = self.auth_gate(client, entry) {
+            return Some(frame);
+        }
+        if let Some(frame) = entry.and_then(|e| self.pubsub_gate(client, e)) {
             return Some(frame);
         }
         let message = self.write_denial()?;
@@ -194,6 +213,35 @@ impl Engine {
         // As Redis's processCommand: writes and PING are refused while persistence fails.
         let blocked = name == "ping" || entry.is_some_and(Command::is_write);
         blocked.then(|| Frame::error(message))
+    }
+
+    /// A RESP2 client with subscriptions may only (un)subscribe, PING, QUIT or RESET: its
+    /// connection carries messages, which other replies could not be told apart from.
+    fn pubsub_gate(&self, client: ClientId, entry: &Command) -> Option<Frame> {
+        const ALLOWED: [&str; 9] = [
+            "subscribe",
+            "unsubscribe",
+            "psubscribe",
+            "punsubscribe",
+            "ssubscribe",
+            "sunsubscribe",
+            "ping",
+            "quit",
+            "reset",
+        ];
+        let proto = self
+            .clients
+            .info
+            .get(&client)
+            .map_or(Protocol::Resp2, |i| i.proto);
+        let restricted = proto == Protocol::Resp2 && command::is_subscriber(&self.shared, client);
+        (restricted && !ALLOWED.contains(&entry.name)).then(|| {
+            Frame::error(format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+                 RESET are allowed in this context",
+                entry.name
+            ))
+        })
     }
 
     /// Why writes are refused now (Redis's `writeCommandsDeniedByDiskError`), as MISCONF text.

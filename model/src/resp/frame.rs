@@ -58,6 +58,9 @@ pub enum Frame {
     BigNumber(String),
     /// `>`; in RESP2 an array.
     Push(Vec<Frame>),
+    /// Several frames answering one request, sent back to back with no header of their own
+    /// (SUBSCRIBE with several channels confirms each one).
+    Sequence(Vec<Frame>),
     /// `|` attributes (a map) before `reply`; in RESP2 the attributes are left out, as Redis's
     /// `addReplyAttributeLen` does for a RESP2 client.
     Attributed {
@@ -102,6 +105,7 @@ impl Frame {
             Frame::Array(items) => aggregate(out, b'*', items, proto),
             Frame::Set(items) => aggregate(out, if resp3 { b'~' } else { b'*' }, items, proto),
             Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
+            Frame::Sequence(frames) => frames.iter().for_each(|f| f.encode_in(proto, out)),
             Frame::Map(pairs) if resp3 => pairs_in(out, b'%', pairs, proto),
             Frame::Attributed { attributes, reply } if resp3 => {
                 pairs_in(out, b'|', attributes, proto);

@@ -20,7 +20,9 @@ pub(crate) fn frame_to_lua(lua: &Lua, frame: &Frame) -> mlua::Result<Value> {
         Frame::Null | Frame::NullArray => Value::Boolean(false),
         Frame::Simple(s) => Value::Table(single(lua, "ok", s.as_bytes())?),
         Frame::Error(e) => Value::Table(single(lua, "err", e.as_bytes())?),
-        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => array(lua, items)?,
+        Frame::Array(items) | Frame::Set(items) | Frame::Push(items) | Frame::Sequence(items) => {
+            array(lua, items)?
+        }
         // A script speaks RESP2 (no `redis.setresp(3)` yet): each RESP3 type reaches it as
         // Redis downgrades it for a RESP2 client.
         Frame::Map(pairs) => {
