@@ -70,6 +70,16 @@ impl Engine {
     fn reply_for(&mut self, client: ClientId, frame: Frame) -> Reply {
         match self.clients.reply_protocol(client) {
             Some(proto) => Reply::Frame { frame, proto },
+            // Pub/Sub confirmations are pushes, which Redis 7.0 sends whatever CLIENT REPLY
+            // says (its CLIENT_PUSHING flag), so a subscriber always learns its counts.
+            None if frame.is_push() => {
+                let proto = self
+                    .clients
+                    .info
+                    .get(&client)
+                    .map_or(Protocol::Resp2, |i| i.proto);
+                Reply::Frame { frame, proto }
+            }
             None => Reply::Silent,
         }
     }

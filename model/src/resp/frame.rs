@@ -70,6 +70,15 @@ pub enum Frame {
 }
 
 impl Frame {
+    /// A push, or pushes back to back: what Pub/Sub confirmations and messages are.
+    pub fn is_push(&self) -> bool {
+        match self {
+            Frame::Push(_) => true,
+            Frame::Sequence(frames) => frames.iter().all(Frame::is_push),
+            _ => false,
+        }
+    }
+
     pub fn ok() -> Frame {
         Frame::Simple("OK".to_string())
     }
