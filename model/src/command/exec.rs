@@ -112,12 +112,9 @@ impl<'a> Exec<'a> {
 
     /// Redis's `expireIfNeeded`: deletes `key` in `db` if expired, propagating `DEL key`.
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &Bytes) -> bool {
-        let expired = self.ks.dbs[db]
-            .entries
-            .get(key)
-            .is_some_and(|e| self.is_expired(e));
+        let expired = self.ks.dbs[db].get(key).is_some_and(|e| self.is_expired(e));
         if expired {
-            self.ks.dbs[db].entries.remove(key);
+            self.ks.dbs[db].remove(key);
             self.touch(db, key);
             self.propagate(db, vec![DEL, key.clone()]);
         }
@@ -128,7 +125,35 @@ impl<'a> Exec<'a> {
     pub(crate) fn lookup(&mut self, key: &Bytes) -> Option<Entry> {
         let db = self.db();
         self.expire_if_needed(db, key);
-        self.ks.dbs[db].entries.get(key).cloned()
+        self.ks.dbs[db].get(key).cloned()
+    }
+
+    /// [`Exec::lookup`] without the copy: the live entry, borrowed.
+    pub(crate) fn peek(&mut self, key: &Bytes) -> Option<&Entry> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].get(key)
+    }
+
+    /// Redis's `lookupKeyWrite` for a change in place: the live entry, mutable. The caller
+    /// signals the change with [`Exec::touch`] (or [`Exec::changed`]) once done.
+    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<&mut Entry> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].get_mut(key)
+    }
+
+    /// After an in-place change of `key` in the selected db: deletes it if the change left
+    /// an empty collection (Redis never keeps one), then signals WATCH.
+    pub(crate) fn changed(&mut self, key: &Bytes) {
+        let db = self.db();
+        let empty = self.ks.dbs[db]
+            .get(key)
+            .is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.elements() == 0);
+        if empty {
+            self.ks.dbs[db].remove(key);
+        }
+        self.touch(db, key);
     }
 
     /// A string key's value: `Ok(None)` if absent, `Err(WRONGTYPE)` if not a string.
@@ -147,14 +172,14 @@ impl<'a> Exec<'a> {
     /// expired previous value was already deleted and propagated.
     pub(crate) fn store(&mut self, key: &Bytes, entry: Entry) {
         let db = self.db();
-        self.ks.dbs[db].entries.insert(key.clone(), entry);
+        self.ks.dbs[db].insert(key.clone(), entry);
         self.touch(db, key);
     }
 
     /// Deletes `key` from the selected db, signalling it if it existed.
     pub(crate) fn delete(&mut self, key: &Bytes) -> bool {
         let db = self.db();
-        let existed = self.ks.dbs[db].entries.remove(key).is_some();
+        let existed = self.ks.dbs[db].remove(key).is_some();
         if existed {
             self.touch(db, key);
         }
@@ -163,7 +188,7 @@ impl<'a> Exec<'a> {
 
     /// Redis's `signalModifiedKey`, after the change.
     pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
-        let exists = self.ks.dbs[db].entries.contains_key(key);
+        let exists = self.ks.dbs[db].contains(key);
         self.shared.watches.touch(db, key, exists);
     }
 
@@ -209,8 +234,6 @@ impl<'a> Exec<'a> {
 
 /// A string entry's bytes, or Redis's WRONGTYPE error for any other type.
 pub(crate) fn string_of(entry: &Entry) -> Result<&Bytes, Frame> {
-    // Strings are the only type so far; the arm below serves the types still to come.
-    #[allow(unreachable_patterns)]
     match &entry.value {
         Value::Str(b) => Ok(b),
         _ => Err(reply::err(reply::WRONGTYPE)),

@@ -86,6 +86,10 @@ pub enum Group {
     Server,
     Transactions,
     Scripting,
+    List,
+    Hash,
+    Set,
+    SortedSet,
 }
 
 impl Group {
@@ -97,6 +101,10 @@ impl Group {
             Group::Server => "server",
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
+            Group::List => "list",
+            Group::Hash => "hash",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
         }
     }
 
@@ -109,6 +117,10 @@ impl Group {
             Group::Server => None,
             Group::Transactions => Some("@transaction"),
             Group::Scripting => Some("@scripting"),
+            Group::List => Some("@list"),
+            Group::Hash => Some("@hash"),
+            Group::Set => Some("@set"),
+            Group::SortedSet => Some("@sortedset"),
         }
     }
 }

@@ -23,6 +23,8 @@ mod db;
 mod exec;
 mod expire;
 mod glob;
+mod hash;
+mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
@@ -37,8 +39,11 @@ mod state;
 mod string;
 mod table;
 mod transaction;
+mod typed;
 mod watch;
 
+#[cfg(test)]
+mod hash_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]

@@ -12,7 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, introspect, keys, object, range, scan, script, server, string, transaction,
+    counter, db, expire, hash, hash_walk, introspect, keys, object, range, scan, script, server,
+    string, transaction,
 };
 
 const W: Flags = Flags::WRITE;
@@ -81,8 +82,8 @@ const fn cmd(
 }
 
 use Group::{
-    Connection as Conn, Generic as Gen, Scripting as Scr, Server as Srv, String as Str,
-    Transactions as Tx,
+    Connection as Conn, Generic as Gen, Hash as Hsh, Scripting as Scr, Server as Srv,
+    String as Str, Transactions as Tx,
 };
 
 const O1: &str = "O(1)";
@@ -112,6 +113,22 @@ static COMMANDS: &[Command] = &[
     cmd("getrange", 4, R, K1, Str, "2.4.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("substr", 4, R, K1, Str, "1.0.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("setrange", 4, W.union(M), K1, Str, "2.2.0", O1, "Overwrite part of a string at key starting at the specified offset", d(range::setrange)),
+    cmd("hset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the string value of a hash field", d(hash::hset)),
+    cmd("hsetnx", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the value of a hash field, only if the field does not exist", d(hash::hsetnx)),
+    cmd("hmset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", ON, "Set multiple hash fields to multiple values", d(hash::hmset)),
+    cmd("hget", 3, R.union(F), K1, Hsh, "2.0.0", O1, "Get the value of a hash field", d(hash::hget)),
+    cmd("hmget", -3, R.union(F), K1, Hsh, "2.0.0", ON, "Get the values of all the given hash fields", d(hash::hmget)),
+    cmd("hdel", -3, W.union(F), K1, Hsh, "2.0.0", ON, "Delete one or more hash fields", d(hash::hdel)),
+    cmd("hlen", 2, R.union(F), K1, Hsh, "2.0.0", O1, "Get the number of fields in a hash", d(hash::hlen)),
+    cmd("hstrlen", 3, R.union(F), K1, Hsh, "3.2.0", O1, "Get the length of the value of a hash field", d(hash::hstrlen)),
+    cmd("hexists", 3, R.union(F), K1, Hsh, "2.0.0", O1, "Determine if a hash field exists", d(hash::hexists)),
+    cmd("hkeys", 2, R, K1, Hsh, "2.0.0", ON, "Get all the fields in a hash", d(hash::hkeys)),
+    cmd("hvals", 2, R, K1, Hsh, "2.0.0", ON, "Get all the values in a hash", d(hash::hvals)),
+    cmd("hgetall", 2, R, K1, Hsh, "2.0.0", ON, "Get all the fields and values in a hash", d(hash::hgetall)),
+    cmd("hincrby", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Increment the integer value of a hash field by the given number", d(hash::hincrby)),
+    cmd("hincrbyfloat", 4, W.union(M).union(F), K1, Hsh, "2.6.0", O1, "Increment the float value of a hash field by the given amount", d(hash::hincrbyfloat)),
+    cmd("hrandfield", -2, R, K1, Hsh, "6.2.0", ON, "Get one or multiple random fields from a hash", d(hash_walk::hrandfield)),
+    cmd("hscan", -3, R, K1, Hsh, "2.8.0", O1, "Incrementally iterate hash fields and associated values", d(hash_walk::hscan)),
     cmd("del", -2, W, KN, Gen, "1.0.0", ON, "Delete a key", d(keys::del)),
     cmd("unlink", -2, W.union(F), KN, Gen, "4.0.0", ON, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", d(keys::del)),
     cmd("exists", -2, R.union(F), KN, Gen, "1.0.0", ON, "Determine if a key exists", d(keys::exists)),

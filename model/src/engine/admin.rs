@@ -164,6 +164,7 @@ impl Engine {
         let (was, wants) = (self.config.appendonly, next.appendonly);
         next.appendonly = was;
         self.config = next;
+        self.keyspace.limits = self.config.encodings;
         match (was, wants) {
             (false, true) => {
                 if let Err(reason) = self.enable_aof(now_ms) {

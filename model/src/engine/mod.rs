@@ -124,7 +124,7 @@ impl Engine {
         let startup = Startup::begin(&config, &mut out);
         Engine {
             phase: Phase::Loading,
-            keyspace: Keyspace::new(config.databases),
+            keyspace: Keyspace::with_limits(config.databases, config.encodings),
             shared: Shared::default(),
             clients: Clients::default(),
             startup,
