@@ -28,6 +28,8 @@ mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
+mod list;
+mod list_move;
 mod num;
 mod object;
 mod range;
@@ -44,6 +46,8 @@ mod watch;
 
 #[cfg(test)]
 mod hash_tests;
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
