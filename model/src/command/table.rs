@@ -12,8 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, hash, hash_walk, introspect, keys, list, list_move, object, range, scan,
-    script, server, string, transaction,
+    counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
+    range, scan, script, server, string, transaction,
 };
 
 const W: Flags = Flags::WRITE;
@@ -130,6 +130,11 @@ static COMMANDS: &[Command] = &[
     cmd("lmove", 5, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it", d(list_move::lmove)),
     cmd("rpoplpush", 3, W.union(M), K2, Lst, "1.2.0", O1, "Remove the last element in a list, prepend it to another list and return it", d(list_move::rpoplpush)),
     cmd("lmpop", -4, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list", d(list_move::lmpop)),
+    cmd("blpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the first element in a list, or block until one is available", d(list_block::blpop)),
+    cmd("brpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the last element in a list, or block until one is available", d(list_block::brpop)),
+    cmd("blmove", 6, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::blmove)),
+    cmd("brpoplpush", 4, W.union(M), K2, Lst, "2.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::brpoplpush)),
+    cmd("blmpop", -5, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list, or block until one is available", d(list_block::blmpop)),
     cmd("hset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the string value of a hash field", d(hash::hset)),
     cmd("hsetnx", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the value of a hash field, only if the field does not exist", d(hash::hsetnx)),
     cmd("hmset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", ON, "Set multiple hash fields to multiple values", d(hash::hmset)),
