@@ -113,3 +113,20 @@ fn a_blmove_push_serves_the_next_waiter() {
         vec![Frame::Integer(1), Frame::Integer(0)]
     );
 }
+
+/// Redis's "BRPOPLPUSH with multiple blocked clients": the first waiter's destination has
+/// the wrong type, so it gets WRONGTYPE and the element goes to the second.
+#[test]
+fn a_wrongtype_destination_answers_and_the_next_waiter_is_served() {
+    let mut rig = rig();
+    rig.send(2, "SET target1 nolist");
+    rig.send(1, "BRPOPLPUSH blist target1 0");
+    rig.send(3, "BRPOPLPUSH blist target2 0");
+    rig.send(2, "LPUSH blist foo");
+    let wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    assert_eq!(replies_of(&mut rig, 1), vec![Frame::error(wrongtype)]);
+    assert_eq!(replies_of(&mut rig, 3), vec![b("foo")]);
+    rig.send(2, "LRANGE target2 0 -1");
+    let replies = replies_of(&mut rig, 2);
+    assert_eq!(replies.last(), Some(&Frame::Array(vec![b("foo")])));
+}
