@@ -145,6 +145,9 @@ pub struct Config {
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
     pub runtime_settings: Vec<(String, String)>,
     pub mutation: Mutation,
+    /// The collection encoding thresholds (`hash-max-listpack-entries`, ...); the engine
+    /// copies them into the keyspace, where commands and the loader read them.
+    pub encodings: crate::types::Limits,
 }
 
 impl Default for Config {
@@ -172,6 +175,7 @@ impl Default for Config {
             rdb_save_incremental_fsync: true,
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
+            encodings: crate::types::Limits::default(),
         }
     }
 }
@@ -255,12 +259,16 @@ impl Config {
                 self.requirepass.clone().unwrap_or_default(),
             ),
         ];
+        all.extend(self.encodings.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
     }
 
     /// Applies one setting by its redis.conf name. `Err` carries the reason Redis would give.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if let Some(result) = self.encodings.set(name, value) {
+            return result;
+        }
         match name {
             "appendfsync" => {
                 self.appendfsync = FsyncPolicy::parse(value)

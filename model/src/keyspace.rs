@@ -9,31 +9,86 @@
 //! Invariant: an entry whose `expire_at_ms` is in the past is logically absent; readers go
 //! through [`Db::get_live`] (or the command layer's lazy expiry), never through raw iteration.
 
+use std::ops::Bound;
+
 use bytes::Bytes;
 use imbl::OrdMap;
 
 use crate::functions::Libraries;
+use crate::types::{HashValue, Limits, ListValue, SetValue, ZSetValue};
 
 /// Default number of databases, as Redis.
 pub const DATABASES_DEFAULT: usize = 16;
 
-/// A value. Strings only for now; other Redis types land with their commands.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A value: a string or one of the collection types of [`crate::types`]. Every variant clones
+/// in O(1), which is what keeps a point-in-time view of the keyspace O(1) to take.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     Str(Bytes),
+    List(ListValue),
+    Hash(HashValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
 }
 
 impl Value {
-    /// The name `TYPE` reports.
+    /// The name `TYPE` reports (and SCAN's TYPE option matches).
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// `OBJECT ENCODING` of a collection; `None` for a string (its encoding depends on how it
+    /// was stored, which the command layer decides).
+    pub fn collection_encoding(&self) -> Option<&'static str> {
+        match self {
+            Value::Str(_) => None,
+            Value::List(l) => Some(l.encoding()),
+            Value::Hash(h) => Some(h.encoding()),
+            Value::Set(s) => Some(s.encoding()),
+            Value::ZSet(z) => Some(z.encoding()),
+        }
+    }
+
+    /// Elements held (1 for a string).
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    /// Estimated heap bytes of the value (MEMORY USAGE): payload bytes plus a fixed cost per
+    /// element for its slot in the structure.
+    fn heap_bytes(&self) -> usize {
+        const PER_ELEMENT_BYTES: usize = 2 * size_of::<Bytes>();
+        match self {
+            Value::Str(s) => s.len(),
+            Value::List(l) => {
+                l.items.iter().map(Bytes::len).sum::<usize>() + l.len() * PER_ELEMENT_BYTES
+            }
+            Value::Hash(h) => {
+                h.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
+                    + h.len() * PER_ELEMENT_BYTES
+            }
+            Value::Set(s) => s.iter().map(|m| m.len()).sum::<usize>() + s.len() * PER_ELEMENT_BYTES,
+            Value::ZSet(z) => {
+                z.iter().map(|(m, _)| m.len() + 8).sum::<usize>() + z.len() * PER_ELEMENT_BYTES
+            }
         }
     }
 }
 
 /// A key's value and its absolute expiry time in unix milliseconds, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     pub value: Value,
     pub expire_at_ms: Option<u64>,
@@ -52,12 +107,14 @@ impl Entry {
     pub fn memory_bytes(&self, key: &[u8]) -> u64 {
         const ALLOCATION_OVERHEAD_BYTES: usize = 16;
         let slot = size_of::<Bytes>() + size_of::<Entry>();
-        let Value::Str(value) = &self.value;
-        (slot + key.len() + value.len() + 2 * ALLOCATION_OVERHEAD_BYTES) as u64
+        (slot + key.len() + self.value.heap_bytes() + 2 * ALLOCATION_OVERHEAD_BYTES) as u64
     }
 }
 
 /// One database.
+///
+/// Command code reaches the map through these methods, not through `entries`, so that the map
+/// type can change without touching every command.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Db {
     pub entries: OrdMap<Bytes, Entry>,
@@ -67,6 +124,45 @@ impl Db {
     /// The entry if present and not expired at `now_ms`.
     pub fn get_live(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
         self.entries.get(key).filter(|e| !e.is_expired(now_ms))
+    }
+
+    /// The entry whether or not it expired (callers decide about expiry).
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        self.entries.get(key)
+    }
+
+    /// The entry, for a change in place. Copies only the map path to it if the map is shared
+    /// with a view; the value itself is copy-on-write at its own level.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.entries.get_mut(key)
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Inserts or replaces; the previous entry.
+    pub fn insert(&mut self, key: Bytes, entry: Entry) -> Option<Entry> {
+        self.entries.insert(key, entry)
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.entries.remove(key)
+    }
+
+    /// Every entry in key order, expired ones included.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> + '_ {
+        self.entries.iter()
+    }
+
+    /// Entries strictly after `after` (from the first if `None`), in key order: where SCAN
+    /// resumes.
+    pub fn iter_after<'a>(
+        &'a self,
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = (&'a Bytes, &'a Entry)> + 'a {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        self.entries.range::<_, [u8]>((lower, Bound::Unbounded))
     }
 
     pub fn len(&self) -> usize {
@@ -92,6 +188,9 @@ pub struct Keyspace {
     pub dbs: Vec<Db>,
     /// Function libraries (FUNCTION LOAD): data-set state, kept by FLUSHALL, written to RDB.
     pub functions: Libraries,
+    /// The collection encoding thresholds in force (CONFIG SET updates them): commands and the
+    /// RDB loader read them here, next to the values they shape.
+    pub limits: Limits,
 }
 
 impl Default for Keyspace {
@@ -106,6 +205,15 @@ impl Keyspace {
         Self {
             dbs: vec![Db::default(); databases],
             functions: Libraries::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// An empty keyspace whose collections convert at `limits`.
+    pub fn with_limits(databases: usize, limits: Limits) -> Self {
+        Self {
+            limits,
+            ..Self::new(databases)
         }
     }
 
@@ -120,7 +228,7 @@ impl Keyspace {
 
     /// Inserts or replaces a key, as loading does.
     pub fn insert(&mut self, db: usize, key: Bytes, entry: Entry) {
-        self.dbs[db].entries.insert(key, entry);
+        self.dbs[db].insert(key, entry);
     }
 }
 

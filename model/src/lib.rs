@@ -26,4 +26,5 @@ pub mod sds_args;
 pub mod sim;
 #[cfg(test)]
 mod test_argv;
+pub mod types;
 pub mod view;

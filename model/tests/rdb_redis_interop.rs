@@ -340,7 +340,9 @@ fn durakv_rdb_loads_in_redis() {
             let expected_size = db.entries.values().filter(|e| !e.is_expired(now)).count();
             assert_eq!(size, Reply::Integer(expected_size as i64), "db {db_index}");
             for (key, entry) in db.entries.iter().filter(|(_, e)| !e.is_expired(now)) {
-                let Value::Str(value) = &entry.value;
+                let Value::Str(value) = &entry.value else {
+                    panic!("this property generates strings only")
+                };
                 assert_eq!(
                     client.call(&[b"GET", key]),
                     Reply::Bulk(Some(value.to_vec())),

@@ -90,13 +90,17 @@ pub fn dump(ks: &Keyspace) -> Data {
     let mut data = Data::new();
     for (index, db) in ks.dbs.iter().enumerate() {
         for (key, entry) in db.entries.iter() {
-            let Value::Str(value) = &entry.value;
+            // The model writes strings only; any other type is itself a difference.
+            let value = match &entry.value {
+                Value::Str(value) => value.to_vec(),
+                other => format!("<{}>", other.type_name()).into_bytes(),
+            };
             let name = if index == 0 {
                 key.to_vec()
             } else {
                 format!("db{index}:").into_bytes()
             };
-            data.insert(name, value.to_vec());
+            data.insert(name, value);
         }
     }
     data

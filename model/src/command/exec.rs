@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::index::{self, Run};
 use super::reply;
-use super::state::{CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
+use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
 
@@ -48,6 +48,11 @@ pub(crate) struct Exec<'a> {
     resolve: fn(&[u8]) -> Option<CommandId>,
     /// Pub/Sub messages this unit published, to whom.
     deliveries: Vec<(u64, Frame)>,
+    /// How many `call`s are running: 1 for the client's own command, more inside EXEC or a
+    /// script (where a blocking command must not block).
+    depth: u32,
+    /// A blocking command's request to park the client.
+    block: Option<Block>,
 }
 
 impl<'a> Exec<'a> {
@@ -72,6 +77,8 @@ impl<'a> Exec<'a> {
             prevent: false,
             resolve,
             deliveries: Vec::new(),
+            depth: 0,
+            block: None,
         }
     }
 
@@ -106,6 +113,7 @@ impl<'a> Exec<'a> {
             propagate: props,
             dirty: self.dirty,
             deliveries: self.deliveries,
+            block: self.block,
         }
     }
 
@@ -121,12 +129,9 @@ impl<'a> Exec<'a> {
 
     /// Redis's `expireIfNeeded`: deletes `key` in `db` if expired, propagating `DEL key`.
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &Bytes) -> bool {
-        let expired = self.ks.dbs[db]
-            .entries
-            .get(key)
-            .is_some_and(|e| self.is_expired(e));
+        let expired = self.ks.dbs[db].get(key).is_some_and(|e| self.is_expired(e));
         if expired {
-            self.ks.dbs[db].entries.remove(key);
+            self.ks.dbs[db].remove(key);
             self.touch(db, key);
             self.propagate(db, vec![DEL, key.clone()]);
         }
@@ -137,7 +142,35 @@ impl<'a> Exec<'a> {
     pub(crate) fn lookup(&mut self, key: &Bytes) -> Option<Entry> {
         let db = self.db();
         self.expire_if_needed(db, key);
-        self.ks.dbs[db].entries.get(key).cloned()
+        self.ks.dbs[db].get(key).cloned()
+    }
+
+    /// [`Exec::lookup`] without the copy: the live entry, borrowed.
+    pub(crate) fn peek(&mut self, key: &Bytes) -> Option<&Entry> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].get(key)
+    }
+
+    /// Redis's `lookupKeyWrite` for a change in place: the live entry, mutable. The caller
+    /// signals the change with [`Exec::touch`] (or [`Exec::changed`]) once done.
+    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<&mut Entry> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].get_mut(key)
+    }
+
+    /// After an in-place change of `key` in the selected db: deletes it if the change left
+    /// an empty collection (Redis never keeps one), then signals WATCH.
+    pub(crate) fn changed(&mut self, key: &Bytes) {
+        let db = self.db();
+        let empty = self.ks.dbs[db]
+            .get(key)
+            .is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.elements() == 0);
+        if empty {
+            self.ks.dbs[db].remove(key);
+        }
+        self.touch(db, key);
     }
 
     /// A string key's value: `Ok(None)` if absent, `Err(WRONGTYPE)` if not a string.
@@ -156,14 +189,14 @@ impl<'a> Exec<'a> {
     /// expired previous value was already deleted and propagated.
     pub(crate) fn store(&mut self, key: &Bytes, entry: Entry) {
         let db = self.db();
-        self.ks.dbs[db].entries.insert(key.clone(), entry);
+        self.ks.dbs[db].insert(key.clone(), entry);
         self.touch(db, key);
     }
 
     /// Deletes `key` from the selected db, signalling it if it existed.
     pub(crate) fn delete(&mut self, key: &Bytes) -> bool {
         let db = self.db();
-        let existed = self.ks.dbs[db].entries.remove(key).is_some();
+        let existed = self.ks.dbs[db].remove(key).is_some();
         if existed {
             self.touch(db, key);
         }
@@ -172,7 +205,7 @@ impl<'a> Exec<'a> {
 
     /// Redis's `signalModifiedKey`, after the change.
     pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
-        let exists = self.ks.dbs[db].entries.contains_key(key);
+        let exists = self.ks.dbs[db].contains(key);
         self.shared.watches.touch(db, key, exists);
     }
 
@@ -200,6 +233,18 @@ impl<'a> Exec<'a> {
         (self.resolve)(name)
     }
 
+    /// Whether a blocking command may block: it is the client's own command (not inside
+    /// EXEC or a script, where Redis answers at once), and nothing is being loaded.
+    pub(crate) fn may_block(&self) -> bool {
+        self.depth == 1 && !self.ctx.loading
+    }
+
+    /// Parks the client (see [`Block`]); the reply returned with it is not sent.
+    pub(crate) fn block(&mut self, block: Block) {
+        assert!(self.may_block(), "only a top-level command blocks");
+        self.block = Some(block);
+    }
+
     /// Do not propagate the command itself (its effects were propagated as they happened).
     pub(crate) fn prevent_propagation(&mut self) {
         self.prevent = true;
@@ -218,8 +263,6 @@ impl<'a> Exec<'a> {
 
 /// A string entry's bytes, or Redis's WRONGTYPE error for any other type.
 pub(crate) fn string_of(entry: &Entry) -> Result<&Bytes, Frame> {
-    // Strings are the only type so far; the arm below serves the types still to come.
-    #[allow(unreachable_patterns)]
     match &entry.value {
         Value::Str(b) => Ok(b),
         _ => Err(reply::err(reply::WRONGTYPE)),
@@ -261,7 +304,9 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
         std::mem::take(&mut x.force),
         std::mem::take(&mut x.prevent),
     );
+    x.depth += 1;
     let reply = run(x, argv);
+    x.depth -= 1;
     // Control commands never propagate themselves: EXEC's queued commands already did.
     let control = matches!(command.run, Run::Control(_));
     if (x.dirty > dirty_before || x.force) && !control && !x.prevent {

@@ -89,6 +89,10 @@ pub enum Group {
     Transactions,
     Scripting,
     Pubsub,
+    List,
+    Hash,
+    Set,
+    SortedSet,
 }
 
 impl Group {
@@ -101,6 +105,10 @@ impl Group {
             Group::Transactions => "transactions",
             Group::Scripting => "scripting",
             Group::Pubsub => "pubsub",
+            Group::List => "list",
+            Group::Hash => "hash",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
         }
     }
 
@@ -114,6 +122,10 @@ impl Group {
             Group::Transactions => Some("@transaction"),
             Group::Scripting => Some("@scripting"),
             Group::Pubsub => Some("@pubsub"),
+            Group::List => Some("@list"),
+            Group::Hash => Some("@hash"),
+            Group::Set => Some("@set"),
+            Group::SortedSet => Some("@sortedset"),
         }
     }
 }

@@ -23,9 +23,14 @@ mod db;
 mod exec;
 mod expire;
 mod glob;
+mod hash;
+mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
+mod list;
+mod list_block;
+mod list_move;
 mod num;
 mod object;
 mod pubsub;
@@ -39,8 +44,13 @@ mod string;
 mod subscriptions;
 mod table;
 mod transaction;
+mod typed;
 mod watch;
 
+#[cfg(test)]
+mod hash_tests;
+#[cfg(test)]
+mod list_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
@@ -56,7 +66,7 @@ pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
 pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
 pub(crate) use script::load_libraries;
-pub use state::{CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
+pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
 /// The command a request names (any letter case), resolved once, without allocating.
 pub fn resolve(name: &[u8]) -> Option<CommandId> {

@@ -66,7 +66,9 @@ pub(crate) fn object(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 /// The encoding Redis would report for the value as stored by SET: `int` for an integer of at
 /// most 20 characters (`tryObjectEncoding`), `embstr` up to 44 bytes, else `raw`.
 fn encoding(entry: &Entry) -> &'static str {
-    let Value::Str(s) = &entry.value;
+    let Value::Str(s) = &entry.value else {
+        return entry.value.collection_encoding().unwrap_or("raw");
+    };
     let integer = s.len() <= 20
         && crate::resp::parse_integer(s).is_some_and(|n| {
             // Only the canonical spelling is stored as an integer.
@@ -198,7 +200,7 @@ const MEMORY_HELP: &[&str] = &[
 /// DUMP key: the value in Redis 7.0's payload format, or nil.
 pub(crate) fn dump(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     match x.lookup(&argv[1]) {
-        Some(entry) => Frame::Bulk(Bytes::from(payload::dump(&entry.value))),
+        Some(entry) => Frame::Bulk(Bytes::from(payload::dump(&entry.value, &x.ks.limits))),
         None => Frame::Null,
     }
 }
@@ -259,7 +261,7 @@ fn restore_checked(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Frame, Frame> {
     if ttl < 0 {
         return Err(reply::err("ERR Invalid TTL value, must be >= 0"));
     }
-    let value = payload::restore(&argv[3]).map_err(|e| match e {
+    let value = payload::restore(&argv[3], &x.ks.limits).map_err(|e| match e {
         PayloadError::VersionOrChecksum => {
             reply::err("ERR DUMP payload version or checksum are wrong")
         }

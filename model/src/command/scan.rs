@@ -12,8 +12,6 @@
 //!
 //! Invariant: `resume` and `order` hold the same ids, at most [`SCAN_CURSORS_MAX`] of them.
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 
 use super::exec::Exec;
@@ -80,13 +78,9 @@ pub(crate) fn scan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         return invalid();
     };
     let db = x.db();
-    let lower = after
-        .as_ref()
-        .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..]));
     // One more than COUNT, to know whether anything is left after this page.
     let mut visited: Vec<Bytes> = x.ks.dbs[db]
-        .entries
-        .range::<_, [u8]>((lower, Bound::Unbounded))
+        .iter_after(after.as_deref())
         .take(o.count.saturating_add(1))
         .map(|(k, _)| k.clone())
         .collect();
@@ -115,7 +109,7 @@ fn keep(x: &mut Exec<'_>, db: usize, key: &Bytes, o: &Options) -> bool {
     if x.expire_if_needed(db, key) {
         return false;
     }
-    match (&o.type_name, x.ks.dbs[db].entries.get(key)) {
+    match (&o.type_name, x.ks.dbs[db].get(key)) {
         (Some(wanted), Some(e)) => e.value.type_name().as_bytes().eq_ignore_ascii_case(wanted),
         (None, Some(_)) => true,
         (_, None) => false,

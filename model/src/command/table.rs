@@ -12,8 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, introspect, keys, object, pubsub, range, scan, script, server, string,
-    transaction,
+    counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
+    pubsub, range, scan, script, server, string, transaction,
 };
 
 const W: Flags = Flags::WRITE;
@@ -82,8 +82,8 @@ const fn cmd(
 }
 
 use Group::{
-    Connection as Conn, Generic as Gen, Pubsub as Ps, Scripting as Scr, Server as Srv,
-    String as Str, Transactions as Tx,
+    Connection as Conn, Generic as Gen, Hash as Hsh, List as Lst, Pubsub as Ps, Scripting as Scr,
+    Server as Srv, String as Str, Transactions as Tx,
 };
 const PS: Flags = Flags::PUBSUB;
 
@@ -114,6 +114,44 @@ static COMMANDS: &[Command] = &[
     cmd("getrange", 4, R, K1, Str, "2.4.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("substr", 4, R, K1, Str, "1.0.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("setrange", 4, W.union(M), K1, Str, "2.2.0", O1, "Overwrite part of a string at key starting at the specified offset", d(range::setrange)),
+    cmd("lpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Prepend one or multiple elements to a list", d(list::lpush)),
+    cmd("rpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Append one or multiple elements to a list", d(list::rpush)),
+    cmd("lpushx", -3, W.union(M).union(F), K1, Lst, "2.2.0", O1, "Prepend an element to a list, only if the list exists", d(list::lpushx)),
+    cmd("rpushx", -3, W.union(M).union(F), K1, Lst, "2.2.0", O1, "Append an element to a list, only if the list exists", d(list::rpushx)),
+    cmd("lpop", -2, W.union(F), K1, Lst, "1.0.0", ON, "Remove and get the first elements in a list", d(list::lpop)),
+    cmd("rpop", -2, W.union(F), K1, Lst, "1.0.0", ON, "Remove and get the last elements in a list", d(list::rpop)),
+    cmd("llen", 2, R.union(F), K1, Lst, "1.0.0", O1, "Get the length of a list", d(list::llen)),
+    cmd("lrange", 4, R, K1, Lst, "1.0.0", ON, "Get a range of elements from a list", d(list::lrange)),
+    cmd("lindex", 3, R, K1, Lst, "1.0.0", ON, "Get an element from a list by its index", d(list::lindex)),
+    cmd("lset", 4, W.union(M), K1, Lst, "1.0.0", ON, "Set the value of an element in a list by its index", d(list::lset)),
+    cmd("linsert", 5, W.union(M), K1, Lst, "2.2.0", ON, "Insert an element before or after another element in a list", d(list::linsert)),
+    cmd("lrem", 4, W, K1, Lst, "1.0.0", ON, "Remove elements from a list", d(list::lrem)),
+    cmd("ltrim", 4, W, K1, Lst, "1.0.0", ON, "Trim a list to the specified range", d(list::ltrim)),
+    cmd("lpos", -3, R, K1, Lst, "6.0.6", ON, "Return the index of matching elements on a list", d(list_move::lpos)),
+    cmd("lmove", 5, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it", d(list_move::lmove)),
+    cmd("rpoplpush", 3, W.union(M), K2, Lst, "1.2.0", O1, "Remove the last element in a list, prepend it to another list and return it", d(list_move::rpoplpush)),
+    cmd("lmpop", -4, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list", d(list_move::lmpop)),
+    cmd("blpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the first element in a list, or block until one is available", d(list_block::blpop)),
+    cmd("brpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the last element in a list, or block until one is available", d(list_block::brpop)),
+    cmd("blmove", 6, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::blmove)),
+    cmd("brpoplpush", 4, W.union(M), K2, Lst, "2.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::brpoplpush)),
+    cmd("blmpop", -5, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list, or block until one is available", d(list_block::blmpop)),
+    cmd("hset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the string value of a hash field", d(hash::hset)),
+    cmd("hsetnx", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the value of a hash field, only if the field does not exist", d(hash::hsetnx)),
+    cmd("hmset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", ON, "Set multiple hash fields to multiple values", d(hash::hmset)),
+    cmd("hget", 3, R.union(F), K1, Hsh, "2.0.0", O1, "Get the value of a hash field", d(hash::hget)),
+    cmd("hmget", -3, R.union(F), K1, Hsh, "2.0.0", ON, "Get the values of all the given hash fields", d(hash::hmget)),
+    cmd("hdel", -3, W.union(F), K1, Hsh, "2.0.0", ON, "Delete one or more hash fields", d(hash::hdel)),
+    cmd("hlen", 2, R.union(F), K1, Hsh, "2.0.0", O1, "Get the number of fields in a hash", d(hash::hlen)),
+    cmd("hstrlen", 3, R.union(F), K1, Hsh, "3.2.0", O1, "Get the length of the value of a hash field", d(hash::hstrlen)),
+    cmd("hexists", 3, R.union(F), K1, Hsh, "2.0.0", O1, "Determine if a hash field exists", d(hash::hexists)),
+    cmd("hkeys", 2, R, K1, Hsh, "2.0.0", ON, "Get all the fields in a hash", d(hash::hkeys)),
+    cmd("hvals", 2, R, K1, Hsh, "2.0.0", ON, "Get all the values in a hash", d(hash::hvals)),
+    cmd("hgetall", 2, R, K1, Hsh, "2.0.0", ON, "Get all the fields and values in a hash", d(hash::hgetall)),
+    cmd("hincrby", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Increment the integer value of a hash field by the given number", d(hash::hincrby)),
+    cmd("hincrbyfloat", 4, W.union(M).union(F), K1, Hsh, "2.6.0", O1, "Increment the float value of a hash field by the given amount", d(hash::hincrbyfloat)),
+    cmd("hrandfield", -2, R, K1, Hsh, "6.2.0", ON, "Get one or multiple random fields from a hash", d(hash_walk::hrandfield)),
+    cmd("hscan", -3, R, K1, Hsh, "2.8.0", O1, "Incrementally iterate hash fields and associated values", d(hash_walk::hscan)),
     cmd("del", -2, W, KN, Gen, "1.0.0", ON, "Delete a key", d(keys::del)),
     cmd("unlink", -2, W.union(F), KN, Gen, "4.0.0", ON, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", d(keys::del)),
     cmd("exists", -2, R.union(F), KN, Gen, "1.0.0", ON, "Determine if a key exists", d(keys::exists)),

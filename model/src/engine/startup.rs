@@ -75,7 +75,10 @@ impl Startup {
         out: &mut Outbox,
     ) -> StartupStep {
         let mut load = self.aof_load.take().expect("AOF load in progress");
-        let mut scratch = (Keyspace::new(config.databases), Shared::default());
+        let mut scratch = (
+            Keyspace::with_limits(config.databases, config.encodings),
+            Shared::default(),
+        );
         let (keyspace, shared) = if self.replay_skipped {
             (&mut scratch.0, &mut scratch.1)
         } else {

@@ -731,7 +731,9 @@ fn debug_populate_fills_without_logging() {
         .entries
         .get(&b"key:7"[..])
         .unwrap();
-    let crate::keyspace::Value::Str(v) = &entry.value;
+    let crate::keyspace::Value::Str(v) = &entry.value else {
+        panic!("not a string: {entry:?}")
+    };
     assert_eq!((v.len(), &v[..7]), (100, &b"value:7"[..]));
 }
 

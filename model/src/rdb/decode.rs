@@ -11,14 +11,14 @@
 //! else is `incomplete: false`. Value types durakv cannot hold yet are refused by name, never
 //! skipped: a load either reproduces the file's data set or fails.
 
-use std::fmt;
-
 use bytes::Bytes;
 
 use super::checksum::crc64_redis;
 use super::format::*;
-use super::lzf;
+use super::reader::{RdbError, Reader};
+use super::value_read::{is_collection, read_payload};
 use crate::keyspace::{Entry, Keyspace, Value};
+use crate::types::Limits;
 
 /// How to load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,47 +46,6 @@ pub struct Loaded {
     /// compiles them into the keyspace's libraries (Lua is the command layer's).
     pub functions: Vec<Bytes>,
 }
-
-/// Why a load stopped. `reason` is a complete sentence that ends with "at offset N".
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RdbError {
-    /// Byte offset of the item that could not be read.
-    pub offset: u64,
-    pub reason: String,
-    /// The input ended before the file did (a truncated or still-growing file), as opposed
-    /// to bytes that are wrong or not supported.
-    pub incomplete: bool,
-}
-
-impl RdbError {
-    fn corrupt(offset: usize, reason: impl fmt::Display) -> Self {
-        RdbError {
-            offset: offset as u64,
-            reason: format!("{reason} at offset {offset}"),
-            incomplete: false,
-        }
-    }
-
-    fn eof(offset: usize, what: &str, needed: u64, available: usize) -> Self {
-        let reason = format!(
-            "Unexpected EOF reading RDB file: {what} needs {needed} bytes, {available} left \
-             at offset {offset}"
-        );
-        RdbError {
-            offset: offset as u64,
-            reason,
-            incomplete: true,
-        }
-    }
-}
-
-impl fmt::Display for RdbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
-impl std::error::Error for RdbError {}
 
 /// Loads the RDB file `bytes` into `ks`, whose number of databases bounds SELECTDB.
 ///
@@ -144,11 +103,13 @@ pub(crate) fn decode_functions(bytes: &[u8]) -> Result<Vec<Bytes>, String> {
 
 /// One value as `rdbLoadObjectType` + `rdbLoadObject` read it (RESTORE's payload body); the
 /// whole input must be that one value.
-pub(crate) fn decode_value(bytes: &[u8]) -> Result<Value, RdbError> {
+pub(crate) fn decode_value(bytes: &[u8], limits: &Limits) -> Result<Value, RdbError> {
     let mut reader = Reader { bytes, pos: 0 };
     let at = reader.pos;
     let value = match reader.u8("a value type")? {
         TYPE_STRING => Value::Str(reader.string("a string value")?),
+        other if is_collection(other) => read_payload(&mut reader, other, limits)?
+            .ok_or_else(|| RdbError::corrupt(at, "an empty collection"))?,
         other => return Err(unsupported_type(&mut reader, other, at)),
     };
     if reader.pos != bytes.len() {
@@ -239,7 +200,8 @@ fn read_item(
             let reason = "a pre-GA function library (opcode 0xF6) is not supported";
             return Err(RdbError::corrupt(at, reason));
         }
-        TYPE_STRING => read_string_key(reader, ks, opts, state)?,
+        TYPE_STRING => read_key(reader, ks, opts, state, opcode)?,
+        _ if is_collection(opcode) => read_key(reader, ks, opts, state, opcode)?,
         _ => return Err(unsupported_type(reader, opcode, at)),
     }
     Ok(())
@@ -265,19 +227,29 @@ fn read_select_db(reader: &mut Reader<'_>, databases: usize) -> Result<usize, Rd
     }
 }
 
-/// A type-0 key: key string, value string. Applies the pending expiry and the drop rule.
-fn read_string_key(
+/// A key of type `type_id`: key string, then the value. Applies the pending expiry and the
+/// drop rule; an empty collection is skipped, as Redis's loader does.
+fn read_key(
     reader: &mut Reader<'_>,
     ks: &mut Keyspace,
     opts: &LoadOptions,
     state: &mut State,
+    type_id: u8,
 ) -> Result<(), RdbError> {
     let at = reader.pos;
     let key = reader.string("a key")?;
-    let value = reader.string("a string value")?;
+    let value = if type_id == TYPE_STRING {
+        Some(Value::Str(reader.string("a string value")?))
+    } else {
+        read_payload(reader, type_id, &ks.limits)?
+    };
+    let expire_at_ms = state.expire_at_ms.take();
+    let Some(value) = value else {
+        return Ok(());
+    };
     let entry = Entry {
-        value: Value::Str(value),
-        expire_at_ms: state.expire_at_ms.take(),
+        value,
+        expire_at_ms,
     };
     if opts.drop_expired && entry.is_expired(opts.now_ms) {
         // Redis compares `expire < now`; durakv's single definition of "expired" is
@@ -293,11 +265,11 @@ fn read_string_key(
         );
         return Err(RdbError::corrupt(at, reason));
     };
-    if db.entries.contains_key(&key) {
+    if db.contains(&key) {
         let reason = format!("RDB has duplicated key '{}' in DB {}", repr(&key), state.db);
         return Err(RdbError::corrupt(at, reason));
     }
-    db.entries.insert(key, entry);
+    db.insert(key, entry);
     state.keys_loaded += 1;
     Ok(())
 }
@@ -351,110 +323,4 @@ fn repr(key: &[u8]) -> String {
         text.push_str("...");
     }
     text
-}
-
-/// A length as read: a plain length, or the id of a special string encoding.
-enum Length {
-    Plain(u64),
-    Encoded(u8),
-}
-
-/// A bounds-checked cursor over the input. Every read names what it reads, for errors.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, len: u64, what: &str) -> Result<&'a [u8], RdbError> {
-        let available = self.bytes.len() - self.pos;
-        match usize::try_from(len) {
-            Ok(len) if len <= available => {
-                let taken = &self.bytes[self.pos..self.pos + len];
-                self.pos += len;
-                Ok(taken)
-            }
-            _ => Err(RdbError::eof(self.pos, what, len, available)),
-        }
-    }
-
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], RdbError> {
-        let mut array = [0; N];
-        array.copy_from_slice(self.take(N as u64, what)?);
-        Ok(array)
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8, RdbError> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    /// `rdbLoadLenByRef`: the top two bits of the first byte select the form.
-    fn length(&mut self, what: &str) -> Result<Length, RdbError> {
-        let at = self.pos;
-        let first = self.u8(what)?;
-        let low = u64::from(first & !LEN_FORM_MASK);
-        Ok(match (first & LEN_FORM_MASK, first) {
-            (LEN_6BIT, _) => Length::Plain(low),
-            (LEN_14BIT, _) => Length::Plain((low << 8) | u64::from(self.u8(what)?)),
-            (LEN_ENCODED, _) => Length::Encoded(first & !LEN_FORM_MASK),
-            (_, LEN_32BIT) => Length::Plain(u64::from(u32::from_be_bytes(self.array(what)?))),
-            (_, LEN_64BIT) => Length::Plain(u64::from_be_bytes(self.array(what)?)),
-            _ => {
-                let reason = format!("Unknown length encoding {first:#04x} in {what}");
-                return Err(RdbError::corrupt(at, reason));
-            }
-        })
-    }
-
-    /// A length where no string can be. Redis would take an encoded form's low 6 bits as the
-    /// length; no writer produces that, so it is refused as corrupt.
-    fn plain_len(&mut self, what: &str) -> Result<u64, RdbError> {
-        let at = self.pos;
-        match self.length(what)? {
-            Length::Plain(len) => Ok(len),
-            Length::Encoded(_) => Err(RdbError::corrupt(
-                at,
-                format!("Unexpected string encoding in {what}"),
-            )),
-        }
-    }
-
-    /// `rdbGenericLoadStringObject`: raw, INT8/16/32 (little-endian) or LZF.
-    fn string(&mut self, what: &str) -> Result<Bytes, RdbError> {
-        let at = self.pos;
-        let integer = match self.length(what)? {
-            Length::Plain(len) => return Ok(Bytes::copy_from_slice(self.take(len, what)?)),
-            Length::Encoded(ENC_INT8) => i32::from(i8::from_le_bytes(self.array(what)?)),
-            Length::Encoded(ENC_INT16) => i32::from(i16::from_le_bytes(self.array(what)?)),
-            Length::Encoded(ENC_INT32) => i32::from_le_bytes(self.array(what)?),
-            Length::Encoded(ENC_LZF) => return self.lzf_string(what, at),
-            Length::Encoded(other) => {
-                let reason = format!("Unknown RDB string encoding type {other} in {what}");
-                return Err(RdbError::corrupt(at, reason));
-            }
-        };
-        Ok(Bytes::from(integer.to_string()))
-    }
-
-    fn lzf_string(&mut self, what: &str, at: usize) -> Result<Bytes, RdbError> {
-        let compressed_len = self.plain_len(what)?;
-        let original_len = self.plain_len(what)?;
-        let compressed = self.take(compressed_len, what)?;
-        let invalid = |detail: String| {
-            RdbError::corrupt(
-                at,
-                format!("Invalid LZF compressed string ({detail}) in {what}"),
-            )
-        };
-        // Original length 0 never comes from a writer (only strings over 20 bytes are
-        // compressed), and Redis would run liblzf on it with undefined results: refuse.
-        let original_len = match usize::try_from(original_len) {
-            Ok(len) if len > 0 => len,
-            _ => return Err(invalid(format!("announced length {original_len}"))),
-        };
-        match lzf::decompress(compressed, original_len) {
-            Ok(decompressed) => Ok(Bytes::from(decompressed)),
-            Err(error) => Err(invalid(error.to_string())),
-        }
-    }
 }

@@ -73,8 +73,37 @@ pub const OPCODE_SELECTDB: u8 = 0xFE;
 /// End of the data; the checksum follows.
 pub const OPCODE_EOF: u8 = 0xFF;
 
-/// Value type id of a plain string, the only type durakv holds so far.
+// Value type ids (`src/rdb.h`).
+/// A plain string.
 pub const TYPE_STRING: u8 = 0;
+/// A list of plain strings (read only).
+pub const TYPE_LIST: u8 = 1;
+/// A hashtable set: length, members.
+pub const TYPE_SET: u8 = 2;
+/// A sorted set with string scores (read only).
+pub const TYPE_ZSET: u8 = 3;
+/// A hashtable hash: length, field/value pairs.
+pub const TYPE_HASH: u8 = 4;
+/// A skiplist sorted set: length, member + 8-byte LE double, highest score first.
+pub const TYPE_ZSET_2: u8 = 5;
+/// A Redis ≤ 2.4 zipmap hash (read only).
+pub const TYPE_HASH_ZIPMAP: u8 = 9;
+/// A ziplist list (read only).
+pub const TYPE_LIST_ZIPLIST: u8 = 10;
+/// An intset set.
+pub const TYPE_SET_INTSET: u8 = 11;
+/// A ziplist sorted set (read only).
+pub const TYPE_ZSET_ZIPLIST: u8 = 12;
+/// A ziplist hash (read only).
+pub const TYPE_HASH_ZIPLIST: u8 = 13;
+/// A quicklist of ziplist nodes (read only).
+pub const TYPE_LIST_QUICKLIST: u8 = 14;
+/// A listpack hash.
+pub const TYPE_HASH_LISTPACK: u8 = 16;
+/// A listpack sorted set.
+pub const TYPE_ZSET_LISTPACK: u8 = 17;
+/// A quicklist of listpack (or plain) nodes: every list Redis 7.0 writes.
+pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
 
 // Length forms (first byte).
 /// Top two bits of the first length byte select the form.

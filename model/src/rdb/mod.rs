@@ -17,12 +17,21 @@ mod checksum;
 mod decode;
 mod encode;
 pub mod format;
+mod listpack;
 pub mod lzf;
 pub mod payload;
+mod reader;
+mod sink;
 #[cfg(test)]
 mod tests;
+mod value_read;
+#[cfg(test)]
+mod value_tests;
+mod value_write;
+mod ziplist;
 
 pub use checksum::{crc64_redis, Crc64};
-pub use decode::{decode, LoadOptions, Loaded, RdbError};
+pub use decode::{decode, LoadOptions, Loaded};
 pub use encode::{encode, SaveInfo};
 pub use format::RDB_VERSION;
+pub use reader::RdbError;

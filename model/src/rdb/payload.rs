@@ -14,6 +14,7 @@ use super::decode::{decode_functions, decode_value};
 use super::encode::encode_value;
 use super::format::{OPCODE_FUNCTION2, RDB_VERSION};
 use crate::keyspace::Value;
+use crate::types::Limits;
 
 /// Version and checksum.
 const FOOTER_LEN: usize = 2 + 8;
@@ -27,10 +28,10 @@ pub enum PayloadError {
     BadFormat,
 }
 
-/// The DUMP payload of `value`.
-pub fn dump(value: &Value) -> Vec<u8> {
+/// The DUMP payload of `value` (list nodes filled under `limits`).
+pub fn dump(value: &Value, limits: &Limits) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_value(value, &mut out);
+    encode_value(value, limits, &mut out);
     footer(out)
 }
 
@@ -41,7 +42,7 @@ pub fn dump_functions<'a>(codes: impl Iterator<Item = &'a Bytes>) -> Vec<u8> {
     for code in codes {
         let at = out.len();
         // A string value is its type byte (0) then the string: swap the byte for the opcode.
-        encode_value(&Value::Str(code.clone()), &mut out);
+        encode_value(&Value::Str(code.clone()), &Limits::default(), &mut out);
         out[at] = OPCODE_FUNCTION2;
     }
     footer(out)
@@ -62,9 +63,9 @@ fn footer(mut out: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// The value of a RESTORE payload.
-pub fn restore(payload: &[u8]) -> Result<Value, PayloadError> {
-    decode_value(checked_body(payload)?).map_err(|_| PayloadError::BadFormat)
+/// The value of a RESTORE payload, encoded under `limits` as Redis's loader would.
+pub fn restore(payload: &[u8], limits: &Limits) -> Result<Value, PayloadError> {
+    decode_value(checked_body(payload)?, limits).map_err(|_| PayloadError::BadFormat)
 }
 
 /// The body of a payload whose version is at most ours and whose checksum matches.
@@ -108,7 +109,7 @@ mod tests {
             ),
         ];
         for (value, redis) in cases {
-            assert_eq!(dump(&string(value)), redis, "{value:?}");
+            assert_eq!(dump(&string(value), &Limits::default()), redis, "{value:?}");
         }
     }
 
@@ -121,17 +122,29 @@ mod tests {
             &[b'x'; 300][..],
             b"\x00\xff binary",
         ] {
-            assert_eq!(restore(&dump(&string(v))), Ok(string(v)));
+            assert_eq!(
+                restore(&dump(&string(v), &Limits::default()), &Limits::default()),
+                Ok(string(v))
+            );
         }
-        let mut payload = dump(&string(b"hello"));
+        let mut payload = dump(&string(b"hello"), &Limits::default());
         let last = payload.len() - 1;
         payload[last] ^= 1;
-        assert_eq!(restore(&payload), Err(PayloadError::VersionOrChecksum));
-        assert_eq!(restore(b"short"), Err(PayloadError::VersionOrChecksum));
-        let mut newer = dump(&string(b"x"));
+        assert_eq!(
+            restore(&payload, &Limits::default()),
+            Err(PayloadError::VersionOrChecksum)
+        );
+        assert_eq!(
+            restore(b"short", &Limits::default()),
+            Err(PayloadError::VersionOrChecksum)
+        );
+        let mut newer = dump(&string(b"x"), &Limits::default());
         let at = newer.len() - 10;
         newer[at] = 11;
-        assert_eq!(restore(&newer), Err(PayloadError::VersionOrChecksum));
+        assert_eq!(
+            restore(&newer, &Limits::default()),
+            Err(PayloadError::VersionOrChecksum)
+        );
     }
 
     #[test]
@@ -140,6 +153,9 @@ mod tests {
         body.extend_from_slice(&10u16.to_le_bytes());
         let crc = crc64_redis(&body);
         body.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(restore(&body), Err(PayloadError::BadFormat));
+        assert_eq!(
+            restore(&body, &Limits::default()),
+            Err(PayloadError::BadFormat)
+        );
     }
 }

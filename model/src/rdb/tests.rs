@@ -413,18 +413,16 @@ fn checksum_zero_skips_wrong_refuses() {
 /// Goal: each not-yet-supported construct is refused by name with its offset, never skipped.
 #[test]
 fn unsupported_content_is_named() {
-    let hash = error_of(&file(10, b"\xfe\x00\x04\x01h\x01\x01f\x01v"));
+    let stream = error_of(&file(10, b"\xfe\x00\x0f\x01s\x00"));
     assert_eq!(
-        hash.reason,
-        "value type 4 (hash) of key 'h' is not supported yet at offset 11"
+        stream.reason,
+        "value type 15 (stream_listpacks) of key 's' is not supported yet at offset 11"
     );
-    assert_eq!(hash.offset, 11);
-    let listpack = error_of(&file(10, b"\x12"));
+    assert_eq!(stream.offset, 11);
+    let module = error_of(&file(10, b"\x07"));
     assert!(
-        listpack
-            .reason
-            .starts_with("value type 18 (list_quicklist_2)"),
-        "{listpack}"
+        module.reason.starts_with("value type 7 (module_2)"),
+        "{module}"
     );
     assert_eq!(
         error_of(&file(10, b"\x08")).reason,

@@ -44,6 +44,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     /// `~`; in RESP2 an array.
     Set(Vec<Frame>),
+    /// Pairs Redis sends as an array of 2-element arrays in RESP3 and as one flat array in
+    /// RESP2 (HRANDFIELD WITHVALUES, ZRANGE WITHSCORES, ...).
+    Pairs(Vec<(Frame, Frame)>),
     /// `,`; in RESP2 a bulk string of the same text. Holds the text Redis prints (`%.17g`,
     /// `inf`, `-inf`), so equality and hashing stay exact.
     Double(String),
@@ -116,12 +119,20 @@ impl Frame {
             Frame::Push(items) => aggregate(out, if resp3 { b'>' } else { b'*' }, items, proto),
             Frame::Sequence(frames) => frames.iter().for_each(|f| f.encode_in(proto, out)),
             Frame::Map(pairs) if resp3 => pairs_in(out, b'%', pairs, proto),
+            Frame::Pairs(pairs) if resp3 => {
+                line(out, b'*', pairs.len().to_string().as_bytes());
+                for (first, second) in pairs {
+                    line(out, b'*', b"2");
+                    first.encode_in(proto, out);
+                    second.encode_in(proto, out);
+                }
+            }
             Frame::Attributed { attributes, reply } if resp3 => {
                 pairs_in(out, b'|', attributes, proto);
                 reply.encode_in(proto, out);
             }
             Frame::Attributed { reply, .. } => reply.encode_in(proto, out),
-            Frame::Map(pairs) => {
+            Frame::Map(pairs) | Frame::Pairs(pairs) => {
                 line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
                 for (key, value) in pairs {
                     key.encode_in(proto, out);

@@ -25,7 +25,7 @@ pub(crate) fn frame_to_lua(lua: &Lua, frame: &Frame) -> mlua::Result<Value> {
         }
         // A script speaks RESP2 (no `redis.setresp(3)` yet): each RESP3 type reaches it as
         // Redis downgrades it for a RESP2 client.
-        Frame::Map(pairs) => {
+        Frame::Map(pairs) | Frame::Pairs(pairs) => {
             let flat: Vec<Frame> = pairs
                 .iter()
                 .flat_map(|(k, v)| [k.clone(), v.clone()])
@@ -109,37 +109,7 @@ pub(crate) fn lua_to_arg(value: &Value) -> Option<Bytes> {
     }
 }
 
-/// C's `printf("%.17g", n)`: 17 significant digits, trailing zeros dropped, exponent form
-/// below 1e-4 or from 1e17.
-pub(crate) fn format_g17(n: f64) -> String {
-    if n.is_nan() {
-        return if n.is_sign_negative() { "-nan" } else { "nan" }.to_string();
-    }
-    if n.is_infinite() {
-        return if n < 0.0 { "-inf" } else { "inf" }.to_string();
-    }
-    if n == 0.0 {
-        return if n.is_sign_negative() { "-0" } else { "0" }.to_string();
-    }
-    let sci = format!("{n:.16e}");
-    let (mantissa, exp) = sci.split_once('e').expect("exponent form");
-    let exp: i32 = exp.parse().expect("exponent");
-    if !(-4..17).contains(&exp) {
-        let mantissa = trim_zeros(mantissa);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    let decimals = usize::try_from(16 - exp).unwrap_or(0);
-    trim_zeros(&format!("{n:.decimals$}")).to_string()
-}
-
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
+pub(crate) use crate::types::float::format_g17;
 
 #[cfg(test)]
 mod tests {
