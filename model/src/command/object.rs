@@ -137,7 +137,7 @@ fn dataset(x: &Exec<'_>) -> (u64, u64) {
     let mut keys = 0u64;
     let mut bytes = 0u64;
     for db in &x.ks.dbs {
-        for (key, entry) in db.entries.iter() {
+        for (key, entry) in db.iter() {
             keys += 1;
             bytes += entry.memory_bytes(key);
         }

@@ -225,7 +225,7 @@ impl Engine {
             let mut key = prefix.clone();
             key.extend_from_slice(format!(":{n}").as_bytes());
             let key = Bytes::from(key);
-            if db.entries.contains_key(&key) {
+            if db.contains(&key) {
                 continue;
             }
             let mut value = format!("value:{n}").into_bytes();
@@ -236,7 +236,7 @@ impl Engine {
                 value: crate::keyspace::Value::Str(Bytes::from(value)),
                 expire_at_ms: None,
             };
-            db.entries.insert(key, entry);
+            db.insert(key, entry);
         }
         self.stats.dirty += count;
         Frame::ok()

@@ -7,7 +7,10 @@
 //! requests run in arrival order; nothing is served while writes are refused (MISCONF), as
 //! the pop is a write.
 
+use bytes::Bytes;
+
 use crate::command::{self, Ctx};
+use crate::resp::{parse_integer, Frame};
 
 use super::clients::{Blocked, ClientId, Held};
 use super::replies::Need;
@@ -74,6 +77,37 @@ impl Engine {
             self.answer(b.client, b.block.timeout_reply, Need::Nothing);
             self.release_held(now_ms, b.client);
         }
+    }
+
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if `id` was blocked (it then gets its timeout
+    /// reply, or the UNBLOCKED error), else 0.
+    pub(super) fn client_unblock(&mut self, now_ms: u64, args: &[Bytes]) -> Frame {
+        let error = match args.get(1).map(|a| a.to_ascii_lowercase()) {
+            None => false,
+            Some(reason) if reason == b"timeout" => false,
+            Some(reason) if reason == b"error" => true,
+            Some(_) => return Frame::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        };
+        let Some(id) = parse_integer(&args[0]) else {
+            return Frame::error("ERR value is not an integer or out of range");
+        };
+        let Some(at) = self
+            .clients
+            .blocked
+            .iter()
+            .position(|b| i64::try_from(b.client) == Ok(id))
+        else {
+            return Frame::Integer(0);
+        };
+        let b = self.clients.blocked.remove(at).expect("found above");
+        let reply = if error {
+            Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        } else {
+            b.block.timeout_reply
+        };
+        self.answer(b.client, reply, Need::Nothing);
+        self.release_held(now_ms, b.client);
+        Frame::Integer(1)
     }
 
     /// Runs the requests `client` sent while blocked, in arrival order (one may block again;

@@ -130,3 +130,25 @@ fn a_wrongtype_destination_answers_and_the_next_waiter_is_served() {
     let replies = replies_of(&mut rig, 2);
     assert_eq!(replies.last(), Some(&Frame::Array(vec![b("foo")])));
 }
+
+#[test]
+fn client_unblock_answers_the_timeout_reply_or_an_error() {
+    let mut rig = rig();
+    rig.send(1, "BLPOP q 0");
+    rig.send(3, "BLMOVE q d LEFT LEFT 0");
+    rig.send(2, "CLIENT UNBLOCK 1");
+    rig.send(2, "CLIENT UNBLOCK 3 ERROR");
+    rig.send(2, "CLIENT UNBLOCK 3");
+    rig.send(2, "CLIENT UNBLOCK 1 MAYBE");
+    assert_eq!(replies_of(&mut rig, 1), vec![Frame::NullArray]);
+    let unblocked = Frame::error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    assert_eq!(replies_of(&mut rig, 3), vec![unblocked]);
+    let reason = Frame::error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    let expected = vec![
+        Frame::Integer(1),
+        Frame::Integer(1),
+        Frame::Integer(0),
+        reason,
+    ];
+    assert_eq!(replies_of(&mut rig, 2), expected);
+}

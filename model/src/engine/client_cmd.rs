@@ -186,6 +186,7 @@ impl Engine {
                 Frame::ok()
             }
             (b"PAUSE", 3 | 4) => self.client_pause(now_ms, argv),
+            (b"UNBLOCK", 3 | 4) => self.client_unblock(now_ms, &argv[2..]),
             (b"UNPAUSE", 2) => {
                 // The held requests run after this reply (`requests.rs`), as Redis answers
                 // UNPAUSE before it serves the clients it unblocks.

@@ -55,7 +55,7 @@ pub fn encode<W: Write>(ks: &Keyspace, info: &SaveInfo, out: &mut W) -> io::Resu
         sink.byte(OPCODE_RESIZEDB)?;
         sink.len(db.len() as u64)?;
         sink.len(db.expires_count() as u64)?;
-        for (key, entry) in db.entries.iter() {
+        for (key, entry) in db.iter() {
             write_entry(&mut sink, key, entry, &ks.limits)?;
         }
     }
