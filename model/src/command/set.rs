@@ -254,14 +254,14 @@ pub(crate) fn smove(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     x.changed(src);
     x.add_dirty(1);
     let first = member.clone();
-    if let Ok(set) =
+    let added =
         typed::write_or_create::<SetValue>(x, dst, || Value::Set(SetValue::for_first(&first)))
-    {
-        if set.insert(member.clone(), &limits) {
-            x.add_dirty(1);
-        }
+            .is_ok_and(|set| set.insert(member.clone(), &limits));
+    // Redis signals the destination only when it changed (a WATCH on it stays valid).
+    if added {
+        x.changed(dst);
+        x.add_dirty(1);
     }
-    x.changed(dst);
     reply::int(1)
 }
 

@@ -116,7 +116,15 @@ fn smove_between_sets() {
     assert_eq!(k.reply("SMOVE a str 2"), err(WRONGTYPE));
     assert_eq!(k.reply("SMOVE str a 2"), err(WRONGTYPE));
     assert_eq!(k.logged("SMOVE a b 2"), log(&["SMOVE a b 2"]));
+    k.run("SADD b 3");
+    k.run_as(2, "WATCH b");
+    k.run_as(2, "MULTI");
     assert_eq!(k.reply("SMOVE a b 3"), int(1));
+    assert_ne!(
+        k.run_as(2, "EXEC").reply,
+        Frame::NullArray,
+        "b did not change, so the WATCH holds"
+    );
     assert_eq!(k.reply("EXISTS a"), int(0));
     assert_eq!(k.reply("SMEMBERS b"), set(&["1", "2", "3"]));
 }

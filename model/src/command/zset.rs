@@ -18,7 +18,7 @@ use super::reply;
 use super::set::{distinct, positive_count};
 use super::typed;
 use super::walk;
-use super::zset_query::{by_lex, by_score, rank, LexRange, ScoreRange};
+use super::zset_query::{by_lex, by_score, nth, rank, LexRange, ScoreRange};
 use crate::keyspace::Value;
 use crate::resp::Frame;
 use crate::types::float::{double_to_i64, format_g17};
@@ -438,9 +438,8 @@ pub(crate) fn zrandmember(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let len = z.len();
     let Some(count) = count else {
         let i = (splitmix64(&mut seed) % len as u64) as usize;
-        return z.iter().nth(i).map_or(Frame::Null, |(m, _)| reply::bulk(m));
+        return nth(z, i).map_or(Frame::Null, |(m, _)| reply::bulk(m));
     };
-    let all: Vec<(&Bytes, Score)> = z.iter().collect();
     let picks: Vec<usize> = if count < 0 {
         (0..count.unsigned_abs())
             .map(|_| (splitmix64(&mut seed) % len as u64) as usize)
@@ -450,7 +449,7 @@ pub(crate) fn zrandmember(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     } else {
         distinct(len, count as usize, &mut seed)
     };
-    let chosen = picks.into_iter().map(|i| all[i]);
+    let chosen = picks.into_iter().filter_map(|i| nth(z, i));
     if with_scores {
         Frame::Pairs(
             chosen

@@ -1,14 +1,13 @@
 //! Reading sorted sets: Redis's score parsing (`getDoubleFromObject`, `zslParseRange`), lex
 //! ranges (`zslParseLexRange`), and the walks over a range by score, member or rank that the
-//! sorted-set commands share.
+//! sorted-set commands share: each finds its ends by binary search, O(log n) on both forms.
 //!
 //! Invariants: a score argument is what C's `strtod` reads from the whole argument (so `inf`,
 //! `-INF`, `0x10` are scores, `nan`, ` 1` and overflow are not), a range bound is looser, as in
 //! Redis; every walk yields members in (score, member) order or its reverse, and a large value
-//! is entered at its first candidate through the ordered index, not scanned from the start.
-//! Rank queries on the large form are O(rank): `imbl::OrdSet` keeps no subtree counts.
+//! is entered at its first candidate by position, never scanned from the start.
 
-use std::ops::Bound;
+use std::cmp::Ordering;
 
 use bytes::Bytes;
 
@@ -191,68 +190,71 @@ impl LexRange {
 /// A member with its score, borrowed from the value.
 pub(crate) type Item<'a> = (&'a Bytes, Score);
 
-fn score(v: f64) -> Score {
-    Score::new(v).expect("range bounds are never NaN")
+/// The first position whose item `before` rejects; `before` must hold for a prefix of the
+/// (score, member) order and fail after it. A binary search on either form.
+fn partition(z: &ZSetValue, before: impl Fn(Score, &[u8]) -> bool) -> usize {
+    match z {
+        ZSetValue::Pack(pairs) => pairs.partition_point(|(m, s)| before(*s, m)),
+        ZSetValue::Skip(skip) => {
+            let found = skip.order.binary_search_by(|(s, m)| {
+                if before(*s, m) {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            });
+            found.unwrap_or_else(|at| at)
+        }
+    }
+}
+
+/// The items at positions `lo..hi`, lowest first (or highest first with `rev`).
+fn window<'a>(
+    z: &'a ZSetValue,
+    lo: usize,
+    hi: usize,
+    rev: bool,
+) -> Box<dyn Iterator<Item = Item<'a>> + 'a> {
+    if lo >= hi {
+        return Box::new(std::iter::empty());
+    }
+    let items: Box<dyn DoubleEndedIterator<Item = Item<'a>> + 'a> = match z {
+        ZSetValue::Pack(pairs) => Box::new(pairs[lo..hi].iter().map(|(m, s)| (m, *s))),
+        ZSetValue::Skip(skip) => Box::new(
+            skip.order
+                .focus()
+                .narrow(lo..hi)
+                .into_iter()
+                .map(|(s, m)| (m, *s)),
+        ),
+    };
+    if rev {
+        Box::new(items.rev())
+    } else {
+        items
+    }
 }
 
 /// The members whose score is in `r`, lowest first (or highest first with `rev`).
-pub(crate) fn by_score<'a>(
-    z: &'a ZSetValue,
+pub(crate) fn by_score(
+    z: &ZSetValue,
     r: ScoreRange,
     rev: bool,
-) -> Box<dyn Iterator<Item = Item<'a>> + 'a> {
-    let all: Box<dyn DoubleEndedIterator<Item = Item<'a>> + 'a> = match z {
-        ZSetValue::Pack(_) => z.iter(),
-        ZSetValue::Skip(skip) => {
-            let lower = Bound::Included((score(r.min), Bytes::new()));
-            let upper = if r.max_ex {
-                Bound::Excluded((score(r.max), Bytes::new()))
-            } else if r.max == f64::INFINITY {
-                Bound::Unbounded
-            } else {
-                Bound::Excluded((score(r.max.next_up()), Bytes::new()))
-            };
-            if r.min > r.max {
-                return Box::new(std::iter::empty());
-            }
-            Box::new(skip.order.range((lower, upper)).map(|(s, m)| (m, *s)))
-        }
-    };
-    if rev {
-        Box::new(
-            all.rev()
-                .skip_while(move |(_, s)| !r.below_max(s.get()))
-                .take_while(move |(_, s)| r.above_min(s.get())),
-        )
-    } else {
-        Box::new(
-            all.skip_while(move |(_, s)| !r.above_min(s.get()))
-                .take_while(move |(_, s)| r.below_max(s.get())),
-        )
-    }
+) -> Box<dyn Iterator<Item = Item<'_>> + '_> {
+    let lo = partition(z, |s, _| !r.above_min(s.get()));
+    let hi = partition(z, |s, _| r.below_max(s.get()));
+    window(z, lo, hi, rev)
 }
 
 /// The members in the lex range `r` (meaningful when all scores are equal, as in Redis).
-pub(crate) fn by_lex<'a>(
-    z: &'a ZSetValue,
+pub(crate) fn by_lex(
+    z: &ZSetValue,
     r: LexRange,
     rev: bool,
-) -> Box<dyn Iterator<Item = Item<'a>> + 'a> {
-    let r2 = r.clone();
-    if rev {
-        Box::new(
-            z.iter()
-                .rev()
-                .skip_while(move |(m, _)| !r.below_max(m))
-                .take_while(move |(m, _)| r2.above_min(m)),
-        )
-    } else {
-        Box::new(
-            z.iter()
-                .skip_while(move |(m, _)| !r.above_min(m))
-                .take_while(move |(m, _)| r2.below_max(m)),
-        )
-    }
+) -> Box<dyn Iterator<Item = Item<'_>> + '_> {
+    let lo = partition(z, |_, m| !r.above_min(m));
+    let hi = partition(z, |_, m| r.below_max(m));
+    window(z, lo, hi, rev)
 }
 
 /// Redis's rank normalisation (`zrangeGenericCommand`): the first index and how many, or
@@ -271,28 +273,36 @@ pub(crate) fn rank_window(start: i64, end: i64, len: usize) -> Option<(usize, us
 }
 
 /// The members at ranks `start..start+count`, from the lowest (or the highest with `rev`).
-pub(crate) fn by_rank<'a>(
-    z: &'a ZSetValue,
+pub(crate) fn by_rank(
+    z: &ZSetValue,
     start: usize,
     count: usize,
     rev: bool,
-) -> Box<dyn Iterator<Item = Item<'a>> + 'a> {
+) -> Box<dyn Iterator<Item = Item<'_>> + '_> {
+    let len = z.len();
     if rev {
-        Box::new(z.iter().rev().skip(start).take(count))
+        window(z, len - start - count, len - start, true)
     } else {
-        Box::new(z.iter().skip(start).take(count))
+        window(z, start, start + count, false)
     }
 }
 
-/// The 0-based rank of `member` from the lowest score (O(rank) on the large form).
+/// The 0-based rank of `member` from the lowest score: O(log n) on the large form.
 pub(crate) fn rank(z: &ZSetValue, member: &[u8]) -> Option<usize> {
     match z {
         ZSetValue::Pack(pairs) => pairs.iter().position(|(m, _)| m == member),
         ZSetValue::Skip(skip) => {
             let s = *skip.scores.get(member)?;
-            let key = (s, Bytes::copy_from_slice(member));
-            Some(skip.order.range(..key).count())
+            skip.position(s, member).ok()
         }
+    }
+}
+
+/// The member at position `i` of the (score, member) order: O(log n) on the large form.
+pub(crate) fn nth(z: &ZSetValue, i: usize) -> Option<Item<'_>> {
+    match z {
+        ZSetValue::Pack(pairs) => pairs.get(i).map(|(m, s)| (m, *s)),
+        ZSetValue::Skip(skip) => skip.order.get(i).map(|(s, m)| (m, *s)),
     }
 }
 
