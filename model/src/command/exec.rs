@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::index::{self, Run};
 use super::reply;
-use super::state::{CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
+use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
 
@@ -46,6 +46,11 @@ pub(crate) struct Exec<'a> {
     prevent: bool,
     /// Name resolution, for commands a script runs.
     resolve: fn(&[u8]) -> Option<CommandId>,
+    /// How many `call`s are running: 1 for the client's own command, more inside EXEC or a
+    /// script (where a blocking command must not block).
+    depth: u32,
+    /// A blocking command's request to park the client.
+    block: Option<Block>,
 }
 
 impl<'a> Exec<'a> {
@@ -69,6 +74,8 @@ impl<'a> Exec<'a> {
             force: false,
             prevent: false,
             resolve,
+            depth: 0,
+            block: None,
         }
     }
 
@@ -97,6 +104,7 @@ impl<'a> Exec<'a> {
             reply,
             propagate: props,
             dirty: self.dirty,
+            block: self.block,
         }
     }
 
@@ -216,6 +224,18 @@ impl<'a> Exec<'a> {
         (self.resolve)(name)
     }
 
+    /// Whether a blocking command may block: it is the client's own command (not inside
+    /// EXEC or a script, where Redis answers at once), and nothing is being loaded.
+    pub(crate) fn may_block(&self) -> bool {
+        self.depth == 1 && !self.ctx.loading
+    }
+
+    /// Parks the client (see [`Block`]); the reply returned with it is not sent.
+    pub(crate) fn block(&mut self, block: Block) {
+        assert!(self.may_block(), "only a top-level command blocks");
+        self.block = Some(block);
+    }
+
     /// Do not propagate the command itself (its effects were propagated as they happened).
     pub(crate) fn prevent_propagation(&mut self) {
         self.prevent = true;
@@ -275,7 +295,9 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
         std::mem::take(&mut x.force),
         std::mem::take(&mut x.prevent),
     );
+    x.depth += 1;
     let reply = run(x, argv);
+    x.depth -= 1;
     // Control commands never propagate themselves: EXEC's queued commands already did.
     let control = matches!(command.run, Run::Control(_));
     if (x.dirty > dirty_before || x.force) && !control && !x.prevent {

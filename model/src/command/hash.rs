@@ -179,6 +179,9 @@ pub(crate) fn hincrbyfloat(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let Some(by) = parse_float(&argv[3]) else {
         return reply::err(reply::NOT_FLOAT);
     };
+    if !by.is_finite() {
+        return reply::err("ERR value is NaN or Infinity");
+    }
     let current = match field_value(x, key, field) {
         Err(e) => return e,
         Ok(None) => 0.0,

@@ -113,6 +113,11 @@ fn counters_and_their_propagation() {
     );
     assert_eq!(
         k.reply("HINCRBYFLOAT h f inf"),
+        err("ERR value is NaN or Infinity")
+    );
+    k.run("HSET h huge 1.7e308");
+    assert_eq!(
+        k.reply("HINCRBYFLOAT h huge 1.7e308"),
         err("ERR increment would produce NaN or Infinity")
     );
     assert_eq!(

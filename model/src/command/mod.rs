@@ -28,6 +28,9 @@ mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
+mod list;
+mod list_block;
+mod list_move;
 mod num;
 mod object;
 mod range;
@@ -52,6 +55,8 @@ mod zset_range;
 #[cfg(test)]
 mod hash_tests;
 #[cfg(test)]
+mod list_tests;
+#[cfg(test)]
 mod set_tests;
 #[cfg(test)]
 mod testkit;
@@ -69,7 +74,7 @@ pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
 pub(crate) use script::load_libraries;
-pub use state::{CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
+pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
 /// The command a request names (any letter case), resolved once, without allocating.
 pub fn resolve(name: &[u8]) -> Option<CommandId> {

@@ -97,6 +97,19 @@ pub struct Propagated {
     pub argv: Vec<Bytes>,
 }
 
+/// A blocking command (BLPOP, BLMOVE, ...) found nothing to serve: the engine parks the
+/// client, runs the same command again when one of `keys` in `db` holds a `type_name` value,
+/// and answers `timeout_reply` at `deadline_ms` (never without one).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    /// The `TYPE` name of the values that may serve it (`list`, `zset`).
+    pub type_name: &'static str,
+    pub deadline_ms: Option<u64>,
+    pub timeout_reply: Frame,
+}
+
 /// What executing one command produced.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Outcome {
@@ -106,4 +119,6 @@ pub struct Outcome {
     pub propagate: Vec<Propagated>,
     /// Number of changes (Redis's `dirty` increment), for save points.
     pub dirty: u64,
+    /// Set when the command must block: `reply` is then not sent.
+    pub block: Option<Block>,
 }

@@ -12,8 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, hash, hash_walk, introspect, keys, object, range, scan, script, server,
-    string, transaction,
+    counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
+    range, scan, script, server, string, transaction,
 };
 use super::{set, set_ops, zset, zset_ops, zset_range};
 
@@ -83,7 +83,7 @@ const fn cmd(
 }
 
 use Group::{
-    Connection as Conn, Generic as Gen, Hash as Hsh, Scripting as Scr, Server as Srv,
+    Connection as Conn, Generic as Gen, Hash as Hsh, List as Lst, Scripting as Scr, Server as Srv,
     String as Str, Transactions as Tx,
 };
 use Group::{Set as Se, SortedSet as Zs};
@@ -116,6 +116,28 @@ static COMMANDS: &[Command] = &[
     cmd("getrange", 4, R, K1, Str, "2.4.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("substr", 4, R, K1, Str, "1.0.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("setrange", 4, W.union(M), K1, Str, "2.2.0", O1, "Overwrite part of a string at key starting at the specified offset", d(range::setrange)),
+    cmd("lpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Prepend one or multiple elements to a list", d(list::lpush)),
+    cmd("rpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Append one or multiple elements to a list", d(list::rpush)),
+    cmd("lpushx", -3, W.union(M).union(F), K1, Lst, "2.2.0", O1, "Prepend an element to a list, only if the list exists", d(list::lpushx)),
+    cmd("rpushx", -3, W.union(M).union(F), K1, Lst, "2.2.0", O1, "Append an element to a list, only if the list exists", d(list::rpushx)),
+    cmd("lpop", -2, W.union(F), K1, Lst, "1.0.0", ON, "Remove and get the first elements in a list", d(list::lpop)),
+    cmd("rpop", -2, W.union(F), K1, Lst, "1.0.0", ON, "Remove and get the last elements in a list", d(list::rpop)),
+    cmd("llen", 2, R.union(F), K1, Lst, "1.0.0", O1, "Get the length of a list", d(list::llen)),
+    cmd("lrange", 4, R, K1, Lst, "1.0.0", ON, "Get a range of elements from a list", d(list::lrange)),
+    cmd("lindex", 3, R, K1, Lst, "1.0.0", ON, "Get an element from a list by its index", d(list::lindex)),
+    cmd("lset", 4, W.union(M), K1, Lst, "1.0.0", ON, "Set the value of an element in a list by its index", d(list::lset)),
+    cmd("linsert", 5, W.union(M), K1, Lst, "2.2.0", ON, "Insert an element before or after another element in a list", d(list::linsert)),
+    cmd("lrem", 4, W, K1, Lst, "1.0.0", ON, "Remove elements from a list", d(list::lrem)),
+    cmd("ltrim", 4, W, K1, Lst, "1.0.0", ON, "Trim a list to the specified range", d(list::ltrim)),
+    cmd("lpos", -3, R, K1, Lst, "6.0.6", ON, "Return the index of matching elements on a list", d(list_move::lpos)),
+    cmd("lmove", 5, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it", d(list_move::lmove)),
+    cmd("rpoplpush", 3, W.union(M), K2, Lst, "1.2.0", O1, "Remove the last element in a list, prepend it to another list and return it", d(list_move::rpoplpush)),
+    cmd("lmpop", -4, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list", d(list_move::lmpop)),
+    cmd("blpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the first element in a list, or block until one is available", d(list_block::blpop)),
+    cmd("brpop", -3, W, keys(1, -2, 1), Lst, "2.0.0", "O(N) where N is the number of provided keys.", "Remove and get the last element in a list, or block until one is available", d(list_block::brpop)),
+    cmd("blmove", 6, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::blmove)),
+    cmd("brpoplpush", 4, W.union(M), K2, Lst, "2.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::brpoplpush)),
+    cmd("blmpop", -5, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list, or block until one is available", d(list_block::blmpop)),
     cmd("hset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the string value of a hash field", d(hash::hset)),
     cmd("hsetnx", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the value of a hash field, only if the field does not exist", d(hash::hsetnx)),
     cmd("hmset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", ON, "Set multiple hash fields to multiple values", d(hash::hmset)),

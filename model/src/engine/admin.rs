@@ -61,7 +61,7 @@ impl Engine {
             EngineCommand::Config => self.config_command(now_ms, argv),
             EngineCommand::Info => Frame::text(self.info(now_ms, argv)),
             EngineCommand::Shutdown => self.shutdown(now_ms, argv),
-            EngineCommand::Debug => self.debug(argv),
+            EngineCommand::Debug => self.debug(client, argv),
             EngineCommand::Save
             | EngineCommand::Bgsave
             | EngineCommand::Lastsave
@@ -164,7 +164,10 @@ impl Engine {
         let (was, wants) = (self.config.appendonly, next.appendonly);
         next.appendonly = was;
         self.config = next;
+        // DEBUG QUICKLIST-PACKED-THRESHOLD is not a config: CONFIG SET keeps it.
+        let threshold = self.keyspace.limits.list_packed_threshold_bytes;
         self.keyspace.limits = self.config.encodings;
+        self.keyspace.limits.list_packed_threshold_bytes = threshold;
         match (was, wants) {
             (false, true) => {
                 if let Err(reason) = self.enable_aof(now_ms) {
@@ -185,14 +188,20 @@ impl Engine {
 impl Engine {
     /// DEBUG POPULATE count [prefix] [size], as Redis but always into db 0: fills it with `prefix:N` = `value:N` padded to `size`, skipping keys that exist; not propagated,
     /// so it reaches disk only through a snapshot or rewrite (benchmarks use it to fill).
-    fn debug(&mut self, argv: &[Bytes]) -> Frame {
+    fn debug(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
         let sub = argv.get(1).map(|a| a.to_ascii_uppercase());
         match sub.as_deref() {
             Some(b"POPULATE") if (3..=5).contains(&argv.len()) => self.populate(argv),
+            Some(b"OBJECT") if argv.len() == 3 => self.debug_object(client, &argv[2]),
+            Some(b"RELOAD") if argv.len() == 2 => self.debug_reload(),
+            Some(b"QUICKLIST-PACKED-THRESHOLD") if argv.len() == 3 => {
+                self.debug_packed_threshold(&argv[2])
+            }
             Some(b"SLEEP") if argv.len() == 3 => Frame::ok(),
             Some(b"PROTOCOL") if argv.len() == 3 => debug_protocol(&argv[2]),
             _ => Frame::error(
-                "ERR DEBUG subcommand not supported by durakv (POPULATE, SLEEP 0, PROTOCOL)",
+                "ERR DEBUG subcommand not supported by durakv (POPULATE, SLEEP 0, PROTOCOL, OBJECT, \
+                 RELOAD, QUICKLIST-PACKED-THRESHOLD)",
             ),
         }
     }

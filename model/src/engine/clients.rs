@@ -91,6 +91,16 @@ pub(crate) struct Held {
     pub(crate) argv: Vec<Bytes>,
 }
 
+/// A client parked by a blocking command (BLPOP, ...): the command runs again when a key it
+/// waits on may serve it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Blocked {
+    pub(crate) client: ClientId,
+    pub(crate) id: Option<CommandId>,
+    pub(crate) argv: Vec<Bytes>,
+    pub(crate) block: command::Block,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Clients {
     pub(crate) sessions: BTreeMap<ClientId, Session>,
@@ -99,6 +109,9 @@ pub(crate) struct Clients {
     pub(crate) killed: BTreeSet<ClientId>,
     pub(crate) pause: Option<Pause>,
     pub(crate) held: VecDeque<Held>,
+    /// Clients parked by a blocking command, in the order they blocked (Redis serves them in
+    /// that order). Their later requests wait in `held`.
+    pub(crate) blocked: VecDeque<Blocked>,
     /// Set by CLIENT KILL when it matched its own client, taken right after its reply is
     /// queued (so always false between two requests).
     pub(crate) pending_self_kill: bool,
@@ -132,6 +145,7 @@ impl Clients {
         self.sessions.remove(&client);
         self.info.remove(&client);
         self.held.retain(|h| h.client != client);
+        self.blocked.retain(|b| b.client != client);
         command::client_closed(shared, client);
     }
 
@@ -154,6 +168,10 @@ impl Clients {
                 None
             }
         }
+    }
+
+    pub(crate) fn is_blocked(&self, client: ClientId) -> bool {
+        self.blocked.iter().any(|b| b.client == client)
     }
 
     /// INFO `connected_clients`.

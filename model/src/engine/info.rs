@@ -89,7 +89,10 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
                 now_ms.saturating_sub(src.started_ms) / 1000,
             ),
         ],
-        "clients" => vec![kv("connected_clients", src.clients.connected_count())],
+        "clients" => vec![
+            kv("connected_clients", src.clients.connected_count()),
+            kv("blocked_clients", src.clients.blocked.len()),
+        ],
         "memory" => vec![kv("used_memory", src.keyspace.len() * 64)],
         "persistence" => {
             let mut fields = persistence_rdb(src, now_ms);

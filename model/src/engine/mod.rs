@@ -44,10 +44,12 @@ mod aof_log;
 mod aof_toggle;
 mod aof_upgrade;
 mod aof_writer;
+mod blocking;
 mod client_cmd;
 mod client_list;
 mod clients;
 mod completions;
+mod debug_types;
 mod event;
 mod info;
 mod outbox;
@@ -278,6 +280,7 @@ impl Engine {
         if self.clients.pause.is_some_and(|p| now_ms >= p.until_ms) {
             self.end_pause(now_ms);
         }
+        self.time_out_blocked(now_ms);
         // As Redis 7.0's `activeExpireCycle`, no key expires while clients are paused.
         let paused = self.clients.pause.is_some();
         if self.phase == Phase::Running && now_ms >= self.cron_next_ms && !paused {
@@ -357,6 +360,15 @@ impl Engine {
         timers.set(Timer::Cron, self.cron_next_ms);
         if let Some(pause) = self.clients.pause {
             timers.set(Timer::ClientPause, pause.until_ms);
+        }
+        if let Some(at) = self
+            .clients
+            .blocked
+            .iter()
+            .filter_map(|b| b.block.deadline_ms)
+            .min()
+        {
+            timers.set(Timer::Blocked, at);
         }
         if let Some(log) = &self.aof.log {
             log.arm_timers(&mut timers);
@@ -507,6 +519,8 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod blocking_tests;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]

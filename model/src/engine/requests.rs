@@ -166,6 +166,20 @@ impl Engine {
                 log.log(p.db, &p.argv);
             }
         }
+        if let Some(block) = outcome.block {
+            let argv = argv.to_vec();
+            let blocked = super::clients::Blocked {
+                client,
+                id,
+                argv,
+                block,
+            };
+            self.clients.blocked.push_back(blocked);
+            return;
+        }
+        if outcome.dirty > 0 {
+            self.serve_blocked(now_ms);
+        }
         let need = self.need_now();
         let flushall = id.is_some_and(|id| command::entry(id).name == "flushall");
         let flushed_all = flushall && !outcome.propagate.is_empty();
@@ -197,7 +211,7 @@ impl Engine {
     }
 
     /// Why writes are refused now (Redis's `writeCommandsDeniedByDiskError`), as MISCONF text.
-    fn write_denial(&self) -> Option<String> {
+    pub(super) fn write_denial(&self) -> Option<String> {
         let aof = self
             .aof_error()
             .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));

@@ -19,9 +19,11 @@ pub(crate) enum Timer {
     /// The end of CLIENT PAUSE. Its length is the command's argument, so its deadline is set
     /// directly and it has no period.
     ClientPause,
+    /// The earliest timeout of a blocked client (BLPOP ...), likewise set directly.
+    Blocked,
 }
 
-const TIMER_COUNT: usize = 5;
+const TIMER_COUNT: usize = 6;
 
 impl Timer {
     fn index(self) -> usize {
@@ -34,8 +36,10 @@ impl Timer {
             Timer::AofWrite => 2000,
             Timer::AofFsync => 1000,
             Timer::AofRetry => 1000,
-            Timer::ClientPause => {
-                unreachable!("CLIENT PAUSE's deadline is the command's, never `after`")
+            Timer::ClientPause | Timer::Blocked => {
+                unreachable!(
+                    "CLIENT PAUSE's and blocking timeouts are the command's, never `after`"
+                )
             }
         }
     }

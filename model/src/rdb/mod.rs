@@ -25,6 +25,8 @@ mod sink;
 #[cfg(test)]
 mod tests;
 mod value_read;
+#[cfg(test)]
+mod value_tests;
 mod value_write;
 mod ziplist;
 

@@ -22,8 +22,6 @@ const NODE_SAFETY_BYTES: usize = 8192;
 const NODE_LEVEL_BYTES: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// Redis's `SIZE_ESTIMATE_OVERHEAD` per element when deciding whether it fits a node.
 const ELEMENT_OVERHEAD_BYTES: usize = 8;
-/// Elements from this size get a PLAIN node of their own (`packed_threshold`, 1 GB).
-const PLAIN_ELEMENT_BYTES: usize = 1 << 30;
 /// Quicklist node containers (`src/quicklist.h`).
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
@@ -50,7 +48,7 @@ pub(crate) fn write_payload<W: Write>(
 ) -> io::Result<()> {
     match value {
         Value::Str(s) => sink.string(s),
-        Value::List(list) => write_list(sink, list, limits.list_max_listpack_size),
+        Value::List(list) => write_list(sink, list, limits),
         Value::Hash(HashValue::Pack(pairs)) => {
             let mut lp = Builder::new();
             for (f, v) in pairs.iter() {
@@ -114,11 +112,12 @@ fn joins_node(node_bytes: usize, node_count: usize, len: usize, fill: i64) -> bo
 }
 
 /// The nodes of `list` as a run of RPUSHes would fill them: (first index, count, plain).
-fn nodes(list: &ListValue, fill: i64) -> Vec<(usize, usize, bool)> {
+/// Elements of at least `plain_bytes` get a PLAIN node of their own (`packed_threshold`).
+fn nodes(list: &ListValue, fill: i64, plain_bytes: u64) -> Vec<(usize, usize, bool)> {
     let mut nodes: Vec<(usize, usize, bool)> = Vec::new();
     let mut node = Builder::new();
     for (i, item) in list.items.iter().enumerate() {
-        if item.len() >= PLAIN_ELEMENT_BYTES {
+        if item.len() as u64 >= plain_bytes {
             nodes.push((i, 1, true));
             node = Builder::new();
             continue;
@@ -134,8 +133,16 @@ fn nodes(list: &ListValue, fill: i64) -> Vec<(usize, usize, bool)> {
     nodes
 }
 
-fn write_list<W: Write>(sink: &mut Sink<'_, W>, list: &ListValue, fill: i64) -> io::Result<()> {
-    let nodes = nodes(list, fill);
+fn write_list<W: Write>(
+    sink: &mut Sink<'_, W>,
+    list: &ListValue,
+    limits: &Limits,
+) -> io::Result<()> {
+    let nodes = nodes(
+        list,
+        limits.list_max_listpack_size,
+        limits.list_packed_threshold_bytes,
+    );
     sink.len(nodes.len() as u64)?;
     for (first, count, plain) in nodes {
         let items = list.items.skip(first).take(count);
@@ -165,11 +172,11 @@ mod tests {
     #[test]
     fn nodes_fill_as_redis() {
         let list: ListValue = (0..100).map(|_| Bytes::from(vec![b'x'; 100])).collect();
-        let counts: Vec<usize> = nodes(&list, -2).iter().map(|n| n.1).collect();
+        let counts: Vec<usize> = nodes(&list, -2, 1 << 30).iter().map(|n| n.1).collect();
         assert_eq!(counts, [79, 21]);
         let small: ListValue = (0..10).map(|i| Bytes::from(i.to_string())).collect();
-        let counts: Vec<usize> = nodes(&small, 4).iter().map(|n| n.1).collect();
+        let counts: Vec<usize> = nodes(&small, 4, 1 << 30).iter().map(|n| n.1).collect();
         assert_eq!(counts, [4, 4, 2]);
-        assert!(nodes(&ListValue::default(), -2).is_empty());
+        assert!(nodes(&ListValue::default(), -2, 1 << 30).is_empty());
     }
 }

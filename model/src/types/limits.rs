@@ -23,6 +23,9 @@ pub struct Limits {
     pub zset_max_listpack_entries: u64,
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`), in bytes, inclusive.
     pub zset_max_listpack_value: u64,
+    /// Redis's quicklist `packed_threshold` (DEBUG QUICKLIST-PACKED-THRESHOLD, not a config):
+    /// list elements of at least this many bytes get a PLAIN node of their own in an RDB.
+    pub list_packed_threshold_bytes: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +39,7 @@ impl Default for Limits {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            list_packed_threshold_bytes: 1 << 30,
         }
     }
 }

@@ -1,0 +1,90 @@
+//! Blocked clients (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP): serving them when a key they
+//! wait on becomes ready, and timing them out.
+//!
+//! Owns the wake-up and timeout rules. Invariants: blocked clients are served in the order
+//! they blocked, by running their own command again (so a late answer and its propagation are
+//! exactly what an immediate one would have been); a client is answered once, then its held
+//! requests run in arrival order; nothing is served while writes are refused (MISCONF), as
+//! the pop is a write.
+
+use crate::command::{self, Ctx};
+
+use super::clients::{Blocked, ClientId, Held};
+use super::replies::Need;
+use super::Engine;
+
+impl Engine {
+    /// Whether a key `b` waits on now holds a value of the type that can serve it.
+    fn is_ready(&self, b: &Blocked) -> bool {
+        let Some(db) = self.keyspace.dbs.get(b.block.db) else {
+            return false;
+        };
+        b.block.keys.iter().any(|key| {
+            db.get(key)
+                .is_some_and(|e| e.value.type_name() == b.block.type_name)
+        })
+    }
+
+    /// After a write: serves every blocked client whose keys are ready, in blocking order,
+    /// again and again while serving one readies another (BLMOVE pushes).
+    pub(super) fn serve_blocked(&mut self, now_ms: u64) {
+        while self.write_denial().is_none() {
+            let Some(at) =
+                (0..self.clients.blocked.len()).find(|&i| self.is_ready(&self.clients.blocked[i]))
+            else {
+                return;
+            };
+            let b = self.clients.blocked[at].clone();
+            self.random = self
+                .random
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let ctx = Ctx {
+                now_ms,
+                loading: false,
+                random: self.random,
+                write_denial: None,
+            };
+            let session = self.clients.session_or_new(b.client);
+            let (ks, shared) = (&mut self.keyspace, &mut self.shared);
+            let outcome = command::execute_resolved(ks, shared, session, ctx, b.id, &b.argv);
+            if outcome.block.is_some() {
+                // Ready by type but nothing to pop: cannot happen for lists (an empty one is
+                // deleted); stay blocked rather than loop.
+                return;
+            }
+            self.clients.blocked.remove(at);
+            self.stats.dirty += outcome.dirty;
+            if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
+                for p in &outcome.propagate {
+                    log.log(p.db, &p.argv);
+                }
+            }
+            let need = self.need_now();
+            self.answer(b.client, outcome.reply, need);
+            self.release_held(now_ms, b.client);
+        }
+    }
+
+    /// The clock passed some blocked clients' deadlines: each gets its timeout reply.
+    pub(super) fn time_out_blocked(&mut self, now_ms: u64) {
+        let due = |b: &Blocked| b.block.deadline_ms.is_some_and(|at| at <= now_ms);
+        while let Some(at) = self.clients.blocked.iter().position(due) {
+            let b = self.clients.blocked.remove(at).expect("found above");
+            self.answer(b.client, b.block.timeout_reply, Need::Nothing);
+            self.release_held(now_ms, b.client);
+        }
+    }
+
+    /// Runs the requests `client` sent while blocked, in arrival order (one may block again;
+    /// the rest are then held again behind it).
+    fn release_held(&mut self, now_ms: u64, client: ClientId) {
+        let (mine, others): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.clients.held)
+            .into_iter()
+            .partition(|h| h.client == client);
+        self.clients.held = others.into();
+        for h in mine {
+            self.handle_request(now_ms, h.client, h.id, &h.argv);
+        }
+    }
+}
