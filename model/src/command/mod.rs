@@ -48,6 +48,7 @@ mod typed;
 mod walk;
 mod watch;
 mod zset;
+mod zset_block;
 mod zset_ops;
 mod zset_query;
 mod zset_range;

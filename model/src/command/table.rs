@@ -15,7 +15,7 @@ use super::{
     counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
     range, scan, script, server, string, transaction,
 };
-use super::{set, set_ops, zset, zset_ops, zset_range};
+use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
 
 const W: Flags = Flags::WRITE;
 const R: Flags = Flags::READONLY;
@@ -184,6 +184,9 @@ static COMMANDS: &[Command] = &[
     cmd("zpopmin", -2, W.union(F), K1, Zs, "5.0.0", LOGN, "Remove and return members with the lowest scores in a sorted set", d(zset::zpopmin)),
     cmd("zpopmax", -2, W.union(F), K1, Zs, "5.0.0", LOGN, "Remove and return members with the highest scores in a sorted set", d(zset::zpopmax)),
     cmd("zmpop", -4, W, K0, Zs, "7.0.0", LOGN, "Remove and return members with scores in a sorted set", d(zset::zmpop)),
+    cmd("bzpopmin", -3, W.union(F), keys(1, -2, 1), Zs, "5.0.0", LOGN, "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", d(zset_block::bzpopmin)),
+    cmd("bzpopmax", -3, W.union(F), keys(1, -2, 1), Zs, "5.0.0", LOGN, "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", d(zset_block::bzpopmax)),
+    cmd("bzmpop", -5, W, K0, Zs, "7.0.0", LOGN, "Remove and return members with scores in a sorted set or block until one is available", d(zset_block::bzmpop)),
     cmd("zrandmember", -2, R, K1, Zs, "6.2.0", ON, "Get one or multiple random elements from a sorted set", d(zset::zrandmember)),
     cmd("zscan", -3, R, K1, Zs, "2.8.0", O1, "Incrementally iterate sorted sets elements and associated scores", d(zset::zscan)),
     cmd("zrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set", d(zset_range::zrange)),

@@ -282,7 +282,7 @@ pub(crate) fn zlexcount(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 
 /// Pops up to `count` members from the lowest (or highest) end of `key`: `Ok(None)` if the
 /// key is absent.
-fn pop(
+pub(crate) fn pop(
     x: &mut Exec<'_>,
     key: &Bytes,
     max: bool,
@@ -354,7 +354,7 @@ pub(crate) fn zpopmax(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 }
 
 /// ZMPOP's arguments after the name: the keys, MAX, and the count.
-fn zmpop_args(argv: &[Bytes]) -> Result<(&[Bytes], bool, u64), Frame> {
+pub(crate) fn zmpop_args(argv: &[Bytes]) -> Result<(&[Bytes], bool, u64), Frame> {
     let numkeys = match integer_arg(&argv[1]) {
         Ok(n) if n > 0 => n,
         _ => return Err(reply::err("ERR numkeys should be greater than 0")),
@@ -388,10 +388,15 @@ fn zmpop_args(argv: &[Bytes]) -> Result<(&[Bytes], bool, u64), Frame> {
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first non-empty key.
 pub(crate) fn zmpop(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
-    let (keys, max, count) = match zmpop_args(argv) {
-        Ok(a) => a,
-        Err(e) => return e,
-    };
+    match zmpop_args(argv) {
+        Ok((keys, max, count)) => zmpop_from(x, keys, max, count),
+        Err(e) => e,
+    }
+}
+
+/// Pops up to `count` from the first of `keys` holding a sorted set, propagated as
+/// `ZPOPMIN|ZPOPMAX key <popped>`; a null array when none does.
+pub(crate) fn zmpop_from(x: &mut Exec<'_>, keys: &[Bytes], max: bool, count: u64) -> Frame {
     for key in keys {
         let popped = match pop(x, key, max, count) {
             Err(e) => return e,
