@@ -60,6 +60,8 @@ mod list_tests;
 #[cfg(test)]
 mod set_tests;
 #[cfg(test)]
+mod set_zset_replay_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
