@@ -39,22 +39,36 @@ mod reply;
 mod scan;
 mod script;
 mod server;
+mod set;
+mod set_ops;
 mod state;
 mod string;
 mod subscriptions;
 mod table;
 mod transaction;
 mod typed;
+mod walk;
 mod watch;
+mod zset;
+mod zset_block;
+mod zset_ops;
+mod zset_query;
+mod zset_range;
 
 #[cfg(test)]
 mod hash_tests;
 #[cfg(test)]
 mod list_tests;
 #[cfg(test)]
+mod set_tests;
+#[cfg(test)]
+mod set_zset_replay_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod zset_tests;
 
 use bytes::Bytes;
 

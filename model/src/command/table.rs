@@ -15,6 +15,7 @@ use super::{
     counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
     pubsub, range, scan, script, server, string, transaction,
 };
+use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
 
 const W: Flags = Flags::WRITE;
 const R: Flags = Flags::READONLY;
@@ -86,9 +87,11 @@ use Group::{
     Server as Srv, String as Str, Transactions as Tx,
 };
 const PS: Flags = Flags::PUBSUB;
+use Group::{Set as Se, SortedSet as Zs};
 
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
+const LOGN: &str = "O(log(N))";
 
 /// The index. Order is only presentation (COMMAND lists it); ids are positions.
 #[rustfmt::skip]
@@ -152,6 +155,58 @@ static COMMANDS: &[Command] = &[
     cmd("hincrbyfloat", 4, W.union(M).union(F), K1, Hsh, "2.6.0", O1, "Increment the float value of a hash field by the given amount", d(hash::hincrbyfloat)),
     cmd("hrandfield", -2, R, K1, Hsh, "6.2.0", ON, "Get one or multiple random fields from a hash", d(hash_walk::hrandfield)),
     cmd("hscan", -3, R, K1, Hsh, "2.8.0", O1, "Incrementally iterate hash fields and associated values", d(hash_walk::hscan)),
+    cmd("sadd", -3, W.union(M).union(F), K1, Se, "1.0.0", O1, "Add one or more members to a set", d(set::sadd)),
+    cmd("srem", -3, W.union(F), K1, Se, "1.0.0", ON, "Remove one or more members from a set", d(set::srem)),
+    cmd("smembers", 2, R, K1, Se, "1.0.0", ON, "Get all the members in a set", d(set::smembers)),
+    cmd("sismember", 3, R.union(F), K1, Se, "1.0.0", O1, "Determine if a given value is a member of a set", d(set::sismember)),
+    cmd("smismember", -3, R.union(F), K1, Se, "6.2.0", ON, "Returns the membership associated with the given elements for a set", d(set::smismember)),
+    cmd("scard", 2, R.union(F), K1, Se, "1.0.0", O1, "Get the number of members in a set", d(set::scard)),
+    cmd("spop", -2, W.union(F), K1, Se, "1.0.0", ON, "Remove and return one or multiple random members from a set", d(set::spop)),
+    cmd("srandmember", -2, R, K1, Se, "1.0.0", ON, "Get one or multiple random members from a set", d(set::srandmember)),
+    cmd("smove", 4, W.union(F), K2, Se, "1.0.0", O1, "Move a member from one set to another", d(set::smove)),
+    cmd("sscan", -3, R, K1, Se, "2.8.0", O1, "Incrementally iterate Set elements", d(set::sscan)),
+    cmd("sinter", -2, R, KN, Se, "1.0.0", ON, "Intersect multiple sets", d(set_ops::sinter)),
+    cmd("sintercard", -3, R, K0, Se, "7.0.0", ON, "Intersect multiple sets and return the cardinality of the result", d(set_ops::sintercard)),
+    cmd("sunion", -2, R, KN, Se, "1.0.0", ON, "Add multiple sets", d(set_ops::sunion)),
+    cmd("sdiff", -2, R, KN, Se, "1.0.0", ON, "Subtract multiple sets", d(set_ops::sdiff)),
+    cmd("sinterstore", -3, W.union(M), KN, Se, "1.0.0", ON, "Intersect multiple sets and store the resulting set in a key", d(set_ops::sinterstore)),
+    cmd("sunionstore", -3, W.union(M), KN, Se, "1.0.0", ON, "Add multiple sets and store the resulting set in a key", d(set_ops::sunionstore)),
+    cmd("sdiffstore", -3, W.union(M), KN, Se, "1.0.0", ON, "Subtract multiple sets and store the resulting set in a key", d(set_ops::sdiffstore)),
+    cmd("zadd", -4, W.union(M).union(F), K1, Zs, "1.2.0", LOGN, "Add one or more members to a sorted set, or update its score if it already exists", d(zset::zadd)),
+    cmd("zincrby", 4, W.union(M).union(F), K1, Zs, "1.2.0", LOGN, "Increment the score of a member in a sorted set", d(zset::zincrby)),
+    cmd("zrem", -3, W.union(F), K1, Zs, "1.2.0", LOGN, "Remove one or more members from a sorted set", d(zset::zrem)),
+    cmd("zcard", 2, R.union(F), K1, Zs, "1.2.0", O1, "Get the number of members in a sorted set", d(zset::zcard)),
+    cmd("zscore", 3, R.union(F), K1, Zs, "1.2.0", O1, "Get the score associated with the given member in a sorted set", d(zset::zscore)),
+    cmd("zmscore", -3, R.union(F), K1, Zs, "6.2.0", ON, "Get the score associated with the given members in a sorted set", d(zset::zmscore)),
+    cmd("zrank", 3, R.union(F), K1, Zs, "2.0.0", LOGN, "Determine the index of a member in a sorted set", d(zset::zrank)),
+    cmd("zrevrank", 3, R.union(F), K1, Zs, "2.0.0", LOGN, "Determine the index of a member in a sorted set, with scores ordered from high to low", d(zset::zrevrank)),
+    cmd("zcount", 4, R.union(F), K1, Zs, "2.0.0", LOGN, "Count the members in a sorted set with scores within the given values", d(zset::zcount)),
+    cmd("zlexcount", 4, R.union(F), K1, Zs, "2.8.9", LOGN, "Count the number of members in a sorted set between a given lexicographical range", d(zset::zlexcount)),
+    cmd("zpopmin", -2, W.union(F), K1, Zs, "5.0.0", LOGN, "Remove and return members with the lowest scores in a sorted set", d(zset::zpopmin)),
+    cmd("zpopmax", -2, W.union(F), K1, Zs, "5.0.0", LOGN, "Remove and return members with the highest scores in a sorted set", d(zset::zpopmax)),
+    cmd("zmpop", -4, W, K0, Zs, "7.0.0", LOGN, "Remove and return members with scores in a sorted set", d(zset::zmpop)),
+    cmd("bzpopmin", -3, W.union(F), keys(1, -2, 1), Zs, "5.0.0", LOGN, "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", d(zset_block::bzpopmin)),
+    cmd("bzpopmax", -3, W.union(F), keys(1, -2, 1), Zs, "5.0.0", LOGN, "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", d(zset_block::bzpopmax)),
+    cmd("bzmpop", -5, W, K0, Zs, "7.0.0", LOGN, "Remove and return members with scores in a sorted set or block until one is available", d(zset_block::bzmpop)),
+    cmd("zrandmember", -2, R, K1, Zs, "6.2.0", ON, "Get one or multiple random elements from a sorted set", d(zset::zrandmember)),
+    cmd("zscan", -3, R, K1, Zs, "2.8.0", O1, "Incrementally iterate sorted sets elements and associated scores", d(zset::zscan)),
+    cmd("zrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set", d(zset_range::zrange)),
+    cmd("zrangestore", -5, W.union(M), K2, Zs, "6.2.0", LOGN, "Store a range of members from sorted set into another key", d(zset_range::zrangestore)),
+    cmd("zrevrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set, by index, with scores ordered from high to low", d(zset_range::zrevrange)),
+    cmd("zrangebyscore", -4, R, K1, Zs, "1.0.5", LOGN, "Return a range of members in a sorted set, by score", d(zset_range::zrangebyscore)),
+    cmd("zrevrangebyscore", -4, R, K1, Zs, "2.2.0", LOGN, "Return a range of members in a sorted set, by score, with scores ordered from high to low", d(zset_range::zrevrangebyscore)),
+    cmd("zrangebylex", -4, R, K1, Zs, "2.8.9", LOGN, "Return a range of members in a sorted set, by lexicographical range", d(zset_range::zrangebylex)),
+    cmd("zrevrangebylex", -4, R, K1, Zs, "2.8.9", LOGN, "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", d(zset_range::zrevrangebylex)),
+    cmd("zremrangebyrank", 4, W, K1, Zs, "2.0.0", LOGN, "Remove all members in a sorted set within the given indexes", d(zset_range::zremrangebyrank)),
+    cmd("zremrangebyscore", 4, W, K1, Zs, "1.2.0", LOGN, "Remove all members in a sorted set within the given scores", d(zset_range::zremrangebyscore)),
+    cmd("zremrangebylex", 4, W, K1, Zs, "2.8.9", LOGN, "Remove all members in a sorted set between the given lexicographical range", d(zset_range::zremrangebylex)),
+    cmd("zunion", -3, R, K0, Zs, "6.2.0", ON, "Add multiple sorted sets", d(zset_ops::zunion)),
+    cmd("zinter", -3, R, K0, Zs, "6.2.0", ON, "Intersect multiple sorted sets", d(zset_ops::zinter)),
+    cmd("zdiff", -3, R, K0, Zs, "6.2.0", ON, "Subtract multiple sorted sets", d(zset_ops::zdiff)),
+    cmd("zunionstore", -4, W.union(M), K0, Zs, "2.0.0", ON, "Add multiple sorted sets and store the resulting sorted set in a new key", d(zset_ops::zunionstore)),
+    cmd("zinterstore", -4, W.union(M), K0, Zs, "2.0.0", ON, "Intersect multiple sorted sets and store the resulting sorted set in a new key", d(zset_ops::zinterstore)),
+    cmd("zdiffstore", -4, W.union(M), K0, Zs, "6.2.0", ON, "Subtract multiple sorted sets and store the resulting sorted set in a new key", d(zset_ops::zdiffstore)),
+    cmd("zintercard", -3, R, K0, Zs, "7.0.0", ON, "Intersect multiple sorted sets and return the cardinality of the result", d(zset_ops::zintercard)),
     cmd("del", -2, W, KN, Gen, "1.0.0", ON, "Delete a key", d(keys::del)),
     cmd("unlink", -2, W.union(F), KN, Gen, "4.0.0", ON, "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", d(keys::del)),
     cmd("exists", -2, R.union(F), KN, Gen, "1.0.0", ON, "Determine if a key exists", d(keys::exists)),

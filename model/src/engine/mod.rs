@@ -526,3 +526,5 @@ mod blocking_tests;
 mod client_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod zset_blocking_tests;

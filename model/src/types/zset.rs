@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imbl::{OrdMap, OrdSet};
+use imbl::{OrdMap, Vector};
 
 use super::limits::Limits;
 
@@ -58,11 +58,30 @@ impl std::hash::Hash for Score {
     }
 }
 
-/// The large form: member → score, and the (score, member) order.
+/// The large form: member → score, and the (score, member) order as a sorted persistent
+/// vector (an RRB tree), so a rank is a binary search and the member at a rank an index, both
+/// O(log n), like the skiplist's spans in Redis.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Skiplist {
     pub scores: OrdMap<Bytes, Score>,
-    pub order: OrdSet<(Score, Bytes)>,
+    /// Sorted ascending by (score, member), no repeats.
+    pub order: Vector<(Score, Bytes)>,
+}
+
+impl Skiplist {
+    /// Where (score, member) is, or would go.
+    pub fn position(&self, score: Score, member: &[u8]) -> Result<usize, usize> {
+        self.order
+            .binary_search_by(|(s, m)| (*s, &m[..]).cmp(&(score, member)))
+    }
+
+    /// From pairs sorted by (score, member) without repeats.
+    fn from_sorted(sorted: Vec<(Score, Bytes)>) -> Skiplist {
+        Skiplist {
+            scores: sorted.iter().map(|(s, m)| (m.clone(), *s)).collect(),
+            order: sorted.into_iter().collect(),
+        }
+    }
 }
 
 /// A sorted set value.
@@ -141,9 +160,13 @@ impl ZSetValue {
             ZSetValue::Skip(skip) => {
                 let old = skip.scores.insert(member.clone(), score);
                 if let Some(old) = old {
-                    skip.order.remove(&(old, member.clone()));
+                    let at = skip.position(old, &member).expect("in both indexes");
+                    skip.order.remove(at);
                 }
-                skip.order.insert((score, member));
+                let Err(at) = skip.position(score, &member) else {
+                    unreachable!("the old entry was removed")
+                };
+                skip.order.insert(at, (score, member));
                 old.is_none()
             }
         };
@@ -167,7 +190,8 @@ impl ZSetValue {
             },
             ZSetValue::Skip(skip) => match skip.scores.remove_with_key(member) {
                 Some((member, score)) => {
-                    skip.order.remove(&(score, member));
+                    let at = skip.position(score, &member).expect("in both indexes");
+                    skip.order.remove(at);
                     true
                 }
                 None => false,
@@ -178,12 +202,8 @@ impl ZSetValue {
     /// To the large form (one way).
     pub fn convert(&mut self) {
         if let ZSetValue::Pack(pairs) = self {
-            let mut skip = Skiplist::default();
-            for (m, s) in pairs.iter() {
-                skip.scores.insert(m.clone(), *s);
-                skip.order.insert((*s, m.clone()));
-            }
-            *self = ZSetValue::Skip(skip);
+            let sorted = pairs.iter().map(|(m, s)| (*s, m.clone())).collect();
+            *self = ZSetValue::Skip(Skiplist::from_sorted(sorted));
         }
     }
 
@@ -201,22 +221,20 @@ impl ZSetValue {
                 || pairs
                     .iter()
                     .all(|(m, _)| m.len() as u64 <= limits.zset_max_listpack_value));
-        let mut skip = Skiplist::default();
-        for (m, s) in &pairs {
-            if skip.scores.insert(m.clone(), *s).is_some() {
-                return None;
-            }
-            skip.order.insert((*s, m.clone()));
+        let mut sorted: Vec<(Score, Bytes)> = pairs.into_iter().map(|(m, s)| (s, m)).collect();
+        sorted.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        if sorted.windows(2).any(|w| w[0].1 == w[1].1) {
+            return None;
         }
+        sorted.sort_unstable();
         Some(if small {
-            let sorted = skip
-                .order
-                .iter()
-                .map(|(s, m)| (m.clone(), Score(s.0 + 0.0)))
+            let packed = sorted
+                .into_iter()
+                .map(|(s, m)| (m, Score(s.0 + 0.0)))
                 .collect();
-            ZSetValue::Pack(Arc::new(sorted))
+            ZSetValue::Pack(Arc::new(packed))
         } else {
-            ZSetValue::Skip(skip)
+            ZSetValue::Skip(Skiplist::from_sorted(sorted))
         })
     }
 }
