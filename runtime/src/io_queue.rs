@@ -45,6 +45,12 @@ pub enum Fault {
     DrainKeepsItems,
     /// [`serve`] wakes only while more work is queued, the reverse of the rule.
     ServeWakeInverted,
+    /// [`crate::inline_lane::InlineLane::submit`] runs an append inline while earlier items
+    /// of the lane are still unseen: the append overtakes them.
+    InlineIgnoresLane,
+    /// [`crate::inline_lane::InlineLane::submit`] runs a turn's inline items after queueing
+    /// the rest of the turn: an fsync queued after an append may run before its write.
+    InlineAfterQueue,
 }
 
 /// What a completion queue carries. Under loom also `Clone`, so that the seeded
