@@ -1,6 +1,7 @@
-//! The log lane split between two threads: the event loop runs the lane's appends inline
-//! (Redis's write in `beforeSleep`) and the lane's thread runs the rest (fsyncs under `always`,
-//! file procedures, loading, retry truncates), fed through [`crate::io_queue`].
+//! The log lane split between two threads: the event loop runs the AOF's appends and fsyncs
+//! inline (Redis's write and `always` fsync in `beforeSleep`) and the lane's thread runs the
+//! rest (file procedures and their fsyncs, loading, retry truncates), fed through
+//! [`crate::io_queue`].
 //!
 //! Owns the list of the lane's items the caller has handed to the lane's thread and not yet
 //! seen completed. Invariant: the lane keeps the engine's order (the contract of
