@@ -129,6 +129,9 @@ impl Client {
                     self.closing.get_or_insert(None);
                 }
                 Ok(n) => {
+                    // A short read emptied the socket: data arriving later is a new edge, so
+                    // the `WouldBlock` read that would confirm it is one syscall saved.
+                    self.readable = n == self.input.len() - self.end;
                     self.end += n;
                     self.process_input(sink);
                 }
