@@ -1,4 +1,5 @@
-//! Hand-off between the driver and the file threads: one FIFO per lane, one completion queue.
+//! Hand-off between the event loop (the "driver" below) and the file threads: one FIFO per lane,
+//! one completion queue.
 //!
 //! Owns the queues, not the work. Invariants:
 //! - a lane's items are popped in the order they were pushed, by the lane's single thread, so
