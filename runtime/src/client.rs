@@ -29,6 +29,8 @@ pub(crate) const IN_FLIGHT_COUNT_MAX: usize = 1024;
 pub(crate) const OUTPUT_BYTES_MAX: usize = 1 << 30;
 /// Room kept free in the input buffer before each read.
 const READ_RESERVE_BYTES: usize = 16 * 1024;
+/// Capacity an idle buffer may keep; beyond it the buffer is shrunk once emptied.
+const BUFFER_KEEP_BYTES: usize = 64 * 1024;
 
 /// When buffered input should be parsed again.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -164,6 +166,11 @@ impl Client {
     fn make_room(&mut self) {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
+            if self.input.len() > BUFFER_KEEP_BYTES {
+                // Likewise for one large request.
+                self.input.truncate(READ_RESERVE_BYTES);
+                self.input.shrink_to_fit();
+            }
         }
         if self.input.len() - self.end >= READ_RESERVE_BYTES / 2 {
             return;
@@ -281,6 +288,10 @@ impl Client {
             }
         }
         self.output.clear();
+        if self.output.capacity() > BUFFER_KEEP_BYTES {
+            // One large reply (KEYS, a big GET) must not pin its size for the client's life.
+            self.output.shrink_to(BUFFER_KEEP_BYTES);
+        }
         self.written = 0;
         self.waits_writable = false;
         Ok(true)
