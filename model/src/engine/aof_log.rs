@@ -16,6 +16,7 @@ use crate::resp::Frame;
 
 use super::outbox::Outbox;
 use super::replies::Need;
+use super::retained::Retained;
 use super::timers::{Timer, TimerTable};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,7 +53,7 @@ pub(crate) struct AofLog {
     pub(crate) buf: Vec<u8>,
     /// Bytes after `retained_base()`, kept to rewrite them if a write or fsync fails (after a
     /// failed fsync the page cache may have dropped them). Under `no`, only the in-flight append.
-    pub(crate) retained: Vec<u8>,
+    pub(crate) retained: Retained,
     pub(crate) offset_logged: u64,
     pub(crate) offset_written: u64,
     pub(crate) offset_durable: u64,
@@ -85,7 +86,7 @@ impl AofLog {
             file_len_at_open: file_len,
             selected_db: None,
             buf: Vec::new(),
-            retained: Vec::new(),
+            retained: Retained::default(),
             offset_logged: 0,
             offset_written: 0,
             offset_durable: 0,
@@ -193,7 +194,8 @@ impl AofLog {
     fn issue_append(&mut self, out: &mut Outbox) {
         let bytes = Bytes::from(std::mem::take(&mut self.buf));
         let end = self.offset_written + bytes.len() as u64;
-        self.retained.extend_from_slice(&bytes);
+        // Kept until durable as the same buffer the append writes: no second copy.
+        self.retained.push(bytes.clone());
         let id = out.emit(
             Owner::AofLog,
             Lane::Log,
@@ -312,7 +314,7 @@ impl AofLog {
         assert!(end <= self.offset_written);
         if end > self.offset_durable {
             let drop = ((end - self.offset_durable) as usize).min(self.retained.len());
-            self.retained.drain(..drop);
+            self.retained.drop_front(drop);
             self.offset_durable = end;
         }
     }
