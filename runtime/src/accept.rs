@@ -1,38 +1,49 @@
-//! Accepting clients: the bound listeners, one accept loop per address, a client cap, a stop.
+//! Accepting clients and the table of open connections: the bound listeners, the client cap,
+//! the slots that map poll tokens and engine client ids to connections.
 //!
-//! Owns the listeners and the client-id counter. Invariants: at most `maxclients` connections
-//! are served at once (one semaphore permit each, released when the connection task ends,
-//! which is also how the stop waits for them); no connection is accepted after the driver
-//! said to stop.
+//! Owns the listeners, the connection table and the client-id counter. Invariants: at most
+//! `maxclients` connections are served at once (one more is told so and closed); no connection
+//! is accepted after the engine started stopping (the listeners are dropped); a slot's token is
+//! registered with the poller exactly while the slot holds its connection.
 
-use std::io;
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use mio::net::TcpListener;
+use mio::{Interest, Registry, Token};
+use model::engine::ClientId;
 
-use crate::connection::{Connection, IN_FLIGHT_COUNT_MAX};
-use crate::driver::Request;
+use crate::client::Client;
 use crate::logging;
 
-/// What every accept loop shares.
-#[derive(Clone)]
-pub(crate) struct Acceptor {
-    pub(crate) requests: mpsc::Sender<Request>,
-    pub(crate) accepting: watch::Receiver<bool>,
-    pub(crate) permits: Arc<Semaphore>,
-    pub(crate) client_ids: Arc<AtomicU64>,
+/// Token of the waker (file-thread completions, signals).
+pub(crate) const WAKER: Token = Token(0);
+/// Listener `i` has token `LISTENER_BASE + i`.
+const LISTENER_BASE: usize = 1;
+/// Connection slot `s` has token `CLIENT_BASE + s`.
+const CLIENT_BASE: usize = 1 << 16;
+
+/// What a poll token names.
+pub(crate) enum Target {
+    Waker,
+    Listener(usize),
+    Client(usize),
+}
+
+pub(crate) fn target(token: Token) -> Target {
+    match token.0 {
+        0 => Target::Waker,
+        n if n >= CLIENT_BASE => Target::Client(n - CLIENT_BASE),
+        n => Target::Listener(n - LISTENER_BASE),
+    }
 }
 
 /// Binds every address; the error names the address, as Redis's message does.
-pub(crate) async fn bind(addresses: &[SocketAddr]) -> Result<Vec<TcpListener>, String> {
+pub(crate) fn bind(addresses: &[SocketAddr]) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for address in addresses {
-        match TcpListener::bind(address).await {
+        match TcpListener::bind(*address) {
             Ok(listener) => listeners.push(listener),
             Err(error) => {
                 return Err(format!(
@@ -44,54 +55,127 @@ pub(crate) async fn bind(addresses: &[SocketAddr]) -> Result<Vec<TcpListener>, S
     Ok(listeners)
 }
 
-impl Acceptor {
-    /// Accepts until told to stop. Meant to run for the server's life.
-    pub(crate) async fn run(mut self, listener: TcpListener) {
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                _ = self.accepting.wait_for(|accepting| !*accepting) => return,
-            };
-            match accepted {
-                Ok((stream, _)) => self.serve(stream),
-                Err(error) => {
-                    // EMFILE and friends: wait instead of spinning on the same error.
-                    logging::warning(&format!("Accepting client connection: {error}"));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
+/// The open connections, by slot, and the listeners that add to them.
+pub(crate) struct Clients {
+    listeners: Vec<TcpListener>,
+    slots: Vec<Option<Client>>,
+    free: Vec<usize>,
+    by_id: HashMap<ClientId, usize>,
+    id_next: ClientId,
+    count_max: usize,
+}
+
+impl Clients {
+    pub(crate) fn new(
+        registry: &Registry,
+        mut listeners: Vec<TcpListener>,
+        count_max: usize,
+    ) -> io::Result<Self> {
+        for (i, listener) in listeners.iter_mut().enumerate() {
+            registry.register(listener, Token(LISTENER_BASE + i), Interest::READABLE)?;
+        }
+        Ok(Clients {
+            listeners,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            id_next: 1,
+            count_max,
+        })
+    }
+
+    /// Stops accepting: the listening sockets close.
+    pub(crate) fn stop_accepting(&mut self, registry: &Registry) {
+        for mut listener in self.listeners.drain(..) {
+            let _ = registry.deregister(&mut listener);
         }
     }
 
-    fn serve(&self, mut stream: TcpStream) {
-        // Replies are small and latency matters more than packet count.
-        let _ = stream.set_nodelay(true);
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            tokio::spawn(async move {
-                let _ = stream
-                    .write_all(b"-ERR max number of clients reached\r\n")
-                    .await;
+    /// Accepts every pending connection on listener `i`; returns the slots of new clients.
+    pub(crate) fn accept(&mut self, registry: &Registry, i: usize, opened: &mut Vec<usize>) {
+        loop {
+            let Some(listener) = self.listeners.get(i) else {
+                return;
+            };
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // EMFILE and friends: the next readiness event retries.
+                    logging::warning(&format!("Accepting client connection: {error}"));
+                    return;
+                }
+            };
+            // Replies are small and latency matters more than packet count.
+            let _ = stream.set_nodelay(true);
+            if self.by_id.len() >= self.count_max {
+                let mut stream = stream;
+                let _ = stream.write(b"-ERR max number of clients reached\r\n");
+                continue;
+            }
+            let id = self.id_next;
+            self.id_next += 1;
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.slots.push(None);
+                self.slots.len() - 1
             });
+            let mut client = Client::new(id, stream);
+            if registry
+                .register(
+                    &mut client.stream,
+                    Token(CLIENT_BASE + slot),
+                    Interest::READABLE,
+                )
+                .is_err()
+            {
+                self.free.push(slot);
+                continue;
+            }
+            self.slots[slot] = Some(client);
+            self.by_id.insert(id, slot);
+            opened.push(slot);
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    pub(crate) fn slot_of(&self, id: ClientId) -> Option<usize> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// Asks the poller for writability of `slot` too (`writable`), or readability only.
+    pub(crate) fn want_writable(&mut self, registry: &Registry, slot: usize, writable: bool) {
+        let Some(client) = self.get_mut(slot) else {
             return;
         };
-        let client = self.client_ids.fetch_add(1, Ordering::Relaxed);
-        let (replies_tx, replies_rx) = mpsc::channel(IN_FLIGHT_COUNT_MAX);
-        let connection = Connection::new(client, stream, self.requests.clone(), replies_rx);
-        tokio::spawn(async move {
-            connection.run(replies_tx).await;
-            drop(permit);
-        });
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let _ = registry.reregister(&mut client.stream, Token(CLIENT_BASE + slot), interest);
     }
-}
 
-/// Waits until every connection task has ended (all permits are back), at most `limit`.
-pub(crate) async fn wait_for_connections(
-    permits: &Semaphore,
-    count: u32,
-    limit: Duration,
-) -> io::Result<()> {
-    match tokio::time::timeout(limit, permits.acquire_many(count)).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(io::Error::from(io::ErrorKind::TimedOut)),
+    /// Removes the client in `slot`; returns its id for the engine.
+    pub(crate) fn remove(&mut self, registry: &Registry, slot: usize) -> Option<ClientId> {
+        let mut client = self.slots.get_mut(slot)?.take()?;
+        let _ = registry.deregister(&mut client.stream);
+        self.by_id.remove(&client.id);
+        self.free.push(slot);
+        Some(client.id)
+    }
+
+    /// Slots of every open connection.
+    pub(crate) fn slots(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&s| self.slots[s].is_some())
+            .collect()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
     }
 }

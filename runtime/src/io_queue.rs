@@ -1,4 +1,5 @@
-//! Hand-off between the driver and the file threads: one FIFO per lane, one completion queue.
+//! Hand-off between the event loop (the "driver" below) and the file threads: one FIFO per lane,
+//! one completion queue.
 //!
 //! Owns the queues, not the work. Invariants:
 //! - a lane's items are popped in the order they were pushed, by the lane's single thread, so
@@ -45,6 +46,12 @@ pub enum Fault {
     DrainKeepsItems,
     /// [`serve`] wakes only while more work is queued, the reverse of the rule.
     ServeWakeInverted,
+    /// [`crate::inline_lane::InlineLane::submit`] runs an append inline while earlier items
+    /// of the lane are still unseen: the append overtakes them.
+    InlineIgnoresLane,
+    /// [`crate::inline_lane::InlineLane::submit`] runs a turn's inline items after queueing
+    /// the rest of the turn: an fsync queued after an append may run before its write.
+    InlineAfterQueue,
 }
 
 /// What a completion queue carries. Under loom also `Clone`, so that the seeded

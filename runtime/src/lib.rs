@@ -4,35 +4,36 @@
 //!
 //! Module map (data flows top to bottom and back):
 //! - [`config`]: `durakv-server [file.conf] [--name value ...]` into settings;
-//! - `accept`: the listeners, accept loops and the client cap; `connection`: one task per
-//!   client, RESP in and out, and QUIT;
-//! - `driver`: the one task owning the engine (quinn's `drive_*` shape);
-//! - `fs`: one OS thread per effect lane executing file operations, fed through
-//!   [`io_queue`] (tokio-free, on the `sync` shim, so loom can check it);
+//! - `event_loop`: the one thread owning the engine and every connection (Redis's `ae` order:
+//!   serve ready sockets, then drain the engine before sleeping); `accept`: the listeners, the
+//!   connection table and the client cap; `client`: one connection's buffers, RESP in and out;
+//! - `fs`: the file executor: AOF appends written inline by the loop, every other effect on one
+//!   OS thread per lane, fed through [`io_queue`] (tokio-free, on the `sync` shim, so loom can
+//!   check it);
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
+mod client;
 pub mod config;
-mod connection;
-mod driver;
+mod event_loop;
 mod fs;
+pub mod inline_lane;
 pub mod io_queue;
 mod logging;
 mod shutdown;
 mod sync;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
+use mio::Poll;
 use model::engine::Engine;
-use tokio::sync::{mpsc, watch, Notify, Semaphore};
 
-use crate::accept::Acceptor;
+use crate::accept::Clients;
 use crate::config::{Cli, ServerConfig};
-use crate::driver::{Driver, Exit, NotifyWaker, Request};
+use crate::event_loop::{clock_ms, EventLoop, Exit, LoopWaker};
 use crate::fs::FileWorkers;
 
 /// Test hook, not an API: the file threads ([`fs`]'s `FileWorkers`), reached by
@@ -46,21 +47,26 @@ impl<W: io_queue::Wake + 'static> FileWorkersForTests<W> {
         FileWorkers::start(dir, waker).map(FileWorkersForTests)
     }
 
-    /// Queues `effect` on its lane.
-    pub fn submit(&self, effect: model::io::Effect) {
-        self.0.submit(effect);
+    /// Runs `effect` as the server does: an append inline when its lane allows, published as
+    /// a completion like the lane threads' (with a wake), anything else queued on its lane.
+    pub fn submit(&mut self, effect: model::io::Effect) {
+        let mut done = Vec::new();
+        self.0.submit([effect], &mut done);
+        for done in done {
+            self.0.completions().push(done);
+        }
     }
 
-    /// Where the lane threads put their completions.
-    pub fn completions(&self) -> &io_queue::Completions<model::io::IoDone, W> {
-        self.0.completions()
+    /// Moves every completion published so far to `out`, oldest first.
+    pub fn drain_into(&mut self, out: &mut Vec<model::io::IoDone>) {
+        self.0.drain_into(out);
+    }
+
+    /// Waits for the next wake of the completions' waker.
+    pub fn waker(&self) -> &W {
+        self.0.completions().waker()
     }
 }
-
-/// Requests queued from all connections to the driver before senders wait.
-const REQUEST_QUEUE_COUNT_MAX: usize = 4096;
-/// How long a stopping server waits for connections to write their last replies.
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 /// The `durakv-server` entry point: parses the arguments, runs, exits with the status.
 pub fn main() {
@@ -81,83 +87,33 @@ pub fn main() {
             std::process::exit(1);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            logging::warning(&format!("Cannot start the async runtime: {error}"));
-            std::process::exit(1);
-        }
-    };
-    let status = runtime.block_on(run(*config));
-    // Lane threads may still hold a view being written (a snapshot nobody waits for).
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    std::process::exit(status);
+    // Lane threads may still hold a view being written (a snapshot nobody waits for): exiting
+    // the process ends them.
+    std::process::exit(run(*config));
 }
 
 /// Runs a server with `config` until it stops; returns the process exit status.
-pub async fn run(config: ServerConfig) -> i32 {
+pub fn run(config: ServerConfig) -> i32 {
     logging::notice("durakv is starting");
     let pid = std::process::id();
     let version = env!("CARGO_PKG_VERSION");
     logging::notice(&format!(
         "durakv version={version}, bits=64, pid={pid}, just started"
     ));
-    let acquired = match acquire(&config).await {
-        Ok(acquired) => acquired,
+    let event_loop = match acquire(&config) {
+        Ok(event_loop) => event_loop,
         Err(message) => return fatal(&message),
     };
-    let Acquired {
-        dir,
-        listeners,
-        stop,
-        files,
-    } = acquired;
-    let (requests_tx, requests_rx) = mpsc::channel::<Request>(REQUEST_QUEUE_COUNT_MAX);
-    let (accepting_tx, accepting_rx) = watch::channel(true);
-    let permits = Arc::new(Semaphore::new(config.maxclients as usize));
-    let acceptor = Acceptor {
-        requests: requests_tx,
-        accepting: accepting_rx,
-        permits: permits.clone(),
-        client_ids: Arc::new(AtomicU64::new(1)),
-    };
-    let accept_tasks: Vec<_> = listeners
-        .into_iter()
-        .map(|l| tokio::spawn(acceptor.clone().run(l)))
-        .collect();
-    drop(acceptor);
-    let mut engine_config = config.engine.clone();
-    engine_config.runtime_settings = config.runtime_settings(&dir);
-    let engine = Engine::new(engine_config, driver::clock_ms());
-    let exit = Driver::new(engine, files, requests_rx, stop, accepting_tx)
-        .run()
-        .await;
-    for task in accept_tasks {
-        task.abort();
-    }
-    // The driver is gone, so every reply channel is closed: connections write what they hold.
-    let _ = accept::wait_for_connections(&permits, config.maxclients, DRAIN_WAIT).await;
-    match exit {
+    match event_loop.run() {
         // The engine said goodbye in its own log line.
         Exit::Stopped => 0,
         Exit::Refused(error) => fatal(&format!("Fatal error loading the DB: {error}. Exiting.")),
     }
 }
 
-/// What start-up needs from the operating system before the engine runs.
-struct Acquired {
-    dir: PathBuf,
-    listeners: Vec<tokio::net::TcpListener>,
-    stop: watch::Receiver<u64>,
-    files: FileWorkers<NotifyWaker>,
-}
-
 /// Resolves `dir`, binds, installs signal handlers and starts the file threads; the error is
 /// the line to print before exiting 1.
-async fn acquire(config: &ServerConfig) -> Result<Acquired, String> {
+fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
     let dir = match std::fs::canonicalize(&config.dir) {
         Ok(dir) if dir.is_dir() => dir,
         Ok(dir) => {
@@ -178,16 +134,36 @@ async fn acquire(config: &ServerConfig) -> Result<Acquired, String> {
         .iter()
         .map(|ip| SocketAddr::new(*ip, config.port))
         .collect();
-    let listeners = accept::bind(&addresses).await?;
-    let stop = shutdown::listen().map_err(|e| format!("Cannot install signal handlers: {e}"))?;
-    let files = FileWorkers::start(&dir, NotifyWaker(Arc::new(Notify::new())))
+    let listeners = accept::bind(&addresses)?;
+    let poll = Poll::new().map_err(|e| format!("Cannot create the poller: {e}"))?;
+    let waker = mio::Waker::new(poll.registry(), accept::WAKER)
+        .map_err(|e| format!("Cannot create the poller's waker: {e}"))?;
+    let waker = LoopWaker(Arc::new(waker));
+    let signal_waker = waker.clone();
+    let stops = shutdown::listen(move || io_queue::Wake::wake(&signal_waker))
+        .map_err(|e| format!("Cannot install signal handlers: {e}"))?;
+    let files = FileWorkers::start(&dir, waker)
         .map_err(|e| format!("Cannot start the file threads: {e}"))?;
+    let clients = Clients::new(poll.registry(), listeners, config.maxclients as usize)
+        .map_err(|e| format!("Cannot listen: {e}"))?;
     log_settings(config, &addresses, &dir);
-    Ok(Acquired {
-        dir,
-        listeners,
-        stop,
+    let mut engine_config = config.engine.clone();
+    engine_config.runtime_settings = config.runtime_settings(&dir);
+    Ok(EventLoop {
+        poll,
+        engine: Engine::new(engine_config, clock_ms()),
         files,
+        clients,
+        stops,
+        stops_seen: 0,
+        accepting: true,
+        deadline_ms: None,
+        now_ms: clock_ms(),
+        completed: Vec::new(),
+        touched: Vec::new(),
+        opened: Vec::new(),
+        loading_since: Instant::now(),
+        ready: false,
     })
 }
 

@@ -2,7 +2,7 @@
 //! `<pid>:M <dd Mon yyyy hh:mm:ss.mmm> <level> <message>` (UTC).
 //!
 //! Owns formatting only. Invariant: one call writes one whole line under the stderr lock, so
-//! lines from the driver, the accept loop and the signal task never interleave.
+//! lines from the event loop, the file threads and the signal thread never interleave.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};

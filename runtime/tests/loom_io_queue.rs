@@ -1,4 +1,4 @@
-//! Loom checks of the driver ↔ file-thread hand-off (`durakv_runtime::io_queue`).
+//! Loom checks of the event loop ("driver") ↔ file-thread hand-off (`durakv_runtime::io_queue`).
 //!
 //! Goal: under every interleaving loom explores (preemption bound `LOOM_MAX_PREEMPTIONS`,
 //! default 3): (1) a lane's thread runs items in push order, and everything queued before
@@ -6,8 +6,8 @@
 //! completions from two lanes are all seen by a driver that sleeps between wakes — no wake-up
 //! is lost (a completion pushed while the driver goes to sleep), none is seen twice; (3) the
 //! lane body [`serve`], which wakes once per batch, keeps (1) and (2) end to end.
-//! Method: the real queue types over loom's primitives; the driver's `Notify` is played by a
-//! flag + condvar that keeps one permit, as `tokio::sync::Notify::notify_one` does.
+//! Method: the real queue types over loom's primitives; the loop's eventfd waker is played by a
+//! flag + condvar that keeps one permit, as an eventfd does.
 //!
 //! Each test has a broken twin running the same code with one [`Fault`] seeded (a switch that
 //! exists only under `--cfg durakv_loom`). A twin that breaks an assertion is a

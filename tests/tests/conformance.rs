@@ -228,7 +228,7 @@ fn real() -> &'static Mutex<Real> {
 
 impl Real {
     /// Runs `op` on `lane` and waits for its completion.
-    fn execute(&self, lane: Lane, op: Op) -> IoResult {
+    fn execute(&mut self, lane: Lane, op: Op) -> IoResult {
         let seq = self.next_id.fetch_add(1, Ordering::Relaxed);
         // The file threads only carry the id back; any owner does.
         let id = EffectId {
@@ -238,14 +238,14 @@ impl Real {
         self.workers.submit(Effect { id, lane, op });
         let mut done: Vec<IoDone> = Vec::new();
         loop {
-            self.workers.completions().drain_into(&mut done);
+            self.workers.drain_into(&mut done);
             if let Some(at) = done.iter().position(|d| d.id == id) {
                 let result = done.swap_remove(at).result;
                 assert!(done.is_empty(), "unexpected completions: {done:?}");
                 return result;
             }
             assert!(done.is_empty(), "unexpected completions: {done:?}");
-            self.workers.completions().waker().wait();
+            self.workers.waker().wait();
         }
     }
 }
@@ -315,11 +315,11 @@ fn tree(dir: &Path) -> BTreeMap<String, bool> {
 // The property.
 
 fn prop_file_worker_matches_simdisk(steps: Vec<Step>) -> TestResult {
-    let real = real().lock().unwrap_or_else(|e| e.into_inner());
+    let mut real = real().lock().unwrap_or_else(|e| e.into_inner());
     let case = format!("case-{}", real.next_case.fetch_add(1, Ordering::Relaxed));
     let case_dir = real.root.join(&case);
     std::fs::create_dir(&case_dir).expect("case directory");
-    let outcome = run_case(&real, &case, &case_dir, &steps);
+    let outcome = run_case(&mut real, &case, &case_dir, &steps);
     let _ = std::fs::remove_dir_all(&case_dir);
     match outcome {
         Ok(()) => TestResult::passed(),
@@ -327,7 +327,7 @@ fn prop_file_worker_matches_simdisk(steps: Vec<Step>) -> TestResult {
     }
 }
 
-fn run_case(real: &Real, case: &str, case_dir: &Path, steps: &[Step]) -> Result<(), String> {
+fn run_case(real: &mut Real, case: &str, case_dir: &Path, steps: &[Step]) -> Result<(), String> {
     let mut sim = SimDisk::new();
     for (i, step) in steps.iter().enumerate() {
         let expected = sim.execute(&step.op);

@@ -19,6 +19,7 @@ use crate::resp::Frame;
 
 use super::outbox::Outbox;
 use super::replies::Need;
+use super::retained::Retained;
 use super::timers::{Timer, TimerTable};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -60,7 +61,7 @@ pub(crate) struct AofLog {
     pub(crate) crc: Running,
     /// Bytes after `retained_base()`, kept to rewrite them if a write or fsync fails (after a
     /// failed fsync the page cache may have dropped them). Under `no`, only the in-flight append.
-    pub(crate) retained: Vec<u8>,
+    pub(crate) retained: Retained,
     pub(crate) offset_logged: u64,
     pub(crate) offset_written: u64,
     pub(crate) offset_durable: u64,
@@ -96,7 +97,7 @@ impl AofLog {
             buf: Vec::new(),
             buf_sealed: 0,
             crc,
-            retained: Vec::new(),
+            retained: Retained::default(),
             offset_logged: 0,
             offset_written: 0,
             offset_durable: 0,
@@ -219,7 +220,8 @@ impl AofLog {
         let bytes = Bytes::from(std::mem::take(&mut self.buf));
         let end = self.offset_written + bytes.len() as u64;
         self.offset_logged = end;
-        self.retained.extend_from_slice(&bytes);
+        // Kept until durable as the same buffer the append writes: no second copy.
+        self.retained.push(bytes.clone());
         let id = out.emit(
             Owner::AofLog,
             Lane::Log,
@@ -338,7 +340,7 @@ impl AofLog {
         assert!(end <= self.offset_written);
         if end > self.offset_durable {
             let drop = ((end - self.offset_durable) as usize).min(self.retained.len());
-            self.retained.drain(..drop);
+            self.retained.drop_front(drop);
             self.offset_durable = end;
         }
     }

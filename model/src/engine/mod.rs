@@ -58,6 +58,7 @@ mod procedure;
 mod rdb_load;
 mod replies;
 mod requests;
+mod retained;
 mod rewrite;
 mod shutdown;
 mod snapshot;

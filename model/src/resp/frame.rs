@@ -109,7 +109,7 @@ impl Frame {
         match self {
             Frame::Simple(s) => line(out, b'+', s.as_bytes()),
             Frame::Error(s) => line(out, b'-', s.as_bytes()),
-            Frame::Integer(n) => line(out, b':', n.to_string().as_bytes()),
+            Frame::Integer(n) => line(out, b':', Decimal::signed(*n).as_bytes()),
             Frame::Bulk(b) => bulk(out, b),
             Frame::Null | Frame::NullArray if resp3 => out.extend_from_slice(b"_\r\n"),
             Frame::Null => out.extend_from_slice(b"$-1\r\n"),
@@ -120,7 +120,7 @@ impl Frame {
             Frame::Sequence(frames) => frames.iter().for_each(|f| f.encode_in(proto, out)),
             Frame::Map(pairs) if resp3 => pairs_in(out, b'%', pairs, proto),
             Frame::Pairs(pairs) if resp3 => {
-                line(out, b'*', pairs.len().to_string().as_bytes());
+                header(out, b'*', pairs.len());
                 for (first, second) in pairs {
                     line(out, b'*', b"2");
                     first.encode_in(proto, out);
@@ -133,7 +133,7 @@ impl Frame {
             }
             Frame::Attributed { reply, .. } => reply.encode_in(proto, out),
             Frame::Map(pairs) | Frame::Pairs(pairs) => {
-                line(out, b'*', (pairs.len() * 2).to_string().as_bytes());
+                header(out, b'*', pairs.len() * 2);
                 for (key, value) in pairs {
                     key.encode_in(proto, out);
                     value.encode_in(proto, out);
@@ -145,7 +145,7 @@ impl Frame {
             Frame::Boolean(b) if resp3 => line(out, b'#', if *b { b"t" } else { b"f" }),
             Frame::Boolean(b) => line(out, b':', if *b { b"1" } else { b"0" }),
             Frame::Verbatim { format, text } if resp3 => {
-                line(out, b'=', (text.len() + 4).to_string().as_bytes());
+                header(out, b'=', text.len() + 4);
                 out.extend_from_slice(format);
                 out.push(b':');
                 out.extend_from_slice(text);
@@ -158,7 +158,7 @@ impl Frame {
 
 /// A map-shaped aggregate (`%` map, `|` attributes): the pair count, then key, value, ….
 fn pairs_in(out: &mut Vec<u8>, tag: u8, pairs: &[(Frame, Frame)], proto: Protocol) {
-    line(out, tag, pairs.len().to_string().as_bytes());
+    header(out, tag, pairs.len());
     for (key, value) in pairs {
         key.encode_in(proto, out);
         value.encode_in(proto, out);
@@ -166,13 +166,13 @@ fn pairs_in(out: &mut Vec<u8>, tag: u8, pairs: &[(Frame, Frame)], proto: Protoco
 }
 
 fn bulk(out: &mut Vec<u8>, b: &[u8]) {
-    line(out, b'$', b.len().to_string().as_bytes());
+    header(out, b'$', b.len());
     out.extend_from_slice(b);
     out.extend_from_slice(b"\r\n");
 }
 
 fn aggregate(out: &mut Vec<u8>, tag: u8, items: &[Frame], proto: Protocol) {
-    line(out, tag, items.len().to_string().as_bytes());
+    header(out, tag, items.len());
     for item in items {
         item.encode_in(proto, out);
     }
@@ -184,12 +184,82 @@ fn line(out: &mut Vec<u8>, tag: u8, body: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A length or count line (`$5`, `*3`), its digits formatted on the stack.
+fn header(out: &mut Vec<u8>, tag: u8, n: usize) {
+    line(out, tag, Decimal::unsigned(n as u64).as_bytes());
+}
+
+/// An integer in decimal, formatted on the stack: reply and record headers are written once
+/// per request and must not allocate.
+struct Decimal {
+    /// Room for `u64::MAX` (20 digits) or `i64::MIN` (a sign and 19 digits).
+    text: [u8; 20],
+    start: usize,
+}
+
+impl Decimal {
+    fn unsigned(mut n: u64) -> Decimal {
+        let mut text = [0u8; 20];
+        let mut start = text.len();
+        loop {
+            start -= 1;
+            text[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Decimal { text, start }
+    }
+
+    fn signed(n: i64) -> Decimal {
+        let mut decimal = Decimal::unsigned(n.unsigned_abs());
+        if n < 0 {
+            decimal.start -= 1;
+            decimal.text[decimal.start] = b'-';
+        }
+        decimal
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.text[self.start..]
+    }
+}
+
 /// Encodes a command (an array of bulk strings), as the AOF and clients write it.
 pub fn encode_command(argv: &[Bytes], out: &mut Vec<u8>) {
-    line(out, b'*', argv.len().to_string().as_bytes());
+    header(out, b'*', argv.len());
     for arg in argv {
-        line(out, b'$', arg.len().to_string().as_bytes());
+        header(out, b'$', arg.len());
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Decimal;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        let signed = [
+            0i64,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            99,
+            -100,
+            1_234_567_890,
+            i64::MAX,
+            i64::MIN,
+        ];
+        for n in signed {
+            assert_eq!(Decimal::signed(n).as_bytes(), n.to_string().as_bytes());
+        }
+        for n in [0u64, 7, 10, u64::MAX / 10, u64::MAX] {
+            assert_eq!(Decimal::unsigned(n).as_bytes(), n.to_string().as_bytes());
+        }
     }
 }

@@ -73,9 +73,10 @@ fn multibulk(buf: &[u8], pos: usize, limits: &Limits) -> Parsed<Vec<Bytes>> {
         Some(n) if n as u64 <= limits.multibulk_len_max => n as u64,
         _ => return Err(ProtocolError::InvalidMultibulkLength),
     };
-    // Spans, not copies: the argv is built only once the whole request has arrived, and the
-    // vector grows only with arguments actually present.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(count.min(1024) as usize);
+    // The argv grows only with arguments actually present (never with the claimed count), and
+    // an argument is copied only once all its bytes arrived; an incomplete request drops the
+    // few small copies made so far. One allocation per argument plus the vector: no span list.
+    let mut argv: Vec<Bytes> = Vec::with_capacity(count.min(16) as usize);
     for _ in 0..count {
         let Some((digits, body)) = count_line(buf, at, limits, ProtocolError::TooBigBulkCount)?
         else {
@@ -92,13 +93,9 @@ fn multibulk(buf: &[u8], pos: usize, limits: &Limits) -> Parsed<Vec<Bytes>> {
         if buf.len() - body < len + 2 {
             return Ok(None);
         }
-        spans.push((body, len));
+        argv.push(Bytes::copy_from_slice(&buf[body..body + len]));
         at = body + len + 2;
     }
-    let argv = spans
-        .iter()
-        .map(|&(s, len)| Bytes::copy_from_slice(&buf[s..s + len]))
-        .collect();
     Ok(Some((argv, at)))
 }
 
