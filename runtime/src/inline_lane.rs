@@ -13,7 +13,7 @@
 //!
 //! Written against no thread primitive at all (the caller is single-threaded); loom checks it
 //! together with the lane thread and the completions (`runtime/tests/loom_log_lane.rs`), with
-//! a [`Fault`] seeded under `--cfg durakv_loom` only.
+//! a `io_queue::Fault` seeded under `--cfg durakv_loom` only.
 
 #[cfg(durakv_loom)]
 use crate::io_queue::Fault;

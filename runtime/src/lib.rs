@@ -7,9 +7,9 @@
 //! - `event_loop`: the one thread owning the engine and every connection (Redis's `ae` order:
 //!   serve ready sockets, then drain the engine before sleeping); `accept`: the listeners, the
 //!   connection table and the client cap; `client`: one connection's buffers, RESP in and out;
-//! - `fs`: the file executor: AOF appends written inline by the loop, every other effect on one
-//!   OS thread per lane, fed through [`io_queue`] (tokio-free, on the `sync` shim, so loom can
-//!   check it);
+//! - `fs`: the file executor: the AOF's appends and its own fsyncs run inline on the loop
+//!   ([`inline_lane`] keeps the log lane's order), every other effect on one OS thread per
+//!   lane, fed through [`io_queue`] (tokio-free, on the `sync` shim, so loom can check both);
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
