@@ -38,6 +38,7 @@ mod reply;
 mod scan;
 mod script;
 mod server;
+mod sort;
 mod state;
 mod string;
 mod table;
