@@ -54,6 +54,8 @@ fn batched(con: &mut RespClient, name: &str, key: &str, items: &[String]) {
 /// Hashes, lists and strings by command; with `sets`, sets and zsets by RESTORE of
 /// `helper`'s DUMPs.
 fn fill(con: &mut RespClient, helper: &mut RespClient, sets: bool) {
+    // Redis then writes the inner quicklist nodes LZF-compressed (`rdbSaveLzfBlob`).
+    call(con, &[b"CONFIG", b"SET", b"list-compress-depth", b"1"]);
     call(con, &[b"SELECT", b"0"]);
     call(
         con,

@@ -178,3 +178,41 @@ fn wrong_type_both_ways() {
     assert_eq!(k.reply("GET l"), err(WRONGTYPE));
     assert_eq!(k.reply("HGET l a"), err(WRONGTYPE));
 }
+
+#[test]
+fn sort_without_patterns() {
+    let mut k = Kit::new();
+    k.run("RPUSH l 3 1 2 10 -1.5");
+    assert_eq!(k.reply("SORT l"), array(&["-1.5", "1", "2", "3", "10"]));
+    assert_eq!(k.reply("SORT l DESC LIMIT 1 2"), array(&["3", "2"]));
+    assert_eq!(
+        k.reply("SORT l ALPHA"),
+        array(&["-1.5", "1", "10", "2", "3"])
+    );
+    assert_eq!(
+        k.reply("SORT l BY nosort"),
+        array(&["3", "1", "2", "10", "-1.5"])
+    );
+    assert_eq!(k.reply("SORT l LIMIT 10 5"), array(&[]));
+    assert_eq!(k.reply("SORT nokey"), array(&[]));
+    k.run("RPUSH words b a");
+    assert_eq!(
+        k.reply("SORT words"),
+        err("ERR One or more scores can't be converted into double")
+    );
+    assert_eq!(
+        k.logged("SORT l STORE dst"),
+        vec![(0, "SORT l STORE dst".to_string())]
+    );
+    assert_eq!(
+        k.reply("LRANGE dst 0 -1"),
+        array(&["-1.5", "1", "2", "3", "10"])
+    );
+    assert_eq!(k.reply("SORT nokey STORE dst"), int(0));
+    assert_eq!(k.reply("EXISTS dst"), int(0));
+    assert_eq!(k.logged("SORT_RO l"), vec![]);
+    assert_eq!(k.reply("SORT_RO l STORE dst"), err("ERR syntax error"));
+    assert!(matches!(k.reply("SORT l BY w_*"), Frame::Error(_)));
+    k.run("SET s x");
+    assert_eq!(k.reply("SORT s"), err(WRONGTYPE));
+}

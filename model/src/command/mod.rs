@@ -41,6 +41,7 @@ mod script;
 mod server;
 mod set;
 mod set_ops;
+mod sort;
 mod state;
 mod string;
 mod subscriptions;

@@ -13,7 +13,7 @@ use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
     counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
-    pubsub, range, scan, script, server, string, transaction,
+    pubsub, range, scan, script, server, sort, string, transaction,
 };
 use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
 
@@ -139,6 +139,8 @@ static COMMANDS: &[Command] = &[
     cmd("blmove", 6, W.union(M), K2, Lst, "6.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::blmove)),
     cmd("brpoplpush", 4, W.union(M), K2, Lst, "2.2.0", O1, "Pop an element from a list, push it to another list and return it; or block until one is available", d(list_block::brpoplpush)),
     cmd("blmpop", -5, W, K0, Lst, "7.0.0", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", "Pop elements from a list, or block until one is available", d(list_block::blmpop)),
+    cmd("sort", -2, W.union(M), K1, Gen, "1.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements.", "Sort the elements in a list, set or sorted set", d(sort::sort)),
+    cmd("sort_ro", -2, R, K1, Gen, "7.0.0", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements.", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", d(sort::sort_ro)),
     cmd("hset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the string value of a hash field", d(hash::hset)),
     cmd("hsetnx", 4, W.union(M).union(F), K1, Hsh, "2.0.0", O1, "Set the value of a hash field, only if the field does not exist", d(hash::hsetnx)),
     cmd("hmset", -4, W.union(M).union(F), K1, Hsh, "2.0.0", ON, "Set multiple hash fields to multiple values", d(hash::hmset)),
