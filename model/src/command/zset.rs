@@ -18,7 +18,7 @@ use super::reply;
 use super::set::{distinct, positive_count};
 use super::typed;
 use super::walk;
-use super::zset_query::{by_lex, by_score, nth, rank, LexRange, ScoreRange};
+use super::zset_query::{lex_bounds, nth, rank, score_bounds, LexRange, ScoreRange};
 use crate::keyspace::Value;
 use crate::resp::Frame;
 use crate::types::float::{double_to_i64, format_g17};
@@ -265,7 +265,10 @@ pub(crate) fn zcount(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     };
     match typed::read::<ZSetValue>(x, &argv[1]) {
         Err(e) => e,
-        Ok(z) => reply::count(z.map_or(0, |z| by_score(z, r, false).count())),
+        Ok(z) => reply::count(z.map_or(0, |z| {
+            let (lo, hi) = score_bounds(z, r);
+            hi - lo
+        })),
     }
 }
 
@@ -276,7 +279,10 @@ pub(crate) fn zlexcount(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     };
     match typed::read::<ZSetValue>(x, &argv[1]) {
         Err(e) => e,
-        Ok(z) => reply::count(z.map_or(0, |z| by_lex(z, r, false).count())),
+        Ok(z) => reply::count(z.map_or(0, |z| {
+            let (lo, hi) = lex_bounds(z, &r);
+            hi - lo
+        })),
     }
 }
 

@@ -1,13 +1,11 @@
 //! Reading sorted sets: Redis's score parsing (`getDoubleFromObject`, `zslParseRange`), lex
 //! ranges (`zslParseLexRange`), and the walks over a range by score, member or rank that the
-//! sorted-set commands share: each finds its ends by binary search, O(log n) on both forms.
+//! sorted-set commands share: each finds its ends by binary search, never by walking members.
 //!
 //! Invariants: a score argument is what C's `strtod` reads from the whole argument (so `inf`,
 //! `-INF`, `0x10` are scores, `nan`, ` 1` and overflow are not), a range bound is looser, as in
 //! Redis; every walk yields members in (score, member) order or its reverse, and a large value
 //! is entered at its first candidate by position, never scanned from the start.
-
-use std::cmp::Ordering;
 
 use bytes::Bytes;
 
@@ -195,16 +193,7 @@ pub(crate) type Item<'a> = (&'a Bytes, Score);
 fn partition(z: &ZSetValue, before: impl Fn(Score, &[u8]) -> bool) -> usize {
     match z {
         ZSetValue::Pack(pairs) => pairs.partition_point(|(m, s)| before(*s, m)),
-        ZSetValue::Skip(skip) => {
-            let found = skip.order.binary_search_by(|(s, m)| {
-                if before(*s, m) {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            });
-            found.unwrap_or_else(|at| at)
-        }
+        ZSetValue::Skip(skip) => skip.order.partition(|(s, m)| before(*s, m)),
     }
 }
 
@@ -220,13 +209,7 @@ fn window<'a>(
     }
     let items: Box<dyn DoubleEndedIterator<Item = Item<'a>> + 'a> = match z {
         ZSetValue::Pack(pairs) => Box::new(pairs[lo..hi].iter().map(|(m, s)| (m, *s))),
-        ZSetValue::Skip(skip) => Box::new(
-            skip.order
-                .focus()
-                .narrow(lo..hi)
-                .into_iter()
-                .map(|(s, m)| (m, *s)),
-        ),
+        ZSetValue::Skip(skip) => Box::new(skip.order.window(lo, hi).map(|(s, m)| (m, *s))),
     };
     if rev {
         Box::new(items.rev())
@@ -241,9 +224,22 @@ pub(crate) fn by_score(
     r: ScoreRange,
     rev: bool,
 ) -> Box<dyn Iterator<Item = Item<'_>> + '_> {
+    let (lo, hi) = score_bounds(z, r);
+    window(z, lo, hi, rev)
+}
+
+/// The positions `lo..hi` of the members whose score is in `r` (ZCOUNT is `hi - lo`).
+pub(crate) fn score_bounds(z: &ZSetValue, r: ScoreRange) -> (usize, usize) {
     let lo = partition(z, |s, _| !r.above_min(s.get()));
     let hi = partition(z, |s, _| r.below_max(s.get()));
-    window(z, lo, hi, rev)
+    (lo, hi.max(lo))
+}
+
+/// The positions of the members in the lex range `r` (ZLEXCOUNT is `hi - lo`).
+pub(crate) fn lex_bounds(z: &ZSetValue, r: &LexRange) -> (usize, usize) {
+    let lo = partition(z, |_, m| !r.above_min(m));
+    let hi = partition(z, |_, m| r.below_max(m));
+    (lo, hi.max(lo))
 }
 
 /// The members in the lex range `r` (meaningful when all scores are equal, as in Redis).
@@ -252,8 +248,7 @@ pub(crate) fn by_lex(
     r: LexRange,
     rev: bool,
 ) -> Box<dyn Iterator<Item = Item<'_>> + '_> {
-    let lo = partition(z, |_, m| !r.above_min(m));
-    let hi = partition(z, |_, m| r.below_max(m));
+    let (lo, hi) = lex_bounds(z, &r);
     window(z, lo, hi, rev)
 }
 
@@ -287,7 +282,8 @@ pub(crate) fn by_rank(
     }
 }
 
-/// The 0-based rank of `member` from the lowest score: O(log n) on the large form.
+/// The 0-based rank of `member` from the lowest score (binary searches and a walk over chunk
+/// lengths on the large form).
 pub(crate) fn rank(z: &ZSetValue, member: &[u8]) -> Option<usize> {
     match z {
         ZSetValue::Pack(pairs) => pairs.iter().position(|(m, _)| m == member),
@@ -298,7 +294,8 @@ pub(crate) fn rank(z: &ZSetValue, member: &[u8]) -> Option<usize> {
     }
 }
 
-/// The member at position `i` of the (score, member) order: O(log n) on the large form.
+/// The member at position `i` of the (score, member) order (a walk over chunk lengths on the
+/// large form).
 pub(crate) fn nth(z: &ZSetValue, i: usize) -> Option<Item<'_>> {
     match z {
         ZSetValue::Pack(pairs) => pairs.get(i).map(|(m, s)| (m, *s)),

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod int;
 pub mod limits;
 pub mod list;
+pub mod ranked;
 pub mod set;
 pub mod zset;
 

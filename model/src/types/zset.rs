@@ -12,9 +12,10 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imbl::{OrdMap, Vector};
+use imbl::OrdMap;
 
 use super::limits::Limits;
+use super::ranked::Ranked;
 
 /// A score: an f64 that is never NaN, ordered numerically (-0 == 0).
 #[derive(Clone, Copy, Debug)]
@@ -58,28 +59,28 @@ impl std::hash::Hash for Score {
     }
 }
 
-/// The large form: member → score, and the (score, member) order as a sorted persistent
-/// vector (an RRB tree), so a rank is a binary search and the member at a rank an index, both
-/// O(log n), like the skiplist's spans in Redis.
+/// The large form: member → score, and the (score, member) order with positions (a chunked
+/// persistent sequence), so a rank or the member at a rank costs a binary search plus a walk
+/// over chunk lengths, not over members.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Skiplist {
     pub scores: OrdMap<Bytes, Score>,
     /// Sorted ascending by (score, member), no repeats.
-    pub order: Vector<(Score, Bytes)>,
+    pub order: Ranked<(Score, Bytes)>,
 }
 
 impl Skiplist {
     /// Where (score, member) is, or would go.
     pub fn position(&self, score: Score, member: &[u8]) -> Result<usize, usize> {
         self.order
-            .binary_search_by(|(s, m)| (*s, &m[..]).cmp(&(score, member)))
+            .position(&(score, Bytes::copy_from_slice(member)))
     }
 
     /// From pairs sorted by (score, member) without repeats.
     fn from_sorted(sorted: Vec<(Score, Bytes)>) -> Skiplist {
         Skiplist {
             scores: sorted.iter().map(|(s, m)| (m.clone(), *s)).collect(),
-            order: sorted.into_iter().collect(),
+            order: Ranked::from_sorted(sorted),
         }
     }
 }
@@ -160,13 +161,10 @@ impl ZSetValue {
             ZSetValue::Skip(skip) => {
                 let old = skip.scores.insert(member.clone(), score);
                 if let Some(old) = old {
-                    let at = skip.position(old, &member).expect("in both indexes");
-                    skip.order.remove(at);
+                    let was = skip.order.remove(&(old, member.clone()));
+                    assert!(was, "in both indexes");
                 }
-                let Err(at) = skip.position(score, &member) else {
-                    unreachable!("the old entry was removed")
-                };
-                skip.order.insert(at, (score, member));
+                skip.order.insert((score, member));
                 old.is_none()
             }
         };
@@ -190,8 +188,8 @@ impl ZSetValue {
             },
             ZSetValue::Skip(skip) => match skip.scores.remove_with_key(member) {
                 Some((member, score)) => {
-                    let at = skip.position(score, &member).expect("in both indexes");
-                    skip.order.remove(at);
+                    let was = skip.order.remove(&(score, member));
+                    assert!(was, "in both indexes");
                     true
                 }
                 None => false,
