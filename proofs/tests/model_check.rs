@@ -8,20 +8,20 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 66822),
-    ("always-two-crashes", 309373),
-    ("always-every-byte", 7938),
-    ("everysec", 1376767),
-    ("everysec-two-crashes", 350959),
-    ("no", 49399),
-    ("always-rewrite", 129182),
-    ("everysec-rewrite", 1308179),
-    ("rdb", 212106),
-    ("rdb-two-crashes", 215999),
-    ("always-io-failure", 118964),
-    ("everysec-io-failure", 314512),
-    ("no-io-failure", 101928),
-    ("always-script", 14861),
+    ("always", 64766),
+    ("always-two-crashes", 301086),
+    ("always-every-byte", 7845),
+    ("everysec", 1497318),
+    ("everysec-two-crashes", 362433),
+    ("no", 47971),
+    ("always-rewrite", 124842),
+    ("everysec-rewrite", 1396073),
+    ("rdb", 72255),
+    ("rdb-two-crashes", 119099),
+    ("always-io-failure", 131081),
+    ("everysec-io-failure", 330031),
+    ("no-io-failure", 107699),
+    ("always-script", 14241),
 ];
 
 #[test]

@@ -6,7 +6,7 @@
 //! [`Purpose`] names, and a start-up failure always ends in [`Phase::Refused`] with the file and
 //! the reason, never in serving.
 
-use crate::io::{IoError, IoResult};
+use crate::io::{EffectId, IoError, IoResult};
 
 use super::aof_toggle::AofToggle;
 use super::aof_writer::StepEnd;
@@ -43,11 +43,20 @@ impl Engine {
         }
     }
 
-    /// Start-up finished: serve, and clean up what a crashed run left.
+    /// Start-up finished but for the cleanup of what a crashed run left: serve once it ends
+    /// (see [`Engine::on_cleanup_io`]).
     pub(super) fn serve(&mut self, message: String) {
-        self.startup.start_cleanup(&mut self.out);
-        self.phase = Phase::Running;
-        self.out.notice(message);
+        self.startup.start_cleanup(message, &mut self.out);
+    }
+
+    /// A list or delete of the start-up cleanup completed; the last one starts serving. A
+    /// shutdown requested meanwhile already stopped the engine: it stays stopped.
+    pub(super) fn on_cleanup_io(&mut self, id: EffectId, result: IoResult) {
+        let ready = self.startup.handle_cleanup_io(id, result, &mut self.out);
+        if let (Some(message), Phase::Loading) = (ready, &self.phase) {
+            self.phase = Phase::Running;
+            self.out.notice(message);
+        }
     }
 
     pub(super) fn run_procedure(&mut self, procedure: Procedure, now_ms: u64) {

@@ -1,5 +1,5 @@
 //! Start-up: load `dump.rdb` (AOF off) or the AOF, make what was read durable, open the AOF,
-//! and once serving remove the temp files a crashed run left.
+//! and remove the temp files a crashed run left before serving.
 //!
 //! Owns the two loaders (`rdb_load.rs`, `aof_load.rs`), the choice between them and the
 //! cleanup. Invariants:
@@ -9,7 +9,10 @@
 //!   left only in the page cache is trusted;
 //! - a fresh or partial AOF directory gets a base, an incr file and a manifest naming them, in
 //!   the crash-safe order, before the first reply;
-//! - the cleanup deletes only temp names, and nothing depends on those deletes being durable.
+//! - the cleanup deletes only temp names, and nothing depends on those deletes being durable;
+//! - the cleanup ends before the engine serves: no BGSAVE, BGREWRITEAOF or save point of this
+//!   run can create a temp file (`temp-<generation>.rdb` restarts at 1 each run) that a delete
+//!   of a leftover with the same name then removes under it (issue 10's race (a)).
 
 use std::collections::BTreeSet;
 
@@ -35,6 +38,8 @@ pub(crate) struct Startup {
     replay_skipped: bool,
     /// Effects of the cleanup of leftover temp files; their results are only reported.
     cleanup: BTreeSet<EffectId>,
+    /// What to say once the cleanup ended and the engine serves.
+    ready_message: Option<String>,
 }
 
 /// How a start-up step ended, for the router to act on.
@@ -135,18 +140,25 @@ impl Startup {
         }
     }
 
-    /// Once serving: list `dir` for temp files a crashed snapshot or rewrite left (Redis leaves
-    /// them forever) and delete them.
-    pub(crate) fn start_cleanup(&mut self, out: &mut Outbox) {
+    /// Once loaded and durable: list `dir` for temp files a crashed snapshot or rewrite left
+    /// (Redis leaves them forever) and delete them; `ready_message` is said when that ends.
+    pub(crate) fn start_cleanup(&mut self, ready_message: String, out: &mut Outbox) {
         let op = Op::List {
             path: String::new(),
         };
         let id = out.emit(Owner::Cleanup, Lane::Log, op);
         self.cleanup.insert(id);
+        self.ready_message = Some(ready_message);
     }
 
-    /// A list or delete of the cleanup completed.
-    pub(crate) fn handle_cleanup_io(&mut self, id: EffectId, result: IoResult, out: &mut Outbox) {
+    /// A list or delete of the cleanup completed. Returns the ready message once the cleanup
+    /// ended (every delete completed, failed or not): the engine may serve.
+    pub(crate) fn handle_cleanup_io(
+        &mut self,
+        id: EffectId,
+        result: IoResult,
+        out: &mut Outbox,
+    ) -> Option<String> {
         assert!(self.cleanup.remove(&id), "cleanup effect {id:?} unknown");
         match result {
             IoResult::Listed { names } => {
@@ -165,6 +177,11 @@ impl Startup {
                 e.message
             )),
             _ => {}
+        }
+        if self.cleanup.is_empty() {
+            self.ready_message.take()
+        } else {
+            None
         }
     }
 }

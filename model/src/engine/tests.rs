@@ -846,3 +846,62 @@ fn a_background_fsync_in_flight_does_not_race_a_rewrite_into_a_spurious_error() 
         rig.logs
     );
 }
+
+/// Issue 10's race (a): a run's temp names repeat those of earlier runs (`temp-1.rdb`: the
+/// generation restarts at 1; `temp-rewriteaof-bg-2.aof`: the next base of the same manifest).
+/// If a BGSAVE or BGREWRITEAOF could start while the start-up cleanup still deletes a leftover
+/// of that name, the delete would remove the new temp file under it: a spurious ENOENT. The
+/// adversarial order: the cleanup lists the leftover, the command starts and creates its temp
+/// file, then the cleanup's delete runs. It must end without an error nobody injected.
+#[test]
+fn a_background_save_right_after_start_never_loses_its_temp_file_to_the_cleanup() {
+    let cases = [
+        (rdb_config(""), "BGSAVE", "temp-1.rdb"),
+        (
+            config(FsyncPolicy::Always),
+            "BGREWRITEAOF",
+            "temp-rewriteaof-bg-2.aof",
+        ),
+    ];
+    for (config, command, leftover) in cases {
+        let mut disk = SimDisk::new();
+        disk.execute(&Op::Create {
+            path: leftover.into(),
+        });
+        let mut rig = Rig {
+            engine: Engine::new(config, 0),
+            disk,
+            now_ms: 0,
+            pending: VecDeque::new(),
+            replies: Vec::new(),
+            logs: Vec::new(),
+            fail_next: None,
+        };
+        let is_list = |op: &Op| matches!(op, Op::List { path } if path.is_empty());
+        // Start-up up to the cleanup's list; the command arrives as soon as it can be sent.
+        while rig.complete(|op| !is_list(op)).is_some() {}
+        rig.send(1, command);
+        rig.complete(is_list);
+        rig.complete_on(Lane::Worker);
+        rig.settle();
+        if matches!(rig.take_replies()[0], Frame::Error(_)) {
+            // Refused while still starting: once serving, it runs.
+            assert_eq!(*rig.engine.phase(), Phase::Running);
+            rig.send(1, command);
+            rig.settle();
+        }
+        let errors: Vec<&String> = rig.logs.iter().filter(|l| l.contains("rror")).collect();
+        assert!(errors.is_empty(), "{command}: {errors:?}");
+        assert!(
+            rig.disk.contents(leftover).is_none(),
+            "{command}: {:?}",
+            rig.logs
+        );
+        let (_, done) = rig.engine.snapshot_generations();
+        assert!(
+            done == 1 || rig.engine.rewrites().0 == 1,
+            "{command}: {:?}",
+            rig.logs
+        );
+    }
+}
