@@ -103,6 +103,7 @@ impl Engine {
                 manifest,
                 path,
                 file_len,
+                ..
             } => {
                 (self.aof).opened(&self.config, manifest, path.clone(), file_len, now_ms);
                 self.serve(format!(
@@ -114,6 +115,7 @@ impl Engine {
                 path,
                 file_base,
                 view,
+                ..
             } => {
                 (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
                 if let Some(view) = view {
@@ -151,6 +153,18 @@ impl Engine {
                     reason,
                 });
             }
+            Purpose::Open {
+                rebuild_from: Some(old),
+                ..
+            } => {
+                out.warn(format!(
+                    "Could not open the AOF ({}): rebuilding it from memory",
+                    error.message
+                ));
+                let (config, keyspace) = (&self.config, &self.keyspace);
+                let rebuild = startup::rebuild_procedure(config, &old, keyspace, now_ms, out);
+                self.run_procedure(rebuild, now_ms);
+            }
             Purpose::Open { path, .. } => {
                 let reason = format!("cannot prepare the AOF: {}", error.message);
                 let offset = None;
@@ -168,12 +182,25 @@ impl Engine {
                 let durable = (done >= steps_to_manifest).then_some(with_history);
                 (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
             }
-            Purpose::Rotate { view, .. } => {
+            Purpose::Rotate {
+                view,
+                manifest,
+                path,
+                file_base,
+                steps_to_manifest,
+            } => {
                 if view.is_some() {
                     (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
                 }
                 let replies = &mut self.replies;
-                (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
+                if done >= steps_to_manifest {
+                    let stats = &mut self.stats;
+                    (self.aof).rotated(manifest, &path, file_base, stats, out);
+                    let dir = self.config.appenddirname.clone();
+                    (self.aof).rotation_unsynced(error, dir, now_ms, replies, out);
+                } else {
+                    (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
+                }
             }
         }
     }

@@ -210,6 +210,7 @@ pub(crate) fn open_procedure(
         steps.extend(sync_steps(&loaded.files, dir));
     }
     let fresh = loaded.manifest.is_none();
+    let rebuild_from = loaded.manifest.clone();
     let mut manifest = loaded.manifest.unwrap_or(Manifest {
         base: None,
         history: Vec::new(),
@@ -249,6 +250,59 @@ pub(crate) fn open_procedure(
         manifest,
         path,
         file_len,
+        rebuild_from,
+    };
+    Procedure::new(purpose, steps)
+}
+
+/// A step of opening a loaded AOF failed. A failed fsync may have dropped the dirty pages of
+/// what was read (fsyncgate): the page cache still shows them, so a restart would read them
+/// again, its fsync would succeed, and it would serve data the disk does not hold. So the AOF
+/// is rebuilt from memory instead: a new base of the loaded data set and a new incr file, a
+/// manifest naming them with every loaded file as history, then those files deleted. If this
+/// fails too, start-up refuses.
+pub(crate) fn rebuild_procedure(
+    config: &Config,
+    old: &Manifest,
+    keyspace: &Keyspace,
+    now_ms: u64,
+    out: &mut Outbox,
+) -> Procedure {
+    let dir = &config.appenddirname;
+    let history_of = |f: &AofFile| AofFile {
+        kind: FileKind::History,
+        ..f.clone()
+    };
+    let mut history: Vec<AofFile> = old.history.iter().map(history_of).collect();
+    history.extend(old.base.iter().chain(&old.incrs).map(history_of));
+    let mut manifest = Manifest {
+        base: None,
+        history,
+        incrs: Vec::new(),
+    };
+    let base_seq = old.next_base_seq();
+    let mut steps = base_steps(config, &mut manifest, base_seq, keyspace, now_ms, out);
+    let seq = old.next_incr_seq();
+    let name = manifest::incr_name(&config.appendfilename, seq);
+    let path = join(dir, &name);
+    steps.push(step(Op::Create { path: path.clone() }));
+    manifest.incrs.push(AofFile {
+        name,
+        seq,
+        kind: FileKind::Incr,
+    });
+    steps.extend(persist_manifest(dir, &config.appendfilename, &manifest));
+    for file in std::mem::take(&mut manifest.history) {
+        steps.push(step(Op::Delete {
+            path: join(dir, &file.name),
+        }));
+    }
+    steps.extend(persist_manifest(dir, &config.appendfilename, &manifest));
+    let purpose = Purpose::Open {
+        manifest,
+        path,
+        file_len: 0,
+        rebuild_from: None,
     };
     Procedure::new(purpose, steps)
 }
