@@ -8,20 +8,26 @@ use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
-    ("always", 64766),
-    ("always-two-crashes", 301086),
+    ("always", 77450),
+    ("always-two-crashes", 386688),
     ("always-every-byte", 7845),
-    ("everysec", 1497318),
-    ("everysec-two-crashes", 362433),
-    ("no", 47971),
-    ("always-rewrite", 124842),
-    ("everysec-rewrite", 1396073),
+    ("everysec", 2010294),
+    ("everysec-two-crashes", 1061953),
+    ("everysec-slow-fsync", 220816),
+    ("no", 52357),
+    ("always-rewrite", 148043),
+    ("everysec-rewrite", 6077539),
     ("rdb", 72255),
     ("rdb-two-crashes", 119099),
     ("always-io-failure", 131081),
-    ("everysec-io-failure", 330031),
+    ("everysec-io-failure", 394247),
     ("no-io-failure", 107699),
-    ("always-script", 14241),
+    ("always-script", 16059),
+    ("always-fail-startup", 85218),
+    ("always-fail-rotation", 485802),
+    ("always-fail-rewrite", 564664),
+    ("rdb-fail-snapshot", 35582),
+    ("no-fail-shutdown", 559715),
 ];
 
 #[test]

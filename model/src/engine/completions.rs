@@ -6,6 +6,7 @@
 //! [`Purpose`] names, and a start-up failure always ends in [`Phase::Refused`] with the file and
 //! the reason, never in serving.
 
+use crate::config::Mutation;
 use crate::io::{EffectId, IoError, IoResult};
 
 use super::aof_toggle::AofToggle;
@@ -46,6 +47,9 @@ impl Engine {
     /// Start-up finished but for the cleanup of what a crashed run left: serve once it ends
     /// (see [`Engine::on_cleanup_io`]).
     pub(super) fn serve(&mut self, message: String) {
+        if self.config.mutation == Mutation::ServeBeforeCleanup {
+            self.phase = Phase::Running;
+        }
         self.startup.start_cleanup(message, &mut self.out);
     }
 
@@ -182,26 +186,44 @@ impl Engine {
                 let durable = (done >= steps_to_manifest).then_some(with_history);
                 (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
             }
-            Purpose::Rotate {
-                view,
-                manifest,
-                path,
-                file_base,
-                steps_to_manifest,
-            } => {
-                if view.is_some() {
-                    (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
-                }
-                let replies = &mut self.replies;
-                if done >= steps_to_manifest {
-                    let stats = &mut self.stats;
-                    (self.aof).rotated(manifest, &path, file_base, stats, out);
-                    let dir = self.config.appenddirname.clone();
-                    (self.aof).rotation_unsynced(error, dir, now_ms, replies, out);
-                } else {
-                    (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
-                }
+            rotate @ Purpose::Rotate { .. } => {
+                self.fail_rotation(rotate, error, was_log_fsync, done, now_ms)
             }
+        }
+    }
+
+    /// A switch to a new incr file failed at a step: before the manifest naming the new file
+    /// was renamed in, appends resume in the old file; after it, the switch stands.
+    fn fail_rotation(
+        &mut self,
+        purpose: Purpose,
+        error: IoError,
+        was_log_fsync: bool,
+        done: usize,
+        now_ms: u64,
+    ) {
+        let Purpose::Rotate {
+            view,
+            manifest,
+            path,
+            file_base,
+            steps_to_manifest,
+        } = purpose
+        else {
+            unreachable!("a rotation's purpose")
+        };
+        let out = &mut self.out;
+        if view.is_some() {
+            (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
+        }
+        let replies = &mut self.replies;
+        let reverts = self.config.mutation == Mutation::RotationRevertsAfterRename;
+        if done >= steps_to_manifest && !reverts {
+            (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
+            let dir = self.config.appenddirname.clone();
+            (self.aof).rotation_unsynced(error, dir, now_ms, replies, out);
+        } else {
+            (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
         }
     }
 
