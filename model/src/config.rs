@@ -62,6 +62,12 @@ pub enum Mutation {
     /// After a failed write or fsync, resume without rewriting the bytes after the last good
     /// fsync (trusting a page cache that a failed fsync may have dropped: "fsyncgate").
     RetryWithoutRewrite,
+    /// Serve as soon as the data is loaded, while the cleanup of leftover temp files still
+    /// runs (a BGSAVE's new `temp-1.rdb` can then be deleted under it).
+    ServeBeforeCleanup,
+    /// A switch whose manifest rename completed but whose directory fsync failed resumes
+    /// appends in the old file, as if the switch had not happened.
+    RotationRevertsAfterRename,
 }
 
 /// One `save <seconds> <changes>` point: snapshot when at least `changes` writes happened and

@@ -218,12 +218,24 @@ impl SimDisk {
     }
 
     /// Performs `op` as a failing disk would: an append writes only its first half, then
-    /// reports ENOSPC; an fsync reports EIO and loses the write-back of every un-synced byte.
-    /// Other operations fail without effect.
+    /// reports ENOSPC; writing a whole file creates it and writes the first half of its bytes,
+    /// then reports ENOSPC; an fsync reports EIO and loses the write-back of every un-synced
+    /// byte. Other operations (create, rename, directory fsync, unlink, read, list, truncate,
+    /// mkdir) report EIO without effect: a failed directory fsync leaves its operations pending.
+    /// Only this function produces EIO or ENOSPC; a correct disk's refusals are ENOENT/EEXIST.
     pub fn fail(&mut self, op: &Op) -> IoResult {
         match op {
             Op::Append { path, bytes } => {
                 let _ = self.append(path, &bytes[..bytes.len() / 2]);
+                fail("ENOSPC", "No space left on device")
+            }
+            Op::WriteView { path, view } => {
+                let mut bytes = Vec::new();
+                view.write_to(&mut bytes)
+                    .expect("writing to a Vec cannot fail");
+                if self.create(path) == IoResult::Done {
+                    let _ = self.append(path, &bytes[..bytes.len() / 2]);
+                }
                 fail("ENOSPC", "No space left on device")
             }
             Op::Fsync { path } => {

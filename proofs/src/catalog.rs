@@ -11,6 +11,7 @@ use model::config::{Config, FsyncPolicy, Mutation};
 use model::sim::Tears;
 
 use crate::aof_model::{AofModel, Bounds, DiskFault};
+use crate::faults::FailScope;
 use crate::properties as p;
 
 /// A bounded configuration whose `always` properties must hold and `sometimes` be discovered.
@@ -45,6 +46,9 @@ fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
 fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64) -> Bounds {
     Bounds {
         failures: 0,
+        fail_scope: FailScope::Log,
+        shutdowns: 0,
+        slow_fsync: false,
         snapshots: 0,
         rewrites: 0,
         scripted: false,
@@ -75,7 +79,11 @@ pub fn checks() -> Vec<Check> {
         ),
         check(
             "everysec-two-crashes",
-            model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 2000)),
+            model(FsyncPolicy::Everysec, bounds(1, 2, 2, 0, 3000)),
+        ),
+        check(
+            "everysec-slow-fsync",
+            slow(model(FsyncPolicy::Everysec, bounds(2, 3, 1, 0, 3000))),
         ),
         check("no", model(FsyncPolicy::No, bounds(3, 5, 1, 1, 0))),
         check(
@@ -84,7 +92,7 @@ pub fn checks() -> Vec<Check> {
         ),
         check(
             "everysec-rewrite",
-            rewriting(FsyncPolicy::Everysec, bounds(1, 2, 1, 0, 2000)),
+            rewriting(FsyncPolicy::Everysec, bounds(1, 2, 1, 0, 3000)),
         ),
         check("rdb", rdb(bounds(2, 4, 1, 0, 0), 3)),
         check("rdb-two-crashes", rdb(bounds(1, 3, 2, 0, 0), 2)),
@@ -105,6 +113,52 @@ pub fn checks() -> Vec<Check> {
             scripted(FsyncPolicy::Always, bounds(2, 3, 1, 1, 0)),
         ),
     ]
+    .into_iter()
+    .chain(fault_checks())
+    .collect()
+}
+
+/// One failure anywhere (any operation, any lane, any phase) combined with each procedure.
+fn fault_checks() -> Vec<Check> {
+    let anywhere = |m: AofModel| AofModel {
+        bounds: Bounds {
+            failures: 1,
+            fail_scope: FailScope::Anywhere,
+            ..m.bounds
+        },
+        ..m
+    };
+    let shutdown = |b: Bounds| Bounds { shutdowns: 1, ..b };
+    vec![
+        check(
+            "always-fail-startup",
+            anywhere(model(FsyncPolicy::Always, bounds(1, 2, 1, 0, 1000))),
+        ),
+        check(
+            "always-fail-rotation",
+            anywhere(model(FsyncPolicy::Always, bounds(1, 2, 1, 1, 1000))),
+        ),
+        check(
+            "always-fail-rewrite",
+            anywhere(rewriting(FsyncPolicy::Always, bounds(1, 2, 1, 0, 0))),
+        ),
+        check("rdb-fail-snapshot", anywhere(rdb(bounds(1, 2, 1, 0, 0), 2))),
+        check(
+            "no-fail-shutdown",
+            anywhere(model(FsyncPolicy::No, shutdown(bounds(1, 2, 1, 0, 1000)))),
+        ),
+    ]
+}
+
+/// The clock may move while an fsync is in flight (everysec's postponement is explored).
+fn slow(m: AofModel) -> AofModel {
+    AofModel {
+        bounds: Bounds {
+            slow_fsync: true,
+            ..m.bounds
+        },
+        ..m
+    }
 }
 
 /// AOF off, no save points: snapshots only when the model sends BGSAVE.
@@ -172,8 +226,8 @@ pub fn describe(m: &AofModel) -> String {
         Tears::Sampled => "tearing at sampled offsets",
     };
     format!(
-        "{}: {} clients, {} {}writes over {} keys, {} new incr file(s), clock to {} s, \
-         {} failed write/fsync, {} BGSAVE(s), {} BGREWRITEAOF(s), {} crash(es) (power loss or kill -9), {tears}",
+        "{}: {} clients, {} {}writes over {} keys, {} new incr file(s), clock to {} s{}, \
+         {} failed {}, {} BGSAVE(s), {} BGREWRITEAOF(s), {}{} crash(es) (power loss or kill -9), {tears}",
         if m.config.appendonly {
             format!("appendfsync {}", m.config.appendfsync.as_str())
         } else {
@@ -185,9 +239,15 @@ pub fn describe(m: &AofModel) -> String {
         b.keys,
         b.rotations,
         b.time_ms_max / 1000,
+        if b.slow_fsync { " (also while an fsync is in flight)" } else { "" },
         b.failures,
+        match b.fail_scope {
+            FailScope::Log => "log write/fsync",
+            FailScope::Anywhere => "operation anywhere",
+        },
         b.snapshots,
         b.rewrites,
+        if b.shutdowns > 0 { format!("{} SHUTDOWN(s), ", b.shutdowns) } else { String::new() },
         b.crashes,
     )
 }
@@ -235,6 +295,26 @@ fn log_mutants() -> Vec<Mutant> {
             model: AofModel {
                 fault: DiskFault::SkipDirFsync,
                 ..mutated(Mutation::FreshStartWithoutManifest, FsyncPolicy::Always, bounds(1, 1, 1, 0, 0))
+            },
+        },
+        Mutant {
+            name: "serve-before-cleanup",
+            about: "serve while the start-up cleanup still deletes leftover temp files: a BGSAVE's \
+                    temp-1.rdb (generations restart at 1) is deleted under it",
+            breaks: p::NO_UNINJECTED_ERROR,
+            model: AofModel {
+                config: Config { mutation: Mutation::ServeBeforeCleanup, ..rdb(bounds(1, 1, 1, 0, 0), 2).config },
+                ..rdb(bounds(1, 1, 1, 0, 0), 2)
+            },
+        },
+        Mutant {
+            name: "rotation-reverts-after-rename",
+            about: "a switch whose manifest rename completed but whose directory fsync failed resumes \
+                    appends in the old file, which the renamed manifest made non-last",
+            breaks: p::ACK_SURVIVES,
+            model: AofModel {
+                bounds: Bounds { failures: 1, fail_scope: FailScope::Anywhere, ..bounds(1, 2, 1, 1, 0) },
+                ..mutated(Mutation::RotationRevertsAfterRename, FsyncPolicy::Always, bounds(1, 2, 1, 1, 0))
             },
         },
         Mutant {

@@ -9,7 +9,10 @@
 pub mod aof_model;
 pub mod catalog;
 pub mod doc;
+pub mod faults;
+pub mod findings;
 pub mod inspect;
+pub mod operator;
 pub mod properties;
 pub mod reference;
 pub mod runner;

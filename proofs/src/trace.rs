@@ -26,6 +26,7 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
         Action::Tick => format!("clock: {} ms", s.now_ms + 1000),
         Action::Bgsave => "operator sends BGSAVE".to_string(),
         Action::Rewrite => "operator sends BGREWRITEAOF".to_string(),
+        Action::Shutdown => "operator sends SHUTDOWN (then the machine loses power)".to_string(),
         Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
         Action::Crash(crash) => {
             let mut parts = vec![format!(

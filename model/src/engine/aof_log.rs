@@ -38,6 +38,9 @@ pub(crate) struct Failure {
     pub(crate) retry_at_ms: u64,
     /// The truncate of a retry is in flight.
     pub(crate) retrying: Option<EffectId>,
+    /// The failed operation was this directory's fsync (no byte of the log is suspect): the
+    /// retry redoes it instead of truncating.
+    pub(crate) dir: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -350,8 +353,12 @@ impl AofLog {
         // After a failed fsync the kernel may have dropped the dirty pages and a later fsync
         // would not write them: only what an earlier fsync confirmed is known good. After a
         // failed write, everything written before it is still good (only the append is cut).
+        // Under `no` only the in-flight append is retained (the log never fsyncs on its own, so
+        // keeping everything since the last fsync would grow without bound): a failed fsync
+        // (at shutdown or a switch) cannot rewrite what it may have dropped, and a later power
+        // loss can leave a hole there. What `no` promises allows losing it; a panic it does not.
         let good = if during_fsync {
-            self.offset_durable
+            self.offset_durable.max(self.retained_base())
         } else {
             self.offset_written
         };
@@ -361,8 +368,19 @@ impl AofLog {
             good,
             retry_at_ms: Timer::AofRetry.after(now_ms),
             retrying: None,
+            dir: None,
         });
         Frame::Error(message)
+    }
+
+    /// A directory fsync the current file depends on failed (see `rotation_unsynced`): sticky
+    /// like any failure, every byte written is still good, and the retry redoes that fsync.
+    pub(crate) fn fail_dir(&mut self, error: IoError, dir: String, now_ms: u64) -> Frame {
+        let frame = self.fail(error, false, now_ms);
+        if let Some(failure) = &mut self.failure {
+            failure.dir = Some(dir);
+        }
+        frame
     }
 
     /// Retry after a failure: truncate the file back to the known-good offset.
@@ -377,15 +395,14 @@ impl AofLog {
             self.failure = None;
             return;
         }
-        let len = self.file_offset(failure.good.max(self.file_base));
-        let id = out.emit(
-            Owner::AofLog,
-            Lane::Log,
-            Op::Truncate {
+        let op = match &failure.dir {
+            Some(dir) => Op::FsyncDir { path: dir.clone() },
+            None => Op::Truncate {
                 path: self.path.clone(),
-                len,
+                len: self.file_offset(failure.good.max(self.file_base)),
             },
-        );
+        };
+        let id = out.emit(Owner::AofLog, Lane::Log, op);
         if let Some(failure) = &mut self.failure {
             failure.retrying = Some(id);
         }

@@ -192,6 +192,25 @@ impl AofWriter {
         ));
     }
 
+    /// The switch's last step, the directory fsync after the manifest naming the new file was
+    /// renamed in, failed: the switch stands (a crash may keep the new manifest, and then the
+    /// old file is not last), but nothing may be appended to the new file before a directory
+    /// fsync succeeds: the log fails (MISCONF) and its retry redoes that fsync.
+    pub(crate) fn rotation_unsynced(
+        &mut self,
+        error: IoError,
+        dir: String,
+        now_ms: u64,
+        replies: &mut Replies,
+        out: &mut Outbox,
+    ) {
+        let log = self.log.as_mut().expect("log open");
+        let message = format!("Error fsyncing the AOF directory: {}", error.message);
+        let frame = log.fail_dir(error, dir, now_ms);
+        replies.fail_waiting(&frame);
+        out.warn(message);
+    }
+
     /// Rotation starts once no append or foreground fsync is in flight; what is buffered goes
     /// to the old file first, so every record lands in exactly one file.
     pub(crate) fn try_start_rotation(
@@ -225,6 +244,8 @@ impl AofWriter {
             path,
             file_base: end,
             view,
+            // The manifest's directory fsync is the last step.
+            steps_to_manifest: steps.len() - 1,
         };
         let mut procedure = Procedure::new(purpose, steps);
         procedure.advance(Owner::Procedure, out);

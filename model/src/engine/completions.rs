@@ -6,7 +6,8 @@
 //! [`Purpose`] names, and a start-up failure always ends in [`Phase::Refused`] with the file and
 //! the reason, never in serving.
 
-use crate::io::{IoError, IoResult};
+use crate::config::Mutation;
+use crate::io::{EffectId, IoError, IoResult};
 
 use super::aof_toggle::AofToggle;
 use super::aof_writer::StepEnd;
@@ -43,11 +44,23 @@ impl Engine {
         }
     }
 
-    /// Start-up finished: serve, and clean up what a crashed run left.
+    /// Start-up finished but for the cleanup of what a crashed run left: serve once it ends
+    /// (see [`Engine::on_cleanup_io`]).
     pub(super) fn serve(&mut self, message: String) {
-        self.startup.start_cleanup(&mut self.out);
-        self.phase = Phase::Running;
-        self.out.notice(message);
+        if self.config.mutation == Mutation::ServeBeforeCleanup {
+            self.phase = Phase::Running;
+        }
+        self.startup.start_cleanup(message, &mut self.out);
+    }
+
+    /// A list or delete of the start-up cleanup completed; the last one starts serving. A
+    /// shutdown requested meanwhile already stopped the engine: it stays stopped.
+    pub(super) fn on_cleanup_io(&mut self, id: EffectId, result: IoResult) {
+        let ready = self.startup.handle_cleanup_io(id, result, &mut self.out);
+        if let (Some(message), Phase::Loading) = (ready, &self.phase) {
+            self.phase = Phase::Running;
+            self.out.notice(message);
+        }
     }
 
     pub(super) fn run_procedure(&mut self, procedure: Procedure, now_ms: u64) {
@@ -95,6 +108,7 @@ impl Engine {
                 path,
                 file_len,
                 crc,
+                ..
             } => {
                 (self.aof).opened(&self.config, manifest, path.clone(), file_len, crc, now_ms);
                 self.serve(format!(
@@ -106,6 +120,7 @@ impl Engine {
                 path,
                 file_base,
                 view,
+                ..
             } => {
                 (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
                 if let Some(view) = view {
@@ -143,6 +158,18 @@ impl Engine {
                     reason,
                 });
             }
+            Purpose::Open {
+                rebuild_from: Some(old),
+                ..
+            } => {
+                out.warn(format!(
+                    "Could not open the AOF ({}): rebuilding it from memory",
+                    error.message
+                ));
+                let (config, keyspace) = (&self.config, &self.keyspace);
+                let rebuild = startup::rebuild_procedure(config, &old, keyspace, now_ms, out);
+                self.run_procedure(rebuild, now_ms);
+            }
             Purpose::Open { path, .. } => {
                 let reason = format!("cannot prepare the AOF: {}", error.message);
                 let offset = None;
@@ -160,13 +187,44 @@ impl Engine {
                 let durable = (done >= steps_to_manifest).then_some(with_history);
                 (self.rewrites).handle_failed(&error, durable, &mut self.aof, out);
             }
-            Purpose::Rotate { view, .. } => {
-                if view.is_some() {
-                    (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
-                }
-                let replies = &mut self.replies;
-                (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
+            rotate @ Purpose::Rotate { .. } => {
+                self.fail_rotation(rotate, error, was_log_fsync, done, now_ms)
             }
+        }
+    }
+
+    /// A switch to a new incr file failed at a step: before the manifest naming the new file
+    /// was renamed in, appends resume in the old file; after it, the switch stands.
+    fn fail_rotation(
+        &mut self,
+        purpose: Purpose,
+        error: IoError,
+        was_log_fsync: bool,
+        done: usize,
+        now_ms: u64,
+    ) {
+        let Purpose::Rotate {
+            view,
+            manifest,
+            path,
+            file_base,
+            steps_to_manifest,
+        } = purpose
+        else {
+            unreachable!("a rotation's purpose")
+        };
+        let out = &mut self.out;
+        if view.is_some() {
+            (self.rewrites).handle_failed(&error, None, &mut self.aof, out);
+        }
+        let replies = &mut self.replies;
+        let reverts = self.config.mutation == Mutation::RotationRevertsAfterRename;
+        if done >= steps_to_manifest && !reverts {
+            (self.aof).rotated(manifest, &path, file_base, &mut self.stats, out);
+            let dir = self.config.appenddirname.clone();
+            (self.aof).rotation_unsynced(error, dir, now_ms, replies, out);
+        } else {
+            (self.aof).rotation_failed(error, was_log_fsync, now_ms, replies, out);
         }
     }
 

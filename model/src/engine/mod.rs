@@ -325,7 +325,7 @@ impl Engine {
                     (self.startup).handle_rdb_load_io(now_ms, done.result, config, keyspace, out);
                 self.on_startup_step(step, now_ms);
             }
-            Owner::Cleanup => self.startup.handle_cleanup_io(done.id, done.result, out),
+            Owner::Cleanup => self.on_cleanup_io(done.id, done.result),
             Owner::AofLog => self.aof.handle_log_io(now_ms, done, &mut self.replies, out),
             Owner::Procedure => self.on_procedure_io(now_ms, done.result),
             Owner::Snapshot => self.on_snapshot_io(now_ms, done.result),

@@ -27,6 +27,9 @@ pub(crate) enum Purpose {
         file_len: u64,
         /// Digest of the bytes after the file's last checksum line (see `aof::checksum`).
         crc: Running,
+        /// The manifest loaded, while a failure may still be answered by rebuilding the AOF
+        /// from memory (see `startup::rebuild_procedure`); `None` once rebuilding, or fresh.
+        rebuild_from: Option<Manifest>,
     },
     /// Switch appends to the new incr file `path` once the manifest naming it is durable.
     Rotate {
@@ -35,6 +38,9 @@ pub(crate) enum Purpose {
         file_base: u64,
         /// For a rewrite: the data set when appends switched to the new file.
         view: Option<Keyspace>,
+        /// Steps up to and including the rename of the manifest naming `path`: once they are
+        /// done the switch stands (a crash may keep it), even if the directory fsync fails.
+        steps_to_manifest: usize,
     },
     /// A snapshot to `dump.rdb` (run in its own slot, see `snapshot.rs`).
     Snapshot,

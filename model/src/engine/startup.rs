@@ -1,5 +1,5 @@
 //! Start-up: load `dump.rdb` (AOF off) or the AOF, make what was read durable, open the AOF,
-//! and once serving remove the temp files a crashed run left.
+//! and remove the temp files a crashed run left before serving.
 //!
 //! Owns the two loaders (`rdb_load.rs`, `aof_load.rs`), the choice between them and the
 //! cleanup. Invariants:
@@ -9,7 +9,10 @@
 //!   left only in the page cache is trusted;
 //! - a fresh or partial AOF directory gets a base, an incr file and a manifest naming them, in
 //!   the crash-safe order, before the first reply;
-//! - the cleanup deletes only temp names, and nothing depends on those deletes being durable.
+//! - the cleanup deletes only temp names, and nothing depends on those deletes being durable;
+//! - the cleanup ends before the engine serves: no BGSAVE, BGREWRITEAOF or save point of this
+//!   run can create a temp file (`temp-<generation>.rdb` restarts at 1 each run) that a delete
+//!   of a leftover with the same name then removes under it (issue 10's race (a)).
 
 use std::collections::BTreeSet;
 
@@ -36,6 +39,8 @@ pub(crate) struct Startup {
     replay_skipped: bool,
     /// Effects of the cleanup of leftover temp files; their results are only reported.
     cleanup: BTreeSet<EffectId>,
+    /// What to say once the cleanup ended and the engine serves.
+    ready_message: Option<String>,
 }
 
 /// How a start-up step ended, for the router to act on.
@@ -139,18 +144,25 @@ impl Startup {
         }
     }
 
-    /// Once serving: list `dir` for temp files a crashed snapshot or rewrite left (Redis leaves
-    /// them forever) and delete them.
-    pub(crate) fn start_cleanup(&mut self, out: &mut Outbox) {
+    /// Once loaded and durable: list `dir` for temp files a crashed snapshot or rewrite left
+    /// (Redis leaves them forever) and delete them; `ready_message` is said when that ends.
+    pub(crate) fn start_cleanup(&mut self, ready_message: String, out: &mut Outbox) {
         let op = Op::List {
             path: String::new(),
         };
         let id = out.emit(Owner::Cleanup, Lane::Log, op);
         self.cleanup.insert(id);
+        self.ready_message = Some(ready_message);
     }
 
-    /// A list or delete of the cleanup completed.
-    pub(crate) fn handle_cleanup_io(&mut self, id: EffectId, result: IoResult, out: &mut Outbox) {
+    /// A list or delete of the cleanup completed. Returns the ready message once the cleanup
+    /// ended (every delete completed, failed or not): the engine may serve.
+    pub(crate) fn handle_cleanup_io(
+        &mut self,
+        id: EffectId,
+        result: IoResult,
+        out: &mut Outbox,
+    ) -> Option<String> {
         assert!(self.cleanup.remove(&id), "cleanup effect {id:?} unknown");
         match result {
             IoResult::Listed { names } => {
@@ -169,6 +181,11 @@ impl Startup {
                 e.message
             )),
             _ => {}
+        }
+        if self.cleanup.is_empty() {
+            self.ready_message.take()
+        } else {
+            None
         }
     }
 }
@@ -197,11 +214,8 @@ pub(crate) fn open_procedure(
         steps.extend(sync_steps(&loaded.files, dir));
     }
     let fresh = loaded.manifest.is_none();
-    let mut manifest = loaded.manifest.unwrap_or(Manifest {
-        base: None,
-        history: Vec::new(),
-        incrs: Vec::new(),
-    });
+    let rebuild_from = loaded.manifest.clone();
+    let mut manifest = loaded.manifest.unwrap_or_default();
     let mut changed = false;
     if fresh {
         steps.push(step(Op::CreateDir { path: dir.clone() }));
@@ -242,6 +256,60 @@ pub(crate) fn open_procedure(
         path,
         file_len,
         crc,
+        rebuild_from,
+    };
+    Procedure::new(purpose, steps)
+}
+
+/// A step of opening a loaded AOF failed. A failed fsync may have dropped the dirty pages of
+/// what was read (fsyncgate): the page cache still shows them, so a restart would read them
+/// again, its fsync would succeed, and it would serve data the disk does not hold. So the AOF
+/// is rebuilt from memory instead: a new base of the loaded data set and a new incr file, a
+/// manifest naming them with every loaded file as history, then those files deleted. If this
+/// fails too, start-up refuses.
+pub(crate) fn rebuild_procedure(
+    config: &Config,
+    old: &Manifest,
+    keyspace: &Keyspace,
+    now_ms: u64,
+    out: &mut Outbox,
+) -> Procedure {
+    let dir = &config.appenddirname;
+    let history_of = |f: &AofFile| AofFile {
+        kind: FileKind::History,
+        ..f.clone()
+    };
+    let mut history: Vec<AofFile> = old.history.iter().map(history_of).collect();
+    history.extend(old.base.iter().chain(&old.incrs).map(history_of));
+    let mut manifest = Manifest {
+        base: None,
+        history,
+        incrs: Vec::new(),
+    };
+    let base_seq = old.next_base_seq();
+    let mut steps = base_steps(config, &mut manifest, base_seq, keyspace, now_ms, out);
+    let seq = old.next_incr_seq();
+    let name = manifest::incr_name(&config.appendfilename, seq);
+    let path = join(dir, &name);
+    steps.push(step(Op::Create { path: path.clone() }));
+    manifest.incrs.push(AofFile {
+        name,
+        seq,
+        kind: FileKind::Incr,
+    });
+    steps.extend(persist_manifest(dir, &config.appendfilename, &manifest));
+    for file in std::mem::take(&mut manifest.history) {
+        steps.push(step(Op::Delete {
+            path: join(dir, &file.name),
+        }));
+    }
+    steps.extend(persist_manifest(dir, &config.appendfilename, &manifest));
+    let purpose = Purpose::Open {
+        manifest,
+        path,
+        file_len: 0,
+        crc: Running::new(),
+        rebuild_from: None,
     };
     Procedure::new(purpose, steps)
 }

@@ -953,3 +953,183 @@ fn records_without_checksum_lines_load_and_are_covered_by_the_next_line() {
     let rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
     assert!(matches!(rig.engine.phase(), Phase::Refused(e) if e.reason.contains("checksum")));
 }
+
+/// Issue 10's race (a): a run's temp names repeat those of earlier runs (`temp-1.rdb`: the
+/// generation restarts at 1; `temp-rewriteaof-bg-2.aof`: the next base of the same manifest).
+/// If a BGSAVE or BGREWRITEAOF could start while the start-up cleanup still deletes a leftover
+/// of that name, the delete would remove the new temp file under it: a spurious ENOENT. The
+/// adversarial order: the cleanup lists the leftover, the command starts and creates its temp
+/// file, then the cleanup's delete runs. It must end without an error nobody injected.
+#[test]
+fn a_background_save_right_after_start_never_loses_its_temp_file_to_the_cleanup() {
+    let cases = [
+        (rdb_config(""), "BGSAVE", "temp-1.rdb"),
+        (
+            config(FsyncPolicy::Always),
+            "BGREWRITEAOF",
+            "temp-rewriteaof-bg-2.aof",
+        ),
+    ];
+    for (config, command, leftover) in cases {
+        let mut disk = SimDisk::new();
+        disk.execute(&Op::Create {
+            path: leftover.into(),
+        });
+        let mut rig = Rig {
+            engine: Engine::new(config, 0),
+            disk,
+            now_ms: 0,
+            pending: VecDeque::new(),
+            replies: Vec::new(),
+            logs: Vec::new(),
+            fail_next: None,
+        };
+        let is_list = |op: &Op| matches!(op, Op::List { path } if path.is_empty());
+        // Start-up up to the cleanup's list; the command arrives as soon as it can be sent.
+        while rig.complete(|op| !is_list(op)).is_some() {}
+        rig.send(1, command);
+        rig.complete(is_list);
+        rig.complete_on(Lane::Worker);
+        rig.settle();
+        if matches!(rig.take_replies()[0], Frame::Error(_)) {
+            // Refused while still starting: once serving, it runs.
+            assert_eq!(*rig.engine.phase(), Phase::Running);
+            rig.send(1, command);
+            rig.settle();
+        }
+        let errors: Vec<&String> = rig.logs.iter().filter(|l| l.contains("rror")).collect();
+        assert!(errors.is_empty(), "{command}: {errors:?}");
+        assert!(
+            rig.disk.contents(leftover).is_none(),
+            "{command}: {:?}",
+            rig.logs
+        );
+        let (_, done) = rig.engine.snapshot_generations();
+        assert!(
+            done == 1 || rig.engine.rewrites().0 == 1,
+            "{command}: {:?}",
+            rig.logs
+        );
+    }
+}
+
+/// Issue 10, found by `always-fail-rotation`: a switch whose manifest was renamed in but
+/// whose directory fsync failed used to resume appends in the old file, which a crash keeping
+/// the new manifest makes non-last: its torn tail then refuses start-up. The switch now
+/// stands, the log fails (MISCONF) and its retry redoes the directory fsync before anything is
+/// appended to the new file.
+#[test]
+fn a_failed_directory_fsync_after_the_manifest_rename_keeps_the_switch() {
+    const INCR2: &str = "appendonlydir/appendonly.aof.2.incr.aof";
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    rig.send(1, "SET a 1");
+    rig.settle();
+    assert!(rig.engine.handle_rotate(rig.now_ms));
+    let is_dir_fsync = |op: &Op| matches!(op, Op::FsyncDir { path } if path == "appendonlydir");
+    while rig.complete(|op| !is_dir_fsync(op)).is_some() {}
+    rig.fail_next = Some("EIO");
+    assert!(rig.complete(is_dir_fsync).is_some());
+    rig.take_replies();
+    rig.send(1, "SET b 2");
+    let mut appends = Vec::new();
+    while let Some(op) = rig.complete(|_| true) {
+        appends.extend(matches!(op, Op::Append { .. }).then(|| op.describe()));
+    }
+    assert!(
+        matches!(&rig.take_replies()[..], [Frame::Error(e)] if e.starts_with("MISCONF")),
+        "nothing is acknowledged before the directory is durable"
+    );
+    rig.tick(1000);
+    rig.settle();
+    assert!(rig.engine.aof_error().is_none(), "{:?}", rig.logs);
+    rig.send(1, "SET c 3");
+    while let Some(op) = rig.complete(|_| true) {
+        appends.extend(matches!(op, Op::Append { .. }).then(|| op.describe()));
+    }
+    assert_eq!(rig.take_replies(), vec![Frame::ok()]);
+    assert!(
+        !appends.is_empty() && appends.iter().all(|a| a.ends_with(INCR2)),
+        "{appends:?}"
+    );
+    let rig = rig.restart(config(FsyncPolicy::Always));
+    assert_eq!(*rig.engine.phase(), Phase::Running);
+    // a and c; b was refused with MISCONF, never applied.
+    assert_eq!(rig.engine.keyspace().dbs[0].len(), 2, "{:?}", rig.logs);
+}
+
+/// Found by `no-fail-shutdown`: under `no` only the in-flight append is retained, so the retry
+/// after a failed fsync (here the one shutdown forces) cannot start from the last durable
+/// offset; it used to trip "the retained bytes cover the retry". It now retries from what it
+/// holds, and the shutdown reports the failure.
+#[test]
+fn a_failed_fsync_under_no_retries_from_what_it_retained() {
+    let mut rig = Rig::start(config(FsyncPolicy::No));
+    rig.send(1, "SET a 1");
+    rig.settle();
+    rig.engine.handle_shutdown(rig.now_ms);
+    rig.pump();
+    rig.fail_next = Some("EIO");
+    assert!(rig.complete(|op| matches!(op, Op::Fsync { .. })).is_some());
+    rig.settle();
+    assert_eq!(*rig.engine.phase(), Phase::Stopped);
+    assert!(rig
+        .logs
+        .iter()
+        .any(|l| l.contains("Could not persist the AOF")));
+    rig.tick(1000);
+    rig.settle();
+}
+
+/// Found by the shutdown configuration with failures anywhere: a killed run leaves writes only
+/// in the page cache; start-up's fsync of them fails (dropping their write-back). Refusing used
+/// to lead the next start to read them from the page cache again, fsync with success and serve
+/// data the disk did not hold, lost at the next power loss. Start-up now rebuilds the AOF from
+/// memory into new files and deletes the suspect ones.
+#[test]
+fn a_failed_fsync_while_opening_rebuilds_the_aof_from_memory() {
+    let (mut disk, _) = disk_with_records(&["SET a 1", "SET b 2"]);
+    let incr = disk.contents(INCR1).expect("incr").to_vec();
+    // The records reached only the page cache: write them again, un-synced.
+    disk.execute(&Op::Truncate {
+        path: INCR1.into(),
+        len: 0,
+    });
+    disk.execute(&Op::Fsync { path: INCR1.into() });
+    disk.execute(&Op::Append {
+        path: INCR1.into(),
+        bytes: Bytes::from(incr),
+    });
+    let mut rig = Rig {
+        engine: Engine::new(config(FsyncPolicy::Everysec), 0),
+        disk,
+        now_ms: 0,
+        pending: VecDeque::new(),
+        replies: Vec::new(),
+        logs: Vec::new(),
+        fail_next: None,
+    };
+    let is_incr_fsync = |op: &Op| matches!(op, Op::Fsync { path } if path == INCR1);
+    while rig.complete(|op| !is_incr_fsync(op)).is_some() {}
+    let op = rig
+        .pending
+        .iter()
+        .find(|e| is_incr_fsync(&e.op))
+        .map(|e| e.op.clone());
+    rig.fail_next = Some("EIO");
+    let failed = op.expect("start-up fsyncs the incr file it read");
+    rig.disk.fail(&failed);
+    rig.complete(is_incr_fsync);
+    rig.settle();
+    assert_eq!(*rig.engine.phase(), Phase::Running, "{:?}", rig.logs);
+    assert!(
+        rig.disk.contents(INCR1).is_none(),
+        "the suspect file is gone"
+    );
+    // Power loss now: only what is durable survives, and it holds both keys.
+    let crashed = rig.disk.crash(&crate::sim::Crash {
+        dir_ops_kept: 0,
+        files: Vec::new(),
+    });
+    let rig = Rig::boot(config(FsyncPolicy::Everysec), crashed, 0);
+    assert_eq!(rig.engine.keyspace().dbs[0].len(), 2, "{:?}", rig.logs);
+}
