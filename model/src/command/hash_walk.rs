@@ -14,6 +14,7 @@ use super::glob::string_match;
 use super::num::{integer_arg, splitmix64};
 use super::reply;
 use super::typed;
+use super::walk;
 use crate::resp::Frame;
 use crate::types::HashValue;
 
@@ -109,30 +110,6 @@ fn hrandfield_one(x: &mut Exec<'_>, key: &Bytes) -> Frame {
     }
 }
 
-/// HSCAN's MATCH and COUNT (`scanGenericCommand`).
-fn scan_options(argv: &[Bytes]) -> Result<(Option<Bytes>, usize), Frame> {
-    let (mut pattern, mut count) = (None, 10usize);
-    let mut i = 3;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        match argv[i].to_ascii_lowercase().as_slice() {
-            b"count" if has_value => {
-                let n = integer_arg(&argv[i + 1])?;
-                if n < 1 {
-                    return Err(reply::err(reply::SYNTAX));
-                }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
-            }
-            b"match" if has_value => {
-                pattern = Some(argv[i + 1].clone()).filter(|p| p.as_ref() != b"*")
-            }
-            _ => return Err(reply::err(reply::SYNTAX)),
-        }
-        i += 2;
-    }
-    Ok((pattern, count))
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count].
 pub(crate) fn hscan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let cursor = std::str::from_utf8(&argv[2])
@@ -141,7 +118,7 @@ pub(crate) fn hscan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let Some(cursor) = cursor.filter(|_| argv[2].iter().all(u8::is_ascii_digit)) else {
         return reply::err("ERR invalid cursor");
     };
-    let (pattern, count) = match scan_options(argv) {
+    let (pattern, count) = match walk::scan_options(argv) {
         Ok(o) => o,
         Err(e) => return e,
     };

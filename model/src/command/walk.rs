@@ -29,25 +29,7 @@ pub(crate) fn parse(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Walk, Frame> {
         .filter(|_| argv[2].iter().all(u8::is_ascii_digit))
         .and_then(|s| s.parse::<u64>().ok())
         .ok_or_else(invalid)?;
-    let (mut pattern, mut count) = (None, 10usize);
-    let mut i = 3;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        match argv[i].to_ascii_lowercase().as_slice() {
-            b"count" if has_value => {
-                let n = integer_arg(&argv[i + 1])?;
-                if n < 1 {
-                    return Err(reply::err(reply::SYNTAX));
-                }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
-            }
-            b"match" if has_value => {
-                pattern = Some(argv[i + 1].clone()).filter(|p| p.as_ref() != b"*")
-            }
-            _ => return Err(reply::err(reply::SYNTAX)),
-        }
-        i += 2;
-    }
+    let (pattern, count) = scan_options(argv)?;
     let after = x.shared.scans.resume_after(cursor).ok_or_else(invalid)?;
     Ok(Walk {
         after,
@@ -88,4 +70,29 @@ pub(crate) fn take<T>(
     page.truncate(count);
     let last = if more { page.last().map(&key_of) } else { None };
     (page, last)
+}
+
+/// The MATCH and COUNT options after a cursor (`scanGenericCommand`), shared by HSCAN, SSCAN
+/// and ZSCAN.
+pub(crate) fn scan_options(argv: &[Bytes]) -> Result<(Option<Bytes>, usize), Frame> {
+    let (mut pattern, mut count) = (None, 10usize);
+    let mut i = 3;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        match argv[i].to_ascii_lowercase().as_slice() {
+            b"count" if has_value => {
+                let n = integer_arg(&argv[i + 1])?;
+                if n < 1 {
+                    return Err(reply::err(reply::SYNTAX));
+                }
+                count = usize::try_from(n).unwrap_or(usize::MAX);
+            }
+            b"match" if has_value => {
+                pattern = Some(argv[i + 1].clone()).filter(|p| p.as_ref() != b"*")
+            }
+            _ => return Err(reply::err(reply::SYNTAX)),
+        }
+        i += 2;
+    }
+    Ok((pattern, count))
 }
