@@ -21,7 +21,8 @@ use crate::resp::Frame;
 use crate::types::ListValue;
 
 /// `getTimeoutFromObjectOrReply` in seconds: the absolute deadline, `None` for 0 (forever).
-fn deadline(x: &Exec<'_>, arg: &[u8]) -> Result<Option<u64>, Frame> {
+/// Every blocking command's timeout (lists here, sorted sets in `zset_block.rs`).
+pub(crate) fn deadline(x: &Exec<'_>, arg: &[u8]) -> Result<Option<u64>, Frame> {
     let seconds =
         parse_float(arg).ok_or_else(|| reply::err("ERR timeout is not a float or out of range"))?;
     let ms = (seconds * 1000.0) as i64;

@@ -10,29 +10,10 @@
 use bytes::Bytes;
 
 use super::exec::Exec;
-use super::num::parse_float;
-use super::reply;
+use super::list_block::deadline;
 use super::state::Block;
 use super::zset::{double, pop, zmpop_args, zmpop_from};
 use crate::resp::Frame;
-
-/// `getTimeoutFromObjectOrReply` in seconds: the absolute deadline, `None` for 0 (forever).
-fn deadline(x: &Exec<'_>, arg: &[u8]) -> Result<Option<u64>, Frame> {
-    let seconds =
-        parse_float(arg).ok_or_else(|| reply::err("ERR timeout is not a float or out of range"))?;
-    let ms = (seconds * 1000.0) as i64;
-    if ms < 0 {
-        return Err(reply::err("ERR timeout is negative"));
-    }
-    if ms == 0 {
-        return Ok(None);
-    }
-    let now = i64::try_from(x.ctx.now_ms).unwrap_or(i64::MAX);
-    match ms.checked_add(now) {
-        Some(at) if at < i64::MAX => Ok(Some(at as u64)),
-        _ => Err(reply::err("ERR timeout is out of range")),
-    }
-}
 
 /// Parks the client on `keys` when it may block; the null array either way.
 fn block_or_null(x: &mut Exec<'_>, keys: &[Bytes], at: Option<u64>) -> Frame {
