@@ -7,6 +7,13 @@
 /// C's `printf("%.17g", n)`: 17 significant digits, trailing zeros dropped, exponent form
 /// below 1e-4 or from 1e17.
 pub fn format_g17(n: f64) -> String {
+    format_g(n, 17)
+}
+
+/// C's `printf("%.*g", precision, n)` for `precision` in 1..=17 (Lua's cjson prints numbers
+/// with 14).
+pub fn format_g(n: f64, precision: usize) -> String {
+    assert!((1..=17).contains(&precision));
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan" } else { "nan" }.to_string();
     }
@@ -16,15 +23,15 @@ pub fn format_g17(n: f64) -> String {
     if n == 0.0 {
         return if n.is_sign_negative() { "-0" } else { "0" }.to_string();
     }
-    let sci = format!("{n:.16e}");
+    let sci = format!("{n:.*e}", precision - 1);
     let (mantissa, exp) = sci.split_once('e').expect("exponent form");
     let exp: i32 = exp.parse().expect("exponent");
-    if !(-4..17).contains(&exp) {
+    if !(-4..precision as i32).contains(&exp) {
         let mantissa = trim_zeros(mantissa);
         let sign = if exp < 0 { '-' } else { '+' };
         return format!("{mantissa}e{sign}{:02}", exp.abs());
     }
-    let decimals = usize::try_from(16 - exp).unwrap_or(0);
+    let decimals = usize::try_from(precision as i32 - 1 - exp).unwrap_or(0);
     trim_zeros(&format!("{n:.decimals$}")).to_string()
 }
 
@@ -57,6 +64,10 @@ mod tests {
         assert_eq!(format_g17(2.5), "2.5");
         assert_eq!(format_g17(f64::NEG_INFINITY), "-inf");
         assert_eq!(double_to_i64(-0.0), Some(0));
+        assert_eq!(format_g(100.0, 14), "100");
+        assert_eq!(format_g(0.0003, 14), "0.0003");
+        assert_eq!(format_g(2f64.powi(53), 14), "9.007199254741e+15");
+        assert_eq!(format_g(1023.2, 14), "1023.2");
         assert_eq!(double_to_i64(1e20), None);
         assert_eq!(double_to_i64(2.5), None);
     }

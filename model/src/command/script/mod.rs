@@ -4,7 +4,8 @@
 //!
 //! Map: [`cache`] is the script cache (engine state, in `Shared`); [`vm`] the per-thread Lua
 //! VM and its sandbox (`sandbox.lua`), outside the engine state; [`convert`] the type tables;
-//! [`run`] one run, [`call`] what `redis.call` may run. This file holds the handlers only.
+//! [`run`] one run, [`call`] what `redis.call` may run; [`libs`] the C libraries Redis loads
+//! (cjson, cmsgpack, bit). This file holds the handlers only.
 //!
 //! Invariants: a script runs inside one execution unit (atomic: one engine step); it is never
 //! propagated itself — its writes are (effects replication), wrapped in MULTI/EXEC when more
@@ -15,6 +16,7 @@ mod call;
 mod convert;
 mod function;
 mod libraries;
+mod libs;
 mod load;
 mod run;
 mod vm;

@@ -7,9 +7,12 @@ local G = _G
 G.print, G.dofile, G.loadfile = nil, nil, nil
 
 local function refuse() error('Attempt to modify a readonly table', 2) end
+local setmetatable = G.setmetatable
 local proxies = setmetatable({}, {__mode = 'k'})
+-- What getmetatable returns for a protected table: itself read-only, as Redis's.
+local protected = setmetatable({}, {__newindex = refuse, __metatable = false})
 local function readonly(t)
-  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = false})
+  local proxy = setmetatable({}, {__index = t, __newindex = refuse, __metatable = protected})
   proxies[proxy] = true
   return proxy
 end
@@ -17,6 +20,32 @@ local rawset = G.rawset
 G.rawset = function(t, k, v)
   if proxies[t] then error('Attempt to modify a readonly table', 0) end
   return rawset(t, k, v)
+end
+G.setmetatable = function(t, mt)
+  if proxies[t] then error('Attempt to modify a readonly table', 0) end
+  return setmetatable(t, mt)
+end
+-- Code loaded by a script runs in the script's environment, and never from bytecode (Redis
+-- 7.0's Lua refuses binary chunks).
+local env
+local loadstring, setfenv = G.loadstring, G.setfenv
+G.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then
+    return nil, 'binary chunks are not allowed'
+  end
+  local f, e = loadstring(s, name)
+  if f then setfenv(f, env) end
+  return f, e
+end
+local concat = G.table.concat
+G.load = function(reader, name)
+  local parts = {}
+  while true do
+    local part = reader()
+    if part == nil or part == '' then break end
+    parts[#parts + 1] = part
+  end
+  return G.loadstring(concat(parts), name)
 end
 local function raise(text) error({err = 'ERR ' .. text}, 0) end
 
@@ -63,12 +92,12 @@ local function guarded_env(lookup)
       return v
     end,
     __newindex = refuse,
-    __metatable = false,
+    __metatable = protected,
   })
   proxies[env] = true
   return env
 end
-local env = guarded_env(function(k) return base[k] end)
+env = guarded_env(function(k) return base[k] end)
 base._G = env
 
 -- Function libraries (FUNCTION LOAD): their code runs in `lib_env`, which while loading sees

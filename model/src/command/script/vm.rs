@@ -92,6 +92,9 @@ impl Vm {
         hidden.raw_set("sha1hex", lua.create_function(lua_sha1hex)?)?;
         hidden.raw_set("random", lua.create_function(lua_random)?)?;
         hidden.raw_set("randomseed", lua.create_function(lua_randomseed)?)?;
+        for (name, table) in super::libs::tables(&lua)? {
+            lua.globals().raw_set(name, table)?;
+        }
         let sandbox = lua.load(include_str!("sandbox.lua")).set_name("=sandbox");
         let (env, base, redis, lib): (Table, Table, Table, Table) = sandbox.call(hidden)?;
         let handler = lua.create_function(error_handler)?;
@@ -136,6 +139,7 @@ impl Vm {
         let ticks = BUDGET.with(Cell::get).div_ceil(u64::from(HOOK_EVERY));
         TICKS_LEFT.with(|t| t.set(ticks));
         RAND48.with(|r| r.set(0x330E));
+        super::libs::reset();
         let every = HookTriggers::new().every_nth_instruction(HOOK_EVERY);
         self.lua.set_hook(every, budget_hook);
     }
@@ -159,27 +163,34 @@ fn budget_hook(lua: &Lua, _: mlua::Debug) -> mlua::Result<VmState> {
 /// Redis's `__redis__err__handler`: the error as a table `{err=..., source=..., line=...}`,
 /// naming the script line that raised it.
 fn error_handler(lua: &Lua, error: Value) -> mlua::Result<Table> {
+    let frame = user_frame(lua);
     let table = match error {
         Value::Table(t) => t,
-        Value::Error(e) => super::convert::single(lua, "err", error_text(&e).as_bytes())?,
+        Value::Error(e) => {
+            super::convert::single(lua, "err", error_text(&e, frame.as_ref()).as_bytes())?
+        }
         other => {
             let text = lua.coerce_string(other.clone())?;
             let text = text.map_or_else(|| format!("{other:?}"), |s| s.to_string_lossy());
             super::convert::single(lua, "err", format!("ERR {text}").as_bytes())?
         }
     };
-    for level in 1.. {
-        let Some(frame) = lua.inspect_stack(level) else {
-            break;
-        };
-        let source = frame.source().source.map(|s| s.into_owned());
-        if let Some(source @ ("@user_script" | "@user_function")) = source.as_deref() {
-            table.raw_set("source", source)?;
-            table.raw_set("line", frame.curr_line())?;
-            break;
-        }
+    if let Some((source, line)) = frame {
+        table.raw_set("source", source)?;
+        table.raw_set("line", line)?;
     }
     Ok(table)
+}
+
+/// The innermost frame of the script or function body: its source name and current line.
+fn user_frame(lua: &Lua) -> Option<(String, i32)> {
+    (1..)
+        .map_while(|level| lua.inspect_stack(level))
+        .find_map(|frame| {
+            let source = frame.source().source.map(|s| s.into_owned())?;
+            matches!(source.as_str(), "@user_script" | "@user_function")
+                .then(|| (source, frame.curr_line()))
+        })
 }
 
 /// An error `redis.call` raises: the reply's text (`{err=...}` in Redis).
@@ -195,12 +206,18 @@ impl std::fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 /// The text of an error raised from Rust: `redis.call`'s, the budget's, a failed allocation.
-fn error_text(e: &mlua::Error) -> String {
+fn error_text(e: &mlua::Error, frame: Option<&(String, i32)>) -> String {
     if let Some(CallError(text)) = e.downcast_ref::<CallError>() {
         return text.clone();
     }
+    if let Some(super::libs::LibError(text)) = e.downcast_ref::<super::libs::LibError>() {
+        return match frame {
+            Some((source, line)) => format!("ERR {}:{line}: {text}", &source[1..]),
+            None => format!("ERR {text}"),
+        };
+    }
     match e {
-        mlua::Error::CallbackError { cause, .. } => error_text(cause),
+        mlua::Error::CallbackError { cause, .. } => error_text(cause, frame),
         mlua::Error::RuntimeError(text) if text.starts_with("ERR ") => text.clone(),
         other => format!("ERR {other}"),
     }

@@ -1,0 +1,45 @@
+//! The C libraries Redis 7.0 loads into its Lua VM, written here in Rust: `cjson`,
+//! `cmsgpack` and `bit` (`struct` is not provided yet).
+//!
+//! Invariant: each library is a table of pure functions of their arguments (cjson's settings
+//! are reset before every script), so a script run depends only on its input.
+
+mod bit;
+mod cjson;
+mod cmsgpack;
+mod json_parse;
+#[cfg(test)]
+mod tests;
+
+use mlua::{Lua, Table};
+
+/// The libraries as (global name, table).
+pub(crate) fn tables(lua: &Lua) -> mlua::Result<[(&'static str, Table); 3]> {
+    Ok([
+        ("cjson", cjson::table(lua)?),
+        ("cmsgpack", cmsgpack::table(lua)?),
+        ("bit", bit::table(lua)?),
+    ])
+}
+
+/// An error a library function raises: Lua's `luaL_error`, which the error handler prefixes
+/// with the script line that called the function.
+#[derive(Debug)]
+pub(crate) struct LibError(pub(crate) String);
+
+impl std::fmt::Display for LibError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LibError {}
+
+fn error(text: String) -> mlua::Error {
+    mlua::Error::external(LibError(text))
+}
+
+/// Settings back to their defaults before a script runs.
+pub(crate) fn reset() {
+    cjson::reset();
+}
