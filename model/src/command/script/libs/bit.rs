@@ -51,7 +51,7 @@ fn arg(v: &Value, position: usize, name: &str) -> mlua::Result<u32> {
 }
 
 fn type_error(position: usize, name: &str, got: &str) -> mlua::Error {
-    super::error(format!(
+    super::error::error(format!(
         "bad argument #{position} to '{name}' (number expected, got {got})"
     ))
 }

@@ -59,7 +59,7 @@ fn update(f: impl FnOnce(&mut Config)) {
 }
 
 fn error(text: String) -> mlua::Error {
-    super::error(text)
+    super::error::error(text)
 }
 
 /// Builds the `cjson` table.

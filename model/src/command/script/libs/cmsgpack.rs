@@ -32,7 +32,7 @@ pub(crate) fn table(lua: &Lua) -> mlua::Result<Table> {
 }
 
 fn error(text: impl Into<String>) -> mlua::Error {
-    super::error(text.into())
+    super::error::error(text.into())
 }
 
 fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::String> {

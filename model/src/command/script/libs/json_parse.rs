@@ -77,7 +77,7 @@ pub(crate) fn parse(
 }
 
 fn expected(what: &str, found: Tok, at: usize) -> mlua::Error {
-    super::error(format!(
+    super::error::error(format!(
         "Expected {what} but found {} at character {}",
         found.name(),
         at + 1
@@ -247,7 +247,7 @@ impl Parser<'_> {
         if self.depth <= self.depth_max {
             return Ok(());
         }
-        Err(super::error(format!(
+        Err(super::error::error(format!(
             "Found too many nested data structures ({}) at character {}",
             self.depth, self.pos
         )))

@@ -7,11 +7,14 @@
 mod bit;
 mod cjson;
 mod cmsgpack;
+mod error;
 mod json_parse;
 #[cfg(test)]
 mod tests;
 
 use mlua::{Lua, Table};
+
+pub(crate) use error::LibError;
 
 /// The libraries as (global name, table).
 pub(crate) fn tables(lua: &Lua) -> mlua::Result<[(&'static str, Table); 3]> {
@@ -20,23 +23,6 @@ pub(crate) fn tables(lua: &Lua) -> mlua::Result<[(&'static str, Table); 3]> {
         ("cmsgpack", cmsgpack::table(lua)?),
         ("bit", bit::table(lua)?),
     ])
-}
-
-/// An error a library function raises: Lua's `luaL_error`, which the error handler prefixes
-/// with the script line that called the function.
-#[derive(Debug)]
-pub(crate) struct LibError(pub(crate) String);
-
-impl std::fmt::Display for LibError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for LibError {}
-
-fn error(text: String) -> mlua::Error {
-    mlua::Error::external(LibError(text))
 }
 
 /// Settings back to their defaults before a script runs.
