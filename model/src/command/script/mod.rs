@@ -19,6 +19,7 @@ mod libraries;
 mod libs;
 mod load;
 mod run;
+mod shebang;
 mod vm;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ use bytes::Bytes;
 use super::exec::Exec;
 use super::num::integer_arg;
 use super::reply;
+use crate::functions::NO_WRITES;
 use crate::resp::Frame;
 pub(crate) use function::{fcall, fcall_ro, function};
 use function::{flush_mode, subcommand_error};
@@ -68,32 +70,57 @@ fn eval_generic(x: &mut Exec<'_>, argv: &[Bytes], by_sha: bool, read_only: bool)
     if numkeys < 0 {
         return reply::err("ERR Number of keys can't be negative");
     }
-    let (sha, body) = if by_sha {
+    let (sha, declared) = if by_sha {
         match x.shared.scripts.get(&argv[1]) {
-            Some(body) => (cache::sha1hex(body), body.clone()),
+            Some(body) => (cache::sha1hex(body), shebang::extract(body)),
             None => return reply::err(NOSCRIPT),
         }
     } else {
         let sha = cache::sha1hex(&argv[1]);
-        if let Err(e) = run::compile(sha, &argv[1]) {
-            return e;
+        let declared = shebang::extract(&argv[1]);
+        if let Ok(d) = &declared {
+            if let Err(e) = run::compile(sha, &d.code) {
+                return e;
+            }
+            x.shared.scripts.insert(&argv[1]);
         }
-        x.shared.scripts.insert(&argv[1]);
-        (sha, argv[1].clone())
+        (sha, declared)
     };
+    let declared = match declared {
+        Ok(d) => d,
+        Err(text) => return Frame::Error(text),
+    };
+    if let Some(refusal) = flags_refusal(x, declared.flags, read_only) {
+        return refusal;
+    }
     let split = 3 + numkeys as usize;
+    let no_writes = declared.flags.is_some_and(|f| f & NO_WRITES != 0);
     let invocation = Invocation {
         sha,
-        body: &body,
+        body: &declared.code,
         keys: &argv[3..split],
         args: &argv[split..],
-        read_only,
+        read_only: read_only || no_writes,
     };
     let db = x.session.db;
     let frame = run::run(x, &invocation);
     x.session.db = db;
     x.prevent_propagation();
     frame
+}
+
+/// Redis's `scriptPrepareForRun` for a script with a shebang that may write: refused up front
+/// where the server refuses writes, and under EVAL_RO (scripts without one find out at their
+/// first write).
+fn flags_refusal(x: &Exec<'_>, flags: Option<u8>, read_only: bool) -> Option<Frame> {
+    let flags = flags?;
+    if flags & NO_WRITES != 0 {
+        return None;
+    }
+    if let Some(denial) = x.ctx.write_denial.as_ref().filter(|_| !x.ctx.loading) {
+        return Some(reply::err(denial));
+    }
+    read_only.then(|| reply::err("ERR Can not execute a script with write flag using *_ro command."))
 }
 
 /// SCRIPT LOAD|EXISTS|FLUSH|KILL (HELP and DEBUG are not served).
@@ -134,7 +161,11 @@ pub(crate) fn script(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 
 fn script_load(x: &mut Exec<'_>, body: &Bytes) -> Frame {
     let sha = cache::sha1hex(body);
-    if let Err(e) = run::compile(sha, body) {
+    let declared = match shebang::extract(body) {
+        Ok(d) => d,
+        Err(text) => return Frame::Error(text),
+    };
+    if let Err(e) = run::compile(sha, &declared.code) {
         return e;
     }
     x.shared.scripts.insert(body);
