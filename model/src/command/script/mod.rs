@@ -120,7 +120,8 @@ fn flags_refusal(x: &Exec<'_>, flags: Option<u8>, read_only: bool) -> Option<Fra
     if let Some(denial) = x.ctx.write_denial.as_ref().filter(|_| !x.ctx.loading) {
         return Some(reply::err(denial));
     }
-    read_only.then(|| reply::err("ERR Can not execute a script with write flag using *_ro command."))
+    read_only
+        .then(|| reply::err("ERR Can not execute a script with write flag using *_ro command."))
 }
 
 /// SCRIPT LOAD|EXISTS|FLUSH|KILL (HELP and DEBUG are not served).

@@ -14,7 +14,7 @@ use mlua::{Lua, MultiValue, Table, Value};
 use super::super::exec::Exec;
 use super::call::{script_call, ScriptFlags};
 use super::convert::{frame_to_lua, lua_to_arg, lua_to_frame, single};
-use super::vm::{with_vm, CallError, Vm};
+use super::vm::{self, with_vm, CallError, Vm};
 use crate::resp::Frame;
 
 /// What a script is run with.
@@ -113,7 +113,7 @@ fn run_in(
         vm.redis.raw_set("pcall", Value::Nil)?;
         let (ok, value) = outcome?;
         Ok(if ok {
-            lua_to_frame(&value)
+            lua_to_frame(&value, vm::resp3())
         } else {
             failure(&value, name)
         })
@@ -147,7 +147,7 @@ fn redis_call(
                 Frame::Error(text) => Some(text.clone()),
                 _ => None,
             };
-            Ok((frame_to_lua(lua, &frame)?, failed))
+            Ok((frame_to_lua(lua, &frame, vm::resp3())?, failed))
         }
     }
 }
@@ -169,7 +169,7 @@ fn failure(value: &Value, sha: &[u8]) -> Frame {
             String::from_utf8_lossy(sha)
         ));
     };
-    let text = match lua_to_frame(value) {
+    let text = match lua_to_frame(value, false) {
         Frame::Error(text) => text,
         _ => "ERR execution failure".to_string(),
     };

@@ -69,8 +69,11 @@ redis.log = function(level, ...)
   if type(level) ~= 'number' then raise('First argument must be a number (log level).') end
   if level < 0 or level > 3 then raise('Invalid debug level.') end
 end
-redis.setresp = function(v)
-  if v ~= 2 then raise('RESP version must be 2 or 3.') end
+redis.setresp = function(...)
+  if select('#', ...) ~= 1 then raise('redis.setresp() requires one argument.') end
+  local v = tonumber((...))
+  if v ~= 2 and v ~= 3 then raise('RESP version must be 2 or 3.') end
+  hidden.setresp(v == 3)
 end
 redis.replicate_commands = function() return true end
 

@@ -21,7 +21,10 @@ pub(crate) struct Declared {
 /// Reads the shebang of `body`; `Err` is Redis's error reply text.
 pub(crate) fn extract(body: &Bytes) -> Result<Declared, String> {
     if !body.starts_with(b"#!") {
-        return Ok(Declared { flags: None, code: body.clone() });
+        return Ok(Declared {
+            flags: None,
+            code: body.clone(),
+        });
     }
     let Some(end) = body.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid script shebang".into());
@@ -44,7 +47,10 @@ pub(crate) fn extract(body: &Bytes) -> Result<Declared, String> {
             flags |= 1 << bit;
         }
     }
-    Ok(Declared { flags: Some(flags), code: body.slice(end..) })
+    Ok(Declared {
+        flags: Some(flags),
+        code: body.slice(end..),
+    })
 }
 
 #[cfg(test)]
@@ -64,9 +70,18 @@ mod tests {
         assert_eq!(read("#!lua flags=\nx").unwrap().flags, Some(0));
         let errors = [
             ("#!lua", "ERR Invalid script shebang"),
-            ("#!python\nx", "ERR Unexpected engine in script shebang: #!python"),
-            ("#!lua foo=bar\nx", "ERR Unknown lua shebang option: foo=bar"),
-            ("#!lua flags=allow-oom,what?\nx", "ERR Unexpected flag in script shebang: what?"),
+            (
+                "#!python\nx",
+                "ERR Unexpected engine in script shebang: #!python",
+            ),
+            (
+                "#!lua foo=bar\nx",
+                "ERR Unknown lua shebang option: foo=bar",
+            ),
+            (
+                "#!lua flags=allow-oom,what?\nx",
+                "ERR Unexpected flag in script shebang: what?",
+            ),
         ];
         for (body, text) in errors {
             assert_eq!(read(body), Err(text.to_string()), "{body}");

@@ -33,6 +33,8 @@ thread_local! {
     /// Hook ticks left for the running script.
     static TICKS_LEFT: Cell<u64> = const { Cell::new(0) };
     static BUDGET: Cell<u64> = const { Cell::new(INSTRUCTIONS_MAX) };
+    /// Whether the running script speaks RESP3 (`redis.setresp(3)`); RESP2 at each start.
+    static RESP3: Cell<bool> = const { Cell::new(false) };
     /// `math.random`'s state (Redis's `rand48`), reseeded per script.
     static RAND48: Cell<u64> = const { Cell::new(0) };
 }
@@ -69,6 +71,11 @@ pub(crate) fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> R {
     })
 }
 
+/// Whether the running script asked for RESP3 replies.
+pub(crate) fn resp3() -> bool {
+    RESP3.with(Cell::get)
+}
+
 /// Forgets compiled scripts (SCRIPT FLUSH).
 pub(crate) fn flush() {
     VM.with(|vm| {
@@ -92,6 +99,11 @@ impl Vm {
         hidden.raw_set("sha1hex", lua.create_function(lua_sha1hex)?)?;
         hidden.raw_set("random", lua.create_function(lua_random)?)?;
         hidden.raw_set("randomseed", lua.create_function(lua_randomseed)?)?;
+        let setresp = |_: &Lua, resp3: bool| {
+            RESP3.with(|r| r.set(resp3));
+            Ok(())
+        };
+        hidden.raw_set("setresp", lua.create_function(setresp)?)?;
         for (name, table) in super::libs::tables(&lua)? {
             lua.globals().raw_set(name, table)?;
         }
@@ -140,6 +152,7 @@ impl Vm {
         TICKS_LEFT.with(|t| t.set(ticks));
         RAND48.with(|r| r.set(0x330E));
         super::libs::reset();
+        RESP3.with(|r| r.set(false));
         let every = HookTriggers::new().every_nth_instruction(HOOK_EVERY);
         self.lua.set_hook(every, budget_hook);
     }

@@ -131,37 +131,43 @@ fn encode_bytes(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    if is_array(&pairs) {
-        header(out, pairs.len(), (0x90, 16), [0xdc, 0xdd]);
-        for i in 1..=pairs.len() {
+    // Two passes over the table, as lua-cmsgpack: holding every key and value of a large table
+    // at once would exhaust the Lua stack that keeps them alive.
+    let (count, array) = shape(t)?;
+    if array {
+        header(out, count, (0x90, 16), [0xdc, 0xdd]);
+        for i in 1..=count {
             encode(out, &t.raw_get::<Value>(i)?, level + 1)?;
         }
     } else {
-        header(out, pairs.len(), (0x80, 16), [0xde, 0xdf]);
-        for (k, v) in &pairs {
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        header(out, count, (0x80, 16), [0xde, 0xdf]);
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            encode(out, &k, level + 1)?;
+            encode(out, &v, level + 1)?;
         }
     }
     Ok(())
 }
 
-/// lua-cmsgpack's `table_is_an_array`: every key a positive integer and none missing.
-fn is_array(pairs: &[(Value, Value)]) -> bool {
-    let mut max = 0f64;
-    for (k, _) in pairs {
+/// The number of keys, and lua-cmsgpack's `table_is_an_array`: every key a positive integer
+/// and none missing.
+fn shape(t: &Table) -> mlua::Result<(usize, bool)> {
+    let (mut count, mut max, mut array) = (0usize, 0f64, true);
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        count += 1;
         let n = match k {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => return false,
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => f64::NAN,
         };
-        if n <= 0.0 || (n as i32) as f64 != n {
-            return false;
+        if !(n > 0.0 && (n as i32) as f64 == n) {
+            array = false;
         }
         max = max.max(n);
     }
-    max == pairs.len() as f64
+    Ok((count, array && max == count as f64))
 }
 
 /// lua-cmsgpack's `mp_unpack_full`: with `limit` and `offset` both 0, every value; otherwise

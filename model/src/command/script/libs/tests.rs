@@ -160,3 +160,35 @@ fn libraries_and_globals_are_read_only() {
 fn array_of(first: Frame, second: &str) -> Frame {
     Frame::Array(vec![first, bulk(second)])
 }
+
+#[test]
+fn resp3_scripts_see_and_return_resp3_types() {
+    let mut k = Kit::new();
+    k.run_argv(1, &argv(&["HSET", "h", "f", "v"]));
+    k.run_argv(1, &argv(&["ZADD", "z", "1.5", "m"]));
+    let map = "redis.setresp(3) local m = redis.call('HGETALL', 'h') return {m.map.f, type(redis.call('GET', 'none'))}";
+    assert_eq!(
+        eval(&mut k, map),
+        Frame::Array(vec![bulk("v"), bulk("nil")])
+    );
+    let flat = "redis.setresp(2) return redis.call('HGETALL', 'h')";
+    assert_eq!(eval(&mut k, flat), Frame::Array(vec![bulk("f"), bulk("v")]));
+    let double = "redis.setresp(3) return {double = redis.call('ZSCORE', 'z', 'm').double * 2}";
+    assert_eq!(eval(&mut k, double), Frame::Double("3".into()));
+    assert_eq!(
+        eval(&mut k, "redis.setresp(3) return false"),
+        Frame::Boolean(false)
+    );
+    assert_eq!(eval(&mut k, "return false"), Frame::Null);
+    let returned = "return {map={a=1}, set={}}";
+    assert_eq!(
+        eval(&mut k, returned),
+        Frame::Map(vec![(bulk("a"), int(1))])
+    );
+    // The protocol does not outlive the script that chose it.
+    assert_eq!(eval(&mut k, "return true"), int(1));
+    let Frame::Error(bad) = eval(&mut k, "redis.setresp(4)") else {
+        panic!()
+    };
+    assert!(bad.starts_with("ERR RESP version must be 2 or 3."), "{bad}");
+}
