@@ -27,6 +27,11 @@ pub(crate) fn echo(_x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 }
 
 /// TIME: unix seconds and microseconds (of `ctx.now_ms`, so a multiple of 1000).
+/// CLUSTER: durakv runs as Redis does without `cluster-enabled`.
+pub(crate) fn cluster(_x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
+    Frame::error("ERR This instance has cluster support disabled")
+}
+
 pub(crate) fn time(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
     let (seconds, micros) = (x.ctx.now_ms / 1000, (x.ctx.now_ms % 1000) * 1000);
     Frame::Array(vec![

@@ -236,6 +236,7 @@ static COMMANDS: &[Command] = &[
     cmd("dbsize", 1, R.union(F), K0, Srv, "1.0.0", O1, "Return the number of keys in the selected database", d(db::dbsize)),
     cmd("ping", -1, F, K0, Conn, "1.0.0", O1, "Ping the server", d(server::ping)),
     cmd("echo", 2, F, K0, Conn, "1.0.0", O1, "Echo the given string", d(server::echo)),
+    cmd("cluster", -2, NS, K0, Srv, "3.0.0", "Depends on subcommand.", "A container for Redis Cluster commands", d(server::cluster)),
     cmd("time", 1, LS.union(F), K0, Srv, "2.6.0", O1, "Return the current server time", d(server::time)),
     cmd("command", -1, LS, K0, Srv, "2.8.13", ON, "Get array of Redis command details", d(introspect::command)),
     cmd("multi", 1, NS.union(LS).union(F).union(AB), K0, Tx, "1.2.0", O1, "Mark the start of a transaction block", c(transaction::multi)),

@@ -33,7 +33,8 @@ pub(crate) fn load(vm: &mut Vm, code: &Bytes, body_at: usize) -> Result<Vec<Regi
     let chunk = chunk.set_environment(vm.lib_env.clone()).into_function();
     let chunk = chunk.map_err(|e| format!("ERR Error compiling function: {}", text(&e)))?;
     let found = RefCell::new(Vec::new());
-    vm.arm();
+    // Library code runs once at load: its randomness needs no seed of its own.
+    vm.arm(0);
     let _ = vm.set_loading.call::<()>(true);
     let ran = vm.lua.scope(|scope| {
         let register = scope.create_function(|lua, args: MultiValue| {

@@ -78,7 +78,7 @@ fn guarded(
     name: &[u8],
     call: impl FnOnce(&Vm) -> mlua::Result<(bool, Value)>,
 ) -> Frame {
-    vm.arm();
+    vm.arm(x.ctx.random);
     let result = run_in(vm, x, read_only, name, call);
     vm.lua.remove_hook();
     result.unwrap_or_else(|e| Frame::Error(format!("ERR Error running script: {e}")))

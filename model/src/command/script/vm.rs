@@ -146,11 +146,13 @@ impl Vm {
         Ok(f)
     }
 
-    /// Arms the instruction budget and reseeds `math.random` for a new script.
-    pub(crate) fn arm(&self) {
+    /// Arms the instruction budget and seeds `math.random` for a new script from `seed` (the
+    /// engine's randomness: random from one script to the next, as in Redis 7.0, and still a
+    /// function of the engine's inputs).
+    pub(crate) fn arm(&self, seed: u64) {
         let ticks = BUDGET.with(Cell::get).div_ceil(u64::from(HOOK_EVERY));
         TICKS_LEFT.with(|t| t.set(ticks));
-        RAND48.with(|r| r.set(0x330E));
+        RAND48.with(|r| r.set(seed & ((1 << 48) - 1)));
         super::libs::reset();
         RESP3.with(|r| r.set(false));
         let every = HookTriggers::new().every_nth_instruction(HOOK_EVERY);
