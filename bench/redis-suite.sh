@@ -84,6 +84,8 @@ run_unit() {
   local pass=$1 server=$2 port=$3 unit=$4 src=$REDIS_SRC flags=() ok err exc reached missing
   local rc=0 note=""
   if [ "$pass" = durable ]; then src=$DURABLE_SRC; flags=(--durable); fi
+  # BASEPORT moves the harness's own ports, so two runs on one machine do not collide.
+  if [ -n "${BASEPORT:-}" ]; then flags+=(--baseport "$BASEPORT"); fi
   LOG=$LOGS/$server-$pass-${unit//\//-}.log
   (cd "$src" && timeout "$UNIT_TIMEOUT" ./runtest --host 127.0.0.1 --port "$port" \
     --single "$unit" --clients 1 "${flags[@]}") >"$LOG" 2>&1 || rc=$?
