@@ -52,7 +52,7 @@ measure() {
   sha=$(redis-cli -p "$port" script load "$SCRIPT")
   t0=$(cpu_ticks "$SERVER_PID")
   rps=$(redis-benchmark -p "$port" -c 50 -P 1 -n "$N" -r 100000 -q \
-    evalsha "$sha" 1 "key:__rand_int__" value | tr '\r' '\n' | awk '/requests per second/ { print $2 }' | tail -1)
+    evalsha "$sha" 1 "key:__rand_int__" value | tr '\r' '\n' | sed -nE 's/.*: ([0-9.]+) requests per second.*/\1/p' | tail -1)
   t1=$(cpu_ticks "$SERVER_PID")
   awk -v l="$label" -v r="$rps" -v d=$((t1 - t0)) -v t="$TICKS" -v n="$N" \
     'BEGIN { printf "| %s | %.0f | %.2f |\n", l, r, d / t * 1e6 / n }'

@@ -29,6 +29,12 @@ impl ScriptCache {
         self.bodies.get(&lower_sha(sha)?)
     }
 
+    /// The body named `sha` with its name in lower case: EVALSHA needs not hash the body again.
+    pub(crate) fn get_named(&self, sha: &[u8]) -> Option<([u8; 40], &Bytes)> {
+        let key = lower_sha(sha)?;
+        self.bodies.get(&key).map(|body| (key, body))
+    }
+
     pub(crate) fn contains(&self, sha: &[u8]) -> bool {
         self.get(sha).is_some()
     }

@@ -71,8 +71,8 @@ fn eval_generic(x: &mut Exec<'_>, argv: &[Bytes], by_sha: bool, read_only: bool)
         return reply::err("ERR Number of keys can't be negative");
     }
     let (sha, declared) = if by_sha {
-        match x.shared.scripts.get(&argv[1]) {
-            Some(body) => (cache::sha1hex(body), shebang::extract(body)),
+        match x.shared.scripts.get_named(&argv[1]) {
+            Some((sha, body)) => (sha, shebang::extract(body)),
             None => return reply::err(NOSCRIPT),
         }
     } else {
