@@ -11,7 +11,7 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
         Action::Send(c) => {
             let n = s.sent + 1;
             format!(
-                "client {c} sends write #{n}: {}",
+                "client {c} sends request #{n}: {}",
                 reference::describe(n, m.bounds.workload())
             )
         }
@@ -27,6 +27,13 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
         Action::Bgsave => "operator sends BGSAVE".to_string(),
         Action::Rewrite => "operator sends BGREWRITEAOF".to_string(),
         Action::Shutdown => "operator sends SHUTDOWN (then the machine loses power)".to_string(),
+        Action::ToggleAof => {
+            let on = s.engine.as_ref().is_some_and(|e| e.config().appendonly);
+            format!(
+                "operator sends CONFIG SET appendonly {}",
+                if on { "no" } else { "yes" }
+            )
+        }
         Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
         Action::Crash(crash) => {
             let mut parts = vec![format!(
