@@ -259,7 +259,31 @@ pub fn describe(m: &AofModel) -> String {
         b.rewrites,
         if b.shutdowns > 0 { format!("{} SHUTDOWN(s), ", b.shutdowns) } else { String::new() },
         b.crashes,
-    )
+    ) + &families(m)
+}
+
+/// The command-family part of a description (empty for the SET/INCR workload).
+fn families(m: &AofModel) -> String {
+    let b = &m.bounds;
+    let mut parts = Vec::new();
+    if !b.steps.is_empty() {
+        let steps: Vec<String> = b.steps.iter().map(|s| format!("{s:?}")).collect();
+        parts.push(format!("requests cycle {}", steps.join(", ")));
+    }
+    if b.toggles > 0 {
+        parts.push(format!("{} CONFIG SET appendonly", b.toggles));
+    }
+    if b.upgrade {
+        parts.push("starts from a pre-7.0 appendonly.aof".to_string());
+    }
+    if !m.config.aof_use_rdb_preamble {
+        parts.push("aof-use-rdb-preamble no".to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    }
 }
 
 pub(crate) fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel {

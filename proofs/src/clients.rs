@@ -38,7 +38,9 @@ impl AofModel {
         let count = commands.len() as u8;
         let engine = s.engine.as_mut()?;
         let dirty = engine.stats().dirty;
-        let promised = engine.config().appendonly;
+        // Only an AOF turned off at run time (CONFIG SET) withdraws the promise: an RDB-only
+        // server's acknowledgements keep theirs (bounded by its snapshots).
+        let promised = !self.config.appendonly || engine.config().appendonly;
         for argv in commands {
             engine.handle_command(s.now_ms, u64::from(c), argv);
         }
