@@ -13,7 +13,9 @@
 
 use model::config::{FsyncPolicy, Mutation};
 
-use crate::aof_model::Bounds;
+use model::sim::Tears;
+
+use crate::aof_model::{AofModel, Bounds};
 use crate::catalog::{bounds, check, model, mutated, rdb, rewriting, Check, Mutant};
 use crate::properties as p;
 use crate::reference::Step;
@@ -83,6 +85,17 @@ pub fn checks() -> Vec<Check> {
             ),
         ),
         check("no-shutdown-families", model(FsyncPolicy::No, shutdown)),
+        // All or nothing after *any* crash: the block's record torn at every byte.
+        check(
+            "always-multi-every-byte",
+            AofModel {
+                tears: Tears::EveryByte,
+                ..model(
+                    FsyncPolicy::Always,
+                    with(&[Multi, Flushall], bounds(1, 2, 1, 0, 0)),
+                )
+            },
+        ),
         check(
             "rdb-collections",
             rdb(

@@ -35,6 +35,7 @@ const PINNED: &[(&str, usize)] = &[
     ("always-toggle-aof", 21617),
     ("always-upgrade", 902),
     ("no-shutdown-families", 4798),
+    ("always-multi-every-byte", 7996),
     ("rdb-collections", 121945),
 ];
 
