@@ -68,6 +68,13 @@ pub enum Mutation {
     /// A switch whose manifest rename completed but whose directory fsync failed resumes
     /// appends in the old file, as if the switch had not happened.
     RotationRevertsAfterRename,
+    /// A read's reply (a command that changed nothing) leaves at once, before the writes it
+    /// observed are durable.
+    ReadReplyEarly,
+    /// A MULTI/EXEC block (or a script's writes) is logged without its MULTI and EXEC.
+    ExecUnwrapped,
+    /// A relative EXPIRE is logged as sent, so a replay restarts its countdown.
+    ExpireRelative,
 }
 
 /// One `save <seconds> <changes>` point: snapshot when at least `changes` writes happened and

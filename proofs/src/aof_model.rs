@@ -14,9 +14,8 @@ use std::collections::VecDeque;
 
 use model::aof::manifest::manifest_name;
 use model::config::{Config, FsyncPolicy};
-use model::engine::{Engine, Phase, Reply};
+use model::engine::{Engine, Phase};
 use model::io::{join, Effect, IoDone, IoResult, Lane, Op};
-use model::resp::Frame;
 use model::sim::{Crash, Keep, SimDisk, Tears};
 use stateright::{Model, Property};
 
@@ -48,6 +47,13 @@ pub struct Bounds {
     pub rewrites: u8,
     /// Every write is an EVAL doing two writes (see [`reference::SCRIPT`]).
     pub scripted: bool,
+    /// The command families requests cycle through (empty: the SET/INCR workload).
+    pub steps: &'static [reference::Step],
+    /// `CONFIG SET appendonly no|yes` the model may send (alternating, starting with no).
+    pub toggles: u8,
+    /// The disk starts with a pre-7.0 single `appendonly.aof` holding the first
+    /// [`crate::clients::LEGACY_WRITES`] writes: the first start upgrades it.
+    pub upgrade: bool,
 }
 
 impl Bounds {
@@ -55,6 +61,7 @@ impl Bounds {
         reference::Workload {
             keys: self.keys,
             scripted: self.scripted,
+            steps: self.steps,
         }
     }
 }
@@ -85,6 +92,24 @@ pub struct AofModel {
 pub struct Write {
     pub n: u8,
     pub acked_at_ms: Option<u64>,
+    /// When it ran, where its meaning depends on it (a relative EXPIRE); else 0.
+    pub at_ms: u64,
+    /// Logged when it ran (false while `CONFIG SET appendonly no` was in force): only a
+    /// promised write's acknowledgement promises anything.
+    pub promised: bool,
+}
+
+/// A client's request awaiting its replies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pending {
+    /// The write it applied, if any.
+    pub write: Option<u8>,
+    /// Replies still to come (one per command of the request).
+    pub replies: u8,
+    /// A read: how many writes of the history its reply reveals.
+    pub observed: Option<u8>,
+    /// One of its replies was an error.
+    pub failed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -93,8 +118,12 @@ pub struct State {
     pub engine: Option<Engine>,
     pub disk: SimDisk,
     pub lanes: [VecDeque<Effect>; 3],
-    /// Per client, the write awaiting its reply.
-    pub outstanding: Vec<Option<u8>>,
+    /// Per client, the request awaiting its replies.
+    pub outstanding: Vec<Option<Pending>>,
+    /// The longest history prefix some released read revealed (tracked where checked).
+    pub read_point: u8,
+    /// `CONFIG SET appendonly` commands sent.
+    pub toggles: u8,
     pub history: Vec<Write>,
     pub sent: u8,
     pub crashes: u8,
@@ -136,6 +165,8 @@ pub enum Action {
     Rewrite,
     /// An operator sends SHUTDOWN; once stopped, the machine loses power.
     Shutdown,
+    /// An operator sends `CONFIG SET appendonly no` (then `yes`, alternating).
+    ToggleAof,
     Tick,
     Rotate,
     Crash(Crash),
@@ -153,6 +184,11 @@ pub(crate) fn lane_index(lane: Lane) -> usize {
 }
 
 const LANES: [Lane; 3] = [Lane::Log, Lane::Sync, Lane::Worker];
+
+/// The history as the reference replays it: write numbers and the times they ran.
+pub(crate) fn applied(s: &State) -> Vec<(u8, u64)> {
+    s.history.iter().map(|w| (w.n, w.at_ms)).collect()
+}
 
 /// The connection an operator's commands (BGSAVE) come from; its replies are not tracked.
 pub(crate) const OPERATOR: u64 = 1000;
@@ -217,86 +253,12 @@ impl AofModel {
         {
             s.durable_point = s.durable_point.max(point);
             s.findings.snapshot_completed = true;
+            s.findings.snapshot_with_aof |= self.config.appendonly;
         }
         if s.recovering && *engine.phase() != Phase::Loading {
             s.recovering = false;
             self.judge_recovery(s);
         }
-    }
-
-    /// Collects the replies released now; returns how many acknowledged a write.
-    fn take_replies(s: &mut State) -> usize {
-        let engine = s.engine.as_mut().expect("engine up");
-        let mut acked_now = 0;
-        while let Some((client, reply)) = engine.poll_reply() {
-            // The model's clients never send CLIENT REPLY or CLIENT KILL: every reply is a frame.
-            let Reply::Frame { frame, .. } = reply else {
-                continue;
-            };
-            s.findings.uninjected_error |= faults::reply_uninjected(&frame, s.failures);
-            let Some(slot) = s.outstanding.get_mut(client as usize) else {
-                continue;
-            };
-            let n = slot.take();
-            if let (Some(n), false) = (n, matches!(frame, Frame::Error(_))) {
-                let write = s
-                    .history
-                    .iter_mut()
-                    .find(|w| w.n == n)
-                    .expect("acked write applied");
-                write.acked_at_ms = Some(s.now_ms);
-                acked_now += 1;
-            }
-        }
-        acked_now
-    }
-
-    fn judge_recovery(&self, s: &mut State) {
-        let engine = s.engine.as_ref().expect("engine up");
-        let crash = s.last_crash.clone().unwrap_or_default();
-        if let Phase::Refused(e) = engine.phase() {
-            s.findings.refused = Some(e.to_string());
-            // A server that cannot start has lost every acknowledged write, for its clients.
-            s.findings.lost_acked |= s.history.iter().any(|w| w.acked_at_ms.is_some());
-            return;
-        }
-        let recovered = reference::dump(engine.keyspace());
-        let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
-        let Some(kept) = reference::matching_prefix(&applied, self.bounds.workload(), &recovered)
-        else {
-            s.findings.not_prefix = true;
-            return;
-        };
-        for lost in &s.history[kept..] {
-            if let Some(acked) = lost.acked_at_ms {
-                s.findings.lost_acked_after_shutdown |= crash.shutdown && !crash.shutdown_failed;
-                s.findings.lost_acked_on_kill |= crash.kill;
-                s.findings.lost_acked = true;
-                s.findings.everysec_loss |= self.config.appendfsync == FsyncPolicy::Everysec;
-                s.findings.no_loss |= self.config.appendfsync == FsyncPolicy::No;
-                // The 2-second bound assumes each fsync completes within a second (as Redis's
-                // does); on a slower disk only the postponement rule (held_beyond_2s) holds.
-                s.findings.lost_acked_beyond_2s |=
-                    crash.at_ms.saturating_sub(acked) > 2000 && !crash.slow_disk;
-            }
-        }
-        if !self.config.appendonly {
-            let kept_point = kept as u8;
-            s.findings.snapshot_not_one_point |= !s.points.contains(&kept_point);
-            s.findings.snapshot_loss_unbounded |= kept_point < s.durable_point;
-            s.points.retain(|&p| p <= kept_point);
-            s.durable_point = kept_point;
-            s.run_points.clear();
-        }
-        s.history.truncate(kept);
-        s.findings.restarted_after_kill |= crash.kill;
-        let stats = engine.stats();
-        s.findings.recovered_base_and_incr |=
-            stats.base_keys_loaded > 0 && stats.commands_loaded > stats.base_keys_loaded;
-        let truncated = engine.stats().truncations > 0;
-        s.findings.recovered_torn |= truncated && crash.torn;
-        s.findings.recovered_zero_filled |= truncated && crash.zero_filled;
-        s.findings.empty_in_silence |= recovered.is_empty() && crash.disk_had_data;
     }
 
     fn complete(&self, s: &mut State, lane: Lane, fail: bool) {
@@ -340,6 +302,11 @@ impl AofModel {
         s.findings.crash_during_rewrite |= s.engine.as_ref().is_some_and(|e| e.rewrites().1);
         s.findings.crash_mid_snapshot |=
             s.engine.as_ref().is_some_and(Engine::snapshot_in_progress);
+        s.findings.crash_enabling_aof |= s.engine.as_ref().is_some_and(Engine::is_enabling_aof);
+        s.findings.crash_during_upgrade |= self.bounds.upgrade
+            && s.engine
+                .as_ref()
+                .is_some_and(|e| *e.phase() == Phase::Loading);
         s.findings.crash_before_rename_durable |= s.disk.rename_pending_to(&self.config.dbfilename);
         let manifest = manifest_name(&self.config.appendfilename);
         let manifest = join(&self.config.appenddirname, &manifest);
@@ -367,8 +334,7 @@ impl AofModel {
         else {
             return false;
         };
-        let applied: Vec<u8> = s.history.iter().map(|w| w.n).collect();
-        reference::matching_prefix(&applied, self.bounds.workload(), &recovered)
+        reference::matching_prefix(&applied(s), self.bounds.workload(), &recovered)
             .is_some_and(|k| k >= s.rewrite_point as usize)
     }
 
@@ -422,6 +388,8 @@ impl Model for AofModel {
             disk: SimDisk::new(),
             lanes: Default::default(),
             outstanding: vec![None; self.bounds.clients as usize],
+            read_point: 0,
+            toggles: 0,
             history: Vec::new(),
             sent: 0,
             crashes: 0,
@@ -442,6 +410,7 @@ impl Model for AofModel {
             recovering: false,
             findings: Findings::default(),
         };
+        self.seed_legacy_aof(&mut s);
         self.boot(&mut s);
         vec![s]
     }
@@ -481,6 +450,9 @@ impl Model for AofModel {
         if Self::running(s) && s.shutdowns < self.bounds.shutdowns {
             actions.push(Action::Shutdown);
         }
+        if Self::running(s) && s.toggles < self.bounds.toggles {
+            actions.push(Action::ToggleAof);
+        }
         if s.crashes < self.bounds.crashes {
             actions.push(Action::Kill);
             actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
@@ -490,22 +462,7 @@ impl Model for AofModel {
     fn next_state(&self, last: &State, action: Action) -> Option<State> {
         let mut s = last.clone();
         match action {
-            Action::Send(c) => {
-                s.sent += 1;
-                let n = s.sent;
-                let argv = reference::command(n, self.bounds.workload());
-                let engine = s.engine.as_mut()?;
-                let dirty = engine.stats().dirty;
-                engine.handle_command(s.now_ms, u64::from(c), argv);
-                // Applied iff the data set changed (a write refused with MISCONF is not).
-                if engine.stats().dirty > dirty {
-                    s.outstanding[c as usize] = Some(n);
-                    s.history.push(Write {
-                        n,
-                        acked_at_ms: None,
-                    });
-                }
-            }
+            Action::Send(c) => self.send(&mut s, c)?,
             Action::Complete(lane) => self.complete(&mut s, lane, false),
             Action::Fail(lane) => {
                 Self::note_injection(&mut s);
@@ -543,6 +500,7 @@ impl Model for AofModel {
                 s.shutdowns += 1;
                 s.engine.as_mut()?.handle_shutdown(s.now_ms);
             }
+            Action::ToggleAof => Self::toggle_aof(&mut s)?,
             Action::Crash(crash) => self.crash(&mut s, &crash),
             Action::Kill => self.kill(&mut s),
             Action::Restart => {

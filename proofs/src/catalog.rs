@@ -29,7 +29,7 @@ pub struct Mutant {
     pub model: AofModel,
 }
 
-fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+pub(crate) fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     let config = Config {
         appendfsync: policy,
         ..Config::default()
@@ -43,7 +43,13 @@ fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     }
 }
 
-fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64) -> Bounds {
+pub(crate) fn bounds(
+    clients: u8,
+    writes: u8,
+    crashes: u8,
+    rotations: u8,
+    time_ms_max: u64,
+) -> Bounds {
     Bounds {
         failures: 0,
         fail_scope: FailScope::Log,
@@ -52,6 +58,9 @@ fn bounds(clients: u8, writes: u8, crashes: u8, rotations: u8, time_ms_max: u64)
         snapshots: 0,
         rewrites: 0,
         scripted: false,
+        steps: &[],
+        toggles: 0,
+        upgrade: false,
         clients,
         writes,
         keys: 2,
@@ -115,6 +124,7 @@ pub fn checks() -> Vec<Check> {
     ]
     .into_iter()
     .chain(fault_checks())
+    .chain(crate::families::checks())
     .collect()
 }
 
@@ -162,7 +172,7 @@ fn slow(m: AofModel) -> AofModel {
 }
 
 /// AOF off, no save points: snapshots only when the model sends BGSAVE.
-fn rdb(bounds: Bounds, snapshots: u8) -> AofModel {
+pub(crate) fn rdb(bounds: Bounds, snapshots: u8) -> AofModel {
     let mut m = model(
         FsyncPolicy::Everysec,
         Bounds {
@@ -177,7 +187,7 @@ fn rdb(bounds: Bounds, snapshots: u8) -> AofModel {
 }
 
 /// One BGREWRITEAOF among the writes.
-fn rewriting(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+pub(crate) fn rewriting(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     model(
         policy,
         Bounds {
@@ -210,7 +220,7 @@ fn failing(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     )
 }
 
-fn check(name: &'static str, model: AofModel) -> Check {
+pub(crate) fn check(name: &'static str, model: AofModel) -> Check {
     Check {
         name,
         about: describe(&model),
@@ -249,10 +259,34 @@ pub fn describe(m: &AofModel) -> String {
         b.rewrites,
         if b.shutdowns > 0 { format!("{} SHUTDOWN(s), ", b.shutdowns) } else { String::new() },
         b.crashes,
-    )
+    ) + &families(m)
 }
 
-fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel {
+/// The command-family part of a description (empty for the SET/INCR workload).
+fn families(m: &AofModel) -> String {
+    let b = &m.bounds;
+    let mut parts = Vec::new();
+    if !b.steps.is_empty() {
+        let steps: Vec<String> = b.steps.iter().map(|s| format!("{s:?}")).collect();
+        parts.push(format!("requests cycle {}", steps.join(", ")));
+    }
+    if b.toggles > 0 {
+        parts.push(format!("{} CONFIG SET appendonly", b.toggles));
+    }
+    if b.upgrade {
+        parts.push("starts from a pre-7.0 appendonly.aof".to_string());
+    }
+    if !m.config.aof_use_rdb_preamble {
+        parts.push("aof-use-rdb-preamble no".to_string());
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", parts.join("; "))
+    }
+}
+
+pub(crate) fn mutated(mutation: Mutation, policy: FsyncPolicy, bounds: Bounds) -> AofModel {
     let mut m = model(policy, bounds);
     m.config.mutation = mutation;
     m
@@ -266,6 +300,7 @@ pub fn mutants() -> Vec<Mutant> {
         rewrite_mutants(),
         startup_and_switch_mutants(),
         policy_mutants(),
+        crate::families::mutants(),
     ]
     .into_iter()
     .flatten()

@@ -1,9 +1,17 @@
 //! Keeps `proofs/INVARIANTS.md` honest: each counterexample in it is a block between
-//! `<!-- counterexample: NAME -->` and `<!-- end -->`, regenerated from the mutant NAME.
+//! `<!-- counterexample: NAME -->` and `<!-- end -->`, regenerated from the mutant NAME, and
+//! the block `<!-- properties -->` ... `<!-- end -->` is the list of properties generated from
+//! `properties.rs` (what each configuration checks, and the mutants that break each).
 //! A test fails when the document differs from what `durakv-check` prints today.
 
-use crate::catalog::mutants;
+use std::collections::BTreeMap;
+
+use stateright::{Expectation, Model};
+
+use crate::catalog::{checks, mutants};
 use crate::runner::run_mutant;
+
+const PROPERTIES: &str = "<!-- properties -->";
 
 const OPEN: &str = "<!-- counterexample: ";
 const CLOSE: &str = "<!-- end -->";
@@ -29,7 +37,57 @@ pub fn refresh(doc: &str) -> Result<String, String> {
         rest = &after_open[end + CLOSE.len()..];
     }
     out.push_str(rest);
-    Ok(out)
+    refresh_properties(&out)
+}
+
+/// The properties block replaced by the table generated from the catalogue.
+fn refresh_properties(doc: &str) -> Result<String, String> {
+    let Some(start) = doc.find(PROPERTIES) else {
+        return Ok(doc.to_string());
+    };
+    let after = &doc[start + PROPERTIES.len()..];
+    let end = after
+        .find(CLOSE)
+        .ok_or("no end after the properties block")?;
+    Ok(format!(
+        "{}{PROPERTIES}\n{}{CLOSE}{}",
+        &doc[..start],
+        properties_table(),
+        &after[end + CLOSE.len()..]
+    ))
+}
+
+/// Every property any configuration checks: its kind, where it is checked, which mutants
+/// must break it.
+pub fn properties_table() -> String {
+    let mut rows: BTreeMap<(bool, &'static str), Vec<&'static str>> = BTreeMap::new();
+    for check in checks() {
+        for p in check.model.properties() {
+            let always = p.expectation == Expectation::Always;
+            rows.entry((!always, p.name)).or_default().push(check.name);
+        }
+    }
+    let total = checks().len();
+    let mut out =
+        String::from("| property | kind | checked in | broken by mutants |\n|---|---|---|---|\n");
+    for ((sometimes, name), configs) in rows {
+        let kind = if sometimes { "sometimes" } else { "always" };
+        let wherever = if configs.len() == total {
+            "every configuration".to_string()
+        } else {
+            configs.join(", ")
+        };
+        let breakers: Vec<&str> = mutants()
+            .into_iter()
+            .filter(|m| m.breaks == name)
+            .map(|m| m.name)
+            .collect();
+        out.push_str(&format!(
+            "| {name} | {kind} | {wherever} | {} |\n",
+            breakers.join(", ")
+        ));
+    }
+    out
 }
 
 fn render(name: &str) -> Result<String, String> {

@@ -55,6 +55,34 @@ pub struct Findings {
     pub postponed: bool,
     /// Logged bytes waited unwritten behind a background fsync for more than 2 s.
     pub held_beyond_2s: bool,
+    /// A released read revealed a write that a later crash lost.
+    pub read_lost: bool,
+    /// A released read revealed a write (of the key it read).
+    pub read_after_write: bool,
+    /// A recovery judged after a read had revealed a write.
+    pub read_then_crash: bool,
+    /// A recovery kept every write but not an expiry deadline (a relative EXPIRE replayed).
+    pub deadline_moved: bool,
+    /// A crash lost a MULTI/EXEC block (whole: anything else is not a prefix).
+    pub block_lost_whole: bool,
+    /// A recovery at a later time than an EXPIRE kept its deadline.
+    pub expiry_survived_later: bool,
+    /// A recovery holding a key in database 1.
+    pub db1_recovered: bool,
+    /// A recovery holding a FLUSHALL (in its MULTI/EXEC block).
+    pub flushall_recovered: bool,
+    /// A list or hash recovered from a base (a rewrite's or a snapshot's RDB).
+    pub collection_from_base: bool,
+    /// A recovery with a rewritten RESP base (`aof-use-rdb-preamble no`) on disk.
+    pub resp_base_recovered: bool,
+    /// `CONFIG SET appendonly yes` was sent after `no`.
+    pub aof_toggled_on: bool,
+    /// A crash while `CONFIG SET appendonly yes` was writing the AOF's first files.
+    pub crash_enabling_aof: bool,
+    /// A crash during start-up's pre-7.0 upgrade.
+    pub crash_during_upgrade: bool,
+    /// A completed snapshot (BGSAVE) while the AOF is on.
+    pub snapshot_with_aof: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.

@@ -8,10 +8,13 @@
 
 pub mod aof_model;
 pub mod catalog;
+pub mod clients;
 pub mod doc;
+pub mod families;
 pub mod faults;
 pub mod findings;
 pub mod inspect;
+pub mod judge;
 pub mod operator;
 pub mod properties;
 pub mod reference;

@@ -58,8 +58,25 @@ pub const SOME_APPEND_DURING_FSYNC: &str = "an append issued while a background 
 pub const SOME_POSTPONED: &str =
     "everysec writes postponed behind a slow fsync, then written at 2 s";
 
+pub const READ_DURABLE: &str = "no reply reveals a write that a later crash loses";
+pub const EXPIRY_KEPT: &str = "a restart keeps every expiry deadline";
+pub const SOME_READ_AFTER_WRITE: &str = "a read revealing a write";
+pub const SOME_READ_THEN_CRASH: &str = "a crash after a read revealed a write";
+pub const SOME_BLOCK_LOST: &str = "a crash that loses a MULTI/EXEC block";
+pub const SOME_EXPIRY_LATER: &str = "an expiry deadline kept by a restart at a later time";
+pub const SOME_DB1: &str = "a recovery holding a key in database 1";
+pub const SOME_FLUSHALL: &str = "a recovery holding a FLUSHALL";
+pub const SOME_COLLECTION_BASE: &str = "a list or hash recovered from a rewritten base or snapshot";
+pub const SOME_TOGGLED_ON: &str = "CONFIG SET appendonly yes after no";
+pub const SOME_CRASH_ENABLING: &str =
+    "a crash while CONFIG SET appendonly yes writes the first files";
+pub const SOME_CRASH_UPGRADE: &str = "a crash during the pre-7.0 upgrade";
+pub const SOME_RESP_BASE: &str = "recovery from a rewritten RESP base (aof-use-rdb-preamble no)";
+pub const SOME_SNAPSHOT_WITH_AOF: &str = "a completed BGSAVE with the AOF on";
+
 pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
     let mut props = contract_properties();
+    props.extend(family_properties(m));
     match m.config.appendfsync {
         _ if !m.config.appendonly => {}
         FsyncPolicy::Everysec => props.push(Property::<AofModel>::sometimes(
@@ -91,7 +108,7 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
         props.extend(snapshot_properties());
     }
     if m.bounds.rewrites > 0 {
-        props.extend(rewrite_properties());
+        props.extend(rewrite_properties(m.config.aof_use_rdb_preamble));
     }
     if m.bounds.shutdowns > 0 {
         props.extend(shutdown_properties());
@@ -274,15 +291,82 @@ fn snapshot_properties() -> Vec<Property<AofModel>> {
     ]
 }
 
-fn rewrite_properties() -> Vec<Property<AofModel>> {
-    vec![
+fn rewrite_properties(preamble: bool) -> Vec<Property<AofModel>> {
+    let mut props = vec![
         Property::<AofModel>::always(REWRITE_PRESERVES, |_, s| !s.findings.rewrite_lost_data),
         Property::<AofModel>::sometimes(SOME_REWRITE, |_, s| s.findings.rewrite_completed),
         Property::<AofModel>::sometimes(SOME_CRASH_REWRITING, |_, s| {
             s.findings.crash_during_rewrite
         }),
+    ];
+    props.push(if preamble {
         Property::<AofModel>::sometimes(SOME_BASE_AND_INCR, |_, s| {
             s.findings.recovered_base_and_incr
-        }),
-    ]
+        })
+    } else {
+        Property::<AofModel>::sometimes(SOME_RESP_BASE, |_, s| s.findings.resp_base_recovered)
+    });
+    props
+}
+
+/// The command-family workloads and operator commands: the guarantees they add and the paths
+/// each configuration must show reached.
+fn family_properties(m: &AofModel) -> Vec<Property<AofModel>> {
+    use crate::reference::Step;
+    let (b, w) = (&m.bounds, m.bounds.workload());
+    let has = |step: Step| w.steps.contains(&step);
+    let mut props = Vec::new();
+    // `Property` takes a plain `fn`: each condition is its own closure.
+    macro_rules! sometimes {
+        ($name:expr, $field:ident) => {
+            props.push(Property::<AofModel>::sometimes($name, |_, s| {
+                s.findings.$field
+            }))
+        };
+    }
+    if has(Step::Multi) || has(Step::Flushall) {
+        sometimes!(SOME_BLOCK_LOST, block_lost_whole);
+    }
+    if has(Step::Expire) && b.time_ms_max > 0 {
+        sometimes!(SOME_EXPIRY_LATER, expiry_survived_later);
+    }
+    if has(Step::Db1) {
+        sometimes!(SOME_DB1, db1_recovered);
+    }
+    if has(Step::Flushall) {
+        sometimes!(SOME_FLUSHALL, flushall_recovered);
+    }
+    let aof = m.config.appendonly;
+    let bases =
+        (aof && b.rewrites > 0 && m.config.aof_use_rdb_preamble) || (!aof && b.snapshots > 0);
+    if (has(Step::Rpush) || has(Step::Hset)) && bases {
+        sometimes!(SOME_COLLECTION_BASE, collection_from_base);
+    }
+    if m.tracks_reads() {
+        sometimes!(SOME_READ_AFTER_WRITE, read_after_write);
+        sometimes!(SOME_READ_THEN_CRASH, read_then_crash);
+    }
+    if b.toggles > 1 {
+        sometimes!(SOME_TOGGLED_ON, aof_toggled_on);
+        sometimes!(SOME_CRASH_ENABLING, crash_enabling_aof);
+    }
+    if b.upgrade {
+        sometimes!(SOME_CRASH_UPGRADE, crash_during_upgrade);
+    }
+    if b.snapshots > 0 && m.config.appendonly {
+        sometimes!(SOME_SNAPSHOT_WITH_AOF, snapshot_with_aof);
+    }
+    if m.tracks_reads() {
+        // Under always a reply waits for the fsync of everything executed before it, reads
+        // included: what a read showed is durable when it is shown.
+        props.push(Property::<AofModel>::always(READ_DURABLE, |_, s| {
+            !s.findings.read_lost
+        }));
+    }
+    if w.timed() {
+        props.push(Property::<AofModel>::always(EXPIRY_KEPT, |_, s| {
+            !s.findings.deadline_moved
+        }));
+    }
+    props
 }

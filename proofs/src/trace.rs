@@ -11,7 +11,7 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
         Action::Send(c) => {
             let n = s.sent + 1;
             format!(
-                "client {c} sends write #{n}: {}",
+                "client {c} sends request #{n}: {}",
                 reference::describe(n, m.bounds.workload())
             )
         }
@@ -27,6 +27,13 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
         Action::Bgsave => "operator sends BGSAVE".to_string(),
         Action::Rewrite => "operator sends BGREWRITEAOF".to_string(),
         Action::Shutdown => "operator sends SHUTDOWN (then the machine loses power)".to_string(),
+        Action::ToggleAof => {
+            let on = s.engine.as_ref().is_some_and(|e| e.config().appendonly);
+            format!(
+                "operator sends CONFIG SET appendonly {}",
+                if on { "no" } else { "yes" }
+            )
+        }
         Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
         Action::Crash(crash) => {
             let mut parts = vec![format!(
@@ -95,20 +102,66 @@ pub fn outcome(s: &State) -> String {
     lines.join("\n     ")
 }
 
-/// A whole path, numbered.
+/// The engine's state after a step, for a reader following the log's progress: offsets
+/// logged/written/durable, and replies waiting for the log.
+pub fn engine_state(s: &State) -> String {
+    let Some(engine) = &s.engine else {
+        return "[server down]".to_string();
+    };
+    let waiting = engine.replies_waiting();
+    match engine.log_offsets() {
+        Some((logged, written, durable)) => {
+            format!("[log {logged}/{written}/{durable} logged/written/durable, {waiting} repl. waiting]")
+        }
+        None => format!("[no log, {waiting} repl. waiting]"),
+    }
+}
+
+/// How many leading steps are the first start-up on the initial disk (the same in every
+/// counterexample of a configuration): disk completions while the engine loads, unbroken.
+fn first_boot_len(steps: &[(State, Option<Action>)]) -> usize {
+    steps
+        .iter()
+        .take_while(|(state, action)| {
+            matches!(action, Some(Action::Complete(_)))
+                && state.crashes == 0
+                && state
+                    .engine
+                    .as_ref()
+                    .is_some_and(|e| *e.phase() == Phase::Loading)
+        })
+        .count()
+}
+
+/// A whole path, numbered; the first start-up folded into one line, each later step followed
+/// by the engine's state after it.
 pub fn render(m: &AofModel, path: stateright::Path<State, Action>) -> String {
     let steps = path.into_vec();
     let mut out = String::new();
-    let mut number = 0;
+    let folded = first_boot_len(&steps);
+    if folded > 1 {
+        let first = describe(m, &steps[0].0, steps[0].1.as_ref().expect("an action"));
+        let last = &steps[folded - 1];
+        let last = describe(m, &last.0, last.1.as_ref().expect("an action"));
+        out.push_str(&format!(
+            "  1-{folded}. first start-up, {folded} disk steps: {first} ... {last} {}\n",
+            engine_state(&steps[folded].0)
+        ));
+    }
+    let mut number = if folded > 1 { folded } else { 0 };
     let mut before_restart = Vec::new();
-    for (state, action) in &steps {
+    for (i, (state, action)) in steps.iter().enumerate().skip(number) {
         match action {
             Some(action) => {
                 number += 1;
                 if *action == Action::Restart {
                     before_restart = state.history.clone();
                 }
-                out.push_str(&format!("  {number}. {}\n", describe(m, state, action)));
+                let after = engine_state(&steps[i + 1].0);
+                out.push_str(&format!(
+                    "  {number}. {} {after}\n",
+                    describe(m, state, action)
+                ));
             }
             None => {
                 out.push_str(&format!("  => {}\n", outcome(state)));

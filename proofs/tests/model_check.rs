@@ -28,6 +28,15 @@ const PINNED: &[(&str, usize)] = &[
     ("always-fail-rewrite", 630204),
     ("rdb-fail-snapshot", 35582),
     ("no-fail-shutdown", 616825),
+    ("always-multi-expire-read", 15202),
+    ("always-rewrite-collections", 87923),
+    ("always-rewrite-no-preamble", 463840),
+    ("always-flushall-bgsave", 25700),
+    ("always-toggle-aof", 21617),
+    ("always-upgrade", 902),
+    ("no-shutdown-families", 4798),
+    ("always-multi-every-byte", 7996),
+    ("rdb-collections", 121945),
 ];
 
 #[test]

@@ -3,7 +3,8 @@
 //! Enabling writes a base from the in-memory data set (the O(1) view taken in the same step
 //! that starts buffering new records) and an empty incr file, persists a manifest naming them,
 //! and only then lets the buffered records out. The new files take a sequence number from the
-//! clock (seconds), above any left by an earlier AOF period, so no file a durable manifest
+//! clock (seconds), and never below one past every file this run's manifests named (the
+//! model checker found a clock at 0 re-creating `appendonly.aof.1.incr.aof`), so no file a durable manifest
 //! still names is ever truncated. Disabling stops logging at once, writes and fsyncs what was
 //! logged, answers, then closes the log.
 //!
@@ -51,7 +52,9 @@ impl AofToggle {
             return Err("the AOF is busy switching; try again".to_string());
         }
         let (dir, prefix) = (config.appenddirname.clone(), config.appendfilename.clone());
-        let seq = (now_ms / 1000).max(1);
+        // Above every file this run's manifests named (a clock in seconds alone can repeat
+        // one: the model checker's clock starts at 0, a real one can step back).
+        let seq = (now_ms / 1000).max(aof.seq_floor).max(1);
         let mut manifest = Manifest {
             base: None,
             history: Vec::new(),

@@ -37,6 +37,10 @@ pub(crate) struct AofWriter {
     pub(crate) rotate_pending: bool,
     /// The pending switch is a rewrite's: it takes the view of the data set in its first step.
     pub(crate) rotate_takes_view: bool,
+    /// The lowest sequence number a new AOF period may use: one past every base and incr a
+    /// manifest of this run named, kept when the AOF is turned off so `CONFIG SET appendonly
+    /// yes` never re-creates (truncates) a file the durable manifest still names.
+    pub(crate) seq_floor: u64,
 }
 
 /// How a procedure's step ended, for the router to act on.
@@ -72,6 +76,11 @@ impl AofWriter {
                 .procedure
                 .as_ref()
                 .is_some_and(|p| matches!(p.purpose, Purpose::Rotate { .. }))
+    }
+
+    /// Whether `CONFIG SET appendonly yes` is still writing the AOF's first files.
+    pub(crate) fn is_enabling(&self) -> bool {
+        (self.procedure.as_ref()).is_some_and(|p| matches!(p.purpose, Purpose::Enable { .. }))
     }
 
     /// `offset_written` of the log, 0 without one.
@@ -360,6 +369,10 @@ impl AofWriter {
 
     /// The AOF is off: forget the log and the manifest.
     pub(crate) fn close(&mut self) {
+        if let Some(m) = &self.manifest {
+            let next = m.next_base_seq().max(m.next_incr_seq());
+            self.seq_floor = self.seq_floor.max(next);
+        }
         (self.log, self.manifest) = (None, None);
     }
 }

@@ -190,6 +190,11 @@ impl Engine {
         self.aof.is_rotating()
     }
 
+    /// Whether `CONFIG SET appendonly yes` is still writing the AOF's first files.
+    pub fn is_enabling_aof(&self) -> bool {
+        self.aof.is_enabling()
+    }
+
     /// Replies waiting for the log.
     pub fn replies_waiting(&self) -> usize {
         self.replies.waiting_count()

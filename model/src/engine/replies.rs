@@ -145,6 +145,11 @@ impl Replies {
         }
     }
 
+    /// A reply released at once, ahead of every waiting one (only `Mutation::ReadReplyEarly`).
+    pub(crate) fn push_ready(&mut self, client: ClientId, reply: Reply) {
+        self.ready.push_back((client, reply));
+    }
+
     pub(crate) fn pop_ready(&mut self) -> Option<(ClientId, Reply)> {
         self.ready.pop_front()
     }

@@ -717,6 +717,34 @@ fn appendonly_can_be_switched_at_run_time() {
     );
 }
 
+/// Found by the model checker (`always-toggle-aof`): turning the AOF back on at a clock that
+/// gives the same second as the files the durable manifest names must not re-create them
+/// (`Create` truncates; a crash before the new manifest is durable then loses acknowledged
+/// writes). The new period's sequence numbers start above every file of this run.
+#[test]
+fn reenabling_the_aof_never_reuses_a_named_file() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    rig.send(1, "SET a 1");
+    rig.send(1, "CONFIG SET appendonly no");
+    rig.settle();
+    rig.send(1, "CONFIG SET appendonly yes");
+    rig.settle();
+    let manifest = rig
+        .disk
+        .contents("appendonlydir/appendonly.aof.manifest")
+        .unwrap()
+        .to_vec();
+    assert_eq!(
+        String::from_utf8_lossy(&manifest),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    let old = rig.disk.contents("appendonlydir/appendonly.aof.1.incr.aof");
+    assert!(
+        old.is_some_and(|b| !b.is_empty()),
+        "the old incr file kept SET a 1"
+    );
+}
+
 /// DEBUG POPULATE fills db 0 without logging (as Redis): a snapshot carries it.
 #[test]
 fn debug_populate_fills_without_logging() {
