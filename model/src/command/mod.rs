@@ -20,6 +20,7 @@
 mod counter;
 mod cursors;
 mod db;
+mod evict;
 mod exec;
 mod expire;
 mod glob;
@@ -75,6 +76,7 @@ use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
 
+pub use evict::evict_one;
 pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
