@@ -360,24 +360,7 @@ impl Config {
                 self.requirepass.clone().unwrap_or_default(),
             ),
         ];
-        all.extend([
-            (
-                "maxmemory".to_string(),
-                self.memory.maxmemory_bytes.to_string(),
-            ),
-            (
-                "maxmemory-policy".to_string(),
-                self.memory.policy.as_str().to_string(),
-            ),
-            (
-                "maxmemory-samples".to_string(),
-                self.memory.samples.to_string(),
-            ),
-            (
-                "enable-debug-command".to_string(),
-                self.enable_debug_command.as_str().to_string(),
-            ),
-        ]);
+        all.extend(self.memory_and_debug_settings());
         all.extend(self.encodings.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
@@ -453,6 +436,22 @@ impl Config {
 }
 
 impl Config {
+    fn memory_and_debug_settings(&self) -> Vec<(String, String)> {
+        let memory = &self.memory;
+        [
+            ("maxmemory", memory.maxmemory_bytes.to_string()),
+            ("maxmemory-policy", memory.policy.as_str().to_string()),
+            ("maxmemory-samples", memory.samples.to_string()),
+            (
+                "enable-debug-command",
+                self.enable_debug_command.as_str().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// The memory and DEBUG settings; `None` for any other name.
     fn set_memory_or_debug(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
         let result = match name {
