@@ -29,6 +29,7 @@ mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
+mod keys_copy;
 mod list;
 mod list_block;
 mod list_move;

@@ -12,8 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
-    pubsub, range, scan, script, server, sort, string, transaction,
+    counter, db, expire, hash, hash_walk, introspect, keys, keys_copy, list, list_block, list_move,
+    object, pubsub, range, scan, script, server, sort, string, transaction,
 };
 use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
 
@@ -224,6 +224,10 @@ static COMMANDS: &[Command] = &[
     cmd("pexpireat", -3, W.union(F), K1, Gen, "2.6.0", O1, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", d(expire::pexpireat)),
     cmd("ttl", 2, R.union(F), K1, Gen, "1.0.0", O1, "Get the time to live for a key in seconds", d(expire::ttl)),
     cmd("pttl", 2, R.union(F), K1, Gen, "2.6.0", O1, "Get the time to live for a key in milliseconds", d(expire::pttl)),
+    cmd("copy", -3, W.union(M), K2, Gen, "6.2.0", ON, "Copy a key", d(keys_copy::copy)),
+    cmd("move", 3, W.union(F), K1, Gen, "1.0.0", O1, "Move a key to another database", d(keys_copy::move_)),
+    cmd("expiretime", 2, R.union(F), K1, Gen, "7.0.0", O1, "Get the expiration Unix timestamp for a key", d(keys_copy::expiretime)),
+    cmd("pexpiretime", 2, R.union(F), K1, Gen, "7.0.0", O1, "Get the expiration Unix timestamp for a key in milliseconds", d(keys_copy::pexpiretime)),
     cmd("persist", 2, W.union(F), K1, Gen, "2.2.0", O1, "Remove the expiration from a key", d(expire::persist)),
     cmd("dump", 2, R, K1, Gen, "2.6.0", O1, "Return a serialized version of the value stored at the specified key.", d(object::dump)),
     cmd("restore", -4, W.union(M), K1, Gen, "2.6.0", O1, "Create a key using the provided serialized value, previously obtained using DUMP.", d(object::restore)),
