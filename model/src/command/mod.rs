@@ -17,6 +17,7 @@
 //!
 //! This file is the door: it re-exports and wraps; no file of the layer imports from it.
 
+mod bits;
 mod counter;
 mod cursors;
 mod db;
@@ -30,6 +31,7 @@ mod index;
 mod introspect;
 mod keys;
 mod keys_copy;
+mod lcs;
 mod list;
 mod list_block;
 mod list_move;
