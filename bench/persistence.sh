@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Persistence costs of durakv against Debian's redis-server 7.0, in one run, each server in a
 # fresh directory under BENCH_DIR (the same disk), on the same data: KEYS keys of VSIZE-byte
-# values filled with `DEBUG POPULATE KEYS key VSIZE` (Redis gets --enable-debug-command yes).
+# values filled with `DEBUG POPULATE KEYS key VSIZE` (both get --enable-debug-command yes).
 #
 # Measured per server:
 #   SAVE time; BGSAVE time (BGSAVE until INFO says done); dump.rdb size; load time at restart
@@ -69,7 +69,8 @@ info() { cli info persistence | tr -d '\r' | sed -n "s/^$1://p"; }
 start_server() {
   local kind=$1 dir=$2 binary extra=() t0
   shift 2
-  if [ "$kind" = durakv ]; then binary=$DURAKV; else binary=$REDIS; extra=(--enable-debug-command yes); fi
+  if [ "$kind" = durakv ]; then binary=$DURAKV; else binary=$REDIS; fi
+  extra=(--enable-debug-command yes)
   PORT=$(free_port)
   t0=$(now_ms)
   "$binary" --port "$PORT" --bind 127.0.0.1 --dir "$dir" "${extra[@]}" "$@" >>"$dir.log" 2>&1 &

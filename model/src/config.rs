@@ -161,6 +161,98 @@ pub struct Config {
     /// The collection encoding thresholds (`hash-max-listpack-entries`, ...); the engine
     /// copies them into the keyspace, where commands and the loader read them.
     pub encodings: crate::types::Limits,
+    /// `maxmemory`, `maxmemory-policy`, `maxmemory-samples` (`memory.rs` enforces them).
+    pub memory: MemoryConfig,
+    /// `enable-debug-command` (immutable): who may run DEBUG.
+    pub enable_debug_command: DebugAccess,
+}
+
+/// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EvictionPolicy {
+    NoEviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    const ALL: [(EvictionPolicy, &'static str); 8] = [
+        (EvictionPolicy::VolatileLru, "volatile-lru"),
+        (EvictionPolicy::VolatileLfu, "volatile-lfu"),
+        (EvictionPolicy::VolatileRandom, "volatile-random"),
+        (EvictionPolicy::VolatileTtl, "volatile-ttl"),
+        (EvictionPolicy::AllkeysLru, "allkeys-lru"),
+        (EvictionPolicy::AllkeysLfu, "allkeys-lfu"),
+        (EvictionPolicy::AllkeysRandom, "allkeys-random"),
+        (EvictionPolicy::NoEviction, "noeviction"),
+    ];
+
+    pub fn parse(s: &str) -> Option<EvictionPolicy> {
+        let lower = s.to_ascii_lowercase();
+        Self::ALL.iter().find(|(_, n)| *n == lower).map(|(p, _)| *p)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    /// Whether only keys with an expiry may be evicted.
+    pub fn volatile_only(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
+/// The memory limit and what happens at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MemoryConfig {
+    /// `maxmemory`; 0 is no limit.
+    pub maxmemory_bytes: u64,
+    pub policy: EvictionPolicy,
+    /// `maxmemory-samples`: keys looked at per eviction.
+    pub samples: u64,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig {
+            maxmemory_bytes: 0,
+            policy: EvictionPolicy::NoEviction,
+            samples: 5,
+        }
+    }
+}
+
+/// `enable-debug-command`: DEBUG is refused unless `yes`, or `local` for a loopback client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DebugAccess {
+    #[default]
+    No,
+    Yes,
+    Local,
+}
+
+impl DebugAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DebugAccess::No => "no",
+            DebugAccess::Yes => "yes",
+            DebugAccess::Local => "local",
+        }
+    }
 }
 
 impl Default for Config {
@@ -189,6 +281,8 @@ impl Default for Config {
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
             encodings: crate::types::Limits::default(),
+            memory: MemoryConfig::default(),
+            enable_debug_command: DebugAccess::No,
         }
     }
 }
@@ -214,6 +308,7 @@ pub const IMMUTABLE: &[&str] = &[
     "databases",
     "port",
     "bind",
+    "enable-debug-command",
 ];
 
 impl Config {
@@ -272,6 +367,7 @@ impl Config {
                 self.requirepass.clone().unwrap_or_default(),
             ),
         ];
+        all.extend(self.memory_and_debug_settings());
         all.extend(self.encodings.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
@@ -280,6 +376,9 @@ impl Config {
     /// Applies one setting by its redis.conf name. `Err` carries the reason Redis would give.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         if let Some(result) = self.encodings.set(name, value) {
+            return result;
+        }
+        if let Some(result) = self.set_memory_or_debug(name, value) {
             return result;
         }
         match name {
@@ -340,6 +439,62 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn memory_and_debug_settings(&self) -> Vec<(String, String)> {
+        let memory = &self.memory;
+        [
+            ("maxmemory", memory.maxmemory_bytes.to_string()),
+            ("maxmemory-policy", memory.policy.as_str().to_string()),
+            ("maxmemory-samples", memory.samples.to_string()),
+            (
+                "enable-debug-command",
+                self.enable_debug_command.as_str().to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The memory and DEBUG settings; `None` for any other name.
+    fn set_memory_or_debug(&mut self, name: &str, value: &str) -> Option<Result<(), String>> {
+        let result = match name {
+            "maxmemory" => parse_memory(value).map(|n| self.memory.maxmemory_bytes = n),
+            "maxmemory-policy" => EvictionPolicy::parse(value)
+                .map(|p| self.memory.policy = p)
+                .ok_or_else(|| {
+                    "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+                     volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, \
+                     noeviction"
+                        .to_string()
+                }),
+            "maxmemory-samples" => match value.parse::<u64>() {
+                Ok(n) if (1..=64).contains(&n) => {
+                    self.memory.samples = n;
+                    Ok(())
+                }
+                Ok(_) => Err("argument must be between 1 and 64 inclusive".to_string()),
+                Err(_) => Err("argument couldn't be parsed into an integer".to_string()),
+            },
+            "enable-debug-command" => {
+                let access = match value.to_ascii_lowercase().as_str() {
+                    "no" => Some(DebugAccess::No),
+                    "yes" => Some(DebugAccess::Yes),
+                    "local" => Some(DebugAccess::Local),
+                    _ => None,
+                };
+                access
+                    .map(|a| self.enable_debug_command = a)
+                    .ok_or_else(|| {
+                        "argument(s) must be one of the following: no, yes, local".to_string()
+                    })
+            }
+            _ => return None,
+        };
+        Some(result)
     }
 }
 

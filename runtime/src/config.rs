@@ -236,11 +236,6 @@ fn apply(config: &mut ServerConfig, state: &mut LoadState, argv: &[Bytes]) -> Re
             return Err("daemonize yes is not supported: run durakv under a supervisor".into())
         }
         "protected-mode" => config.protected_mode = yes_no(one(args)?)?,
-        // Redis 7.0 gates DEBUG behind this; durakv's DEBUG (POPULATE, SLEEP 0) is always on,
-        // so the same command line starts either server.
-        "enable-debug-command" => {
-            choice(one(args)?, &["yes", "no", "local"])?;
-        }
         "save" => apply_save(config, state, args)?,
         _ => {
             let value = text(one(args)?)?;

@@ -93,6 +93,7 @@ pub enum Group {
     Hash,
     Set,
     SortedSet,
+    Bitmap,
 }
 
 impl Group {
@@ -109,6 +110,7 @@ impl Group {
             Group::Hash => "hash",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Bitmap => "bitmap",
         }
     }
 
@@ -126,6 +128,7 @@ impl Group {
             Group::Hash => Some("@hash"),
             Group::Set => Some("@set"),
             Group::SortedSet => Some("@sortedset"),
+            Group::Bitmap => Some("@bitmap"),
         }
     }
 }

@@ -205,7 +205,8 @@ mod tests {
         let Frame::Array(names) = k.reply("COMMAND LIST FILTERBY PATTERN *expire*") else {
             panic!()
         };
-        assert_eq!(names.len(), 4);
+        // EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, EXPIRETIME, PEXPIRETIME.
+        assert_eq!(names.len(), 6);
         let Frame::Array(tx) = k.reply("COMMAND LIST FILTERBY ACLCAT transaction") else {
             panic!()
         };

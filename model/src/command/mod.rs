@@ -17,9 +17,11 @@
 //!
 //! This file is the door: it re-exports and wraps; no file of the layer imports from it.
 
+mod bits;
 mod counter;
 mod cursors;
 mod db;
+mod evict;
 mod exec;
 mod expire;
 mod glob;
@@ -28,6 +30,8 @@ mod hash_walk;
 mod index;
 mod introspect;
 mod keys;
+mod keys_copy;
+mod lcs;
 mod list;
 mod list_block;
 mod list_move;
@@ -75,6 +79,7 @@ use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
 
+pub use evict::evict_one;
 pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;

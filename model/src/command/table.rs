@@ -12,8 +12,8 @@ use super::exec::{Command, Handler};
 use super::index::{Docs, EngineCommand as E, Flags, Group, Keys, Run};
 use super::state::CommandId;
 use super::{
-    counter, db, expire, hash, hash_walk, introspect, keys, list, list_block, list_move, object,
-    pubsub, range, scan, script, server, sort, string, transaction,
+    bits, counter, db, expire, hash, hash_walk, introspect, keys, keys_copy, lcs, list, list_block,
+    list_move, object, pubsub, range, scan, script, server, sort, string, transaction,
 };
 use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
 
@@ -87,7 +87,7 @@ use Group::{
     Server as Srv, String as Str, Transactions as Tx,
 };
 const PS: Flags = Flags::PUBSUB;
-use Group::{Set as Se, SortedSet as Zs};
+use Group::{Bitmap as Bm, Set as Se, SortedSet as Zs};
 
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
@@ -116,6 +116,10 @@ static COMMANDS: &[Command] = &[
     cmd("strlen", 2, R.union(F), K1, Str, "2.2.0", O1, "Get the length of the value stored in a key", d(range::strlen)),
     cmd("getrange", 4, R, K1, Str, "2.4.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
     cmd("substr", 4, R, K1, Str, "1.0.0", ON, "Get a substring of the string stored at a key", d(range::getrange)),
+    cmd("setbit", 4, W.union(M), K1, Bm, "2.2.0", O1, "Sets or clears the bit at offset in the string value stored at key", d(bits::setbit)),
+    cmd("getbit", 3, R.union(F), K1, Bm, "2.2.0", O1, "Returns the bit value at offset in the string value stored at key", d(bits::getbit)),
+    cmd("bitcount", -2, R, K1, Bm, "2.6.0", ON, "Count set bits in a string", d(bits::bitcount)),
+    cmd("lcs", -3, R, K2, Str, "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Find longest common substring", d(lcs::lcs)),
     cmd("setrange", 4, W.union(M), K1, Str, "2.2.0", O1, "Overwrite part of a string at key starting at the specified offset", d(range::setrange)),
     cmd("lpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Prepend one or multiple elements to a list", d(list::lpush)),
     cmd("rpush", -3, W.union(M).union(F), K1, Lst, "1.0.0", O1, "Append one or multiple elements to a list", d(list::rpush)),
@@ -224,6 +228,10 @@ static COMMANDS: &[Command] = &[
     cmd("pexpireat", -3, W.union(F), K1, Gen, "2.6.0", O1, "Set the expiration for a key as a UNIX timestamp specified in milliseconds", d(expire::pexpireat)),
     cmd("ttl", 2, R.union(F), K1, Gen, "1.0.0", O1, "Get the time to live for a key in seconds", d(expire::ttl)),
     cmd("pttl", 2, R.union(F), K1, Gen, "2.6.0", O1, "Get the time to live for a key in milliseconds", d(expire::pttl)),
+    cmd("copy", -3, W.union(M), K2, Gen, "6.2.0", ON, "Copy a key", d(keys_copy::copy)),
+    cmd("move", 3, W.union(F), K1, Gen, "1.0.0", O1, "Move a key to another database", d(keys_copy::move_)),
+    cmd("expiretime", 2, R.union(F), K1, Gen, "7.0.0", O1, "Get the expiration Unix timestamp for a key", d(keys_copy::expiretime)),
+    cmd("pexpiretime", 2, R.union(F), K1, Gen, "7.0.0", O1, "Get the expiration Unix timestamp for a key in milliseconds", d(keys_copy::pexpiretime)),
     cmd("persist", 2, W.union(F), K1, Gen, "2.2.0", O1, "Remove the expiration from a key", d(expire::persist)),
     cmd("dump", 2, R, K1, Gen, "2.6.0", O1, "Return a serialized version of the value stored at the specified key.", d(object::dump)),
     cmd("restore", -4, W.union(M), K1, Gen, "2.6.0", O1, "Create a key using the provided serialized value, previously obtained using DUMP.", d(object::restore)),

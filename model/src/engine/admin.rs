@@ -189,6 +189,9 @@ impl Engine {
     /// DEBUG POPULATE count [prefix] [size], as Redis but always into db 0: fills it with `prefix:N` = `value:N` padded to `size`, skipping keys that exist; not propagated,
     /// so it reaches disk only through a snapshot or rewrite (benchmarks use it to fill).
     fn debug(&mut self, client: ClientId, argv: &[Bytes]) -> Frame {
+        if let Some(refused) = self.debug_refusal(client) {
+            return refused;
+        }
         let sub = argv.get(1).map(|a| a.to_ascii_uppercase());
         match sub.as_deref() {
             Some(b"POPULATE") if (3..=5).contains(&argv.len()) => self.populate(argv),
@@ -197,12 +200,18 @@ impl Engine {
             Some(b"QUICKLIST-PACKED-THRESHOLD") if argv.len() == 3 => {
                 self.debug_packed_threshold(&argv[2])
             }
+            // A positive SLEEP was held by `debug_sleep`; this is its end (or a zero sleep).
             Some(b"SLEEP") if argv.len() == 3 => Frame::ok(),
             Some(b"PROTOCOL") if argv.len() == 3 => debug_protocol(&argv[2]),
-            _ => Frame::error(
-                "ERR DEBUG subcommand not supported by durakv (POPULATE, SLEEP 0, PROTOCOL, OBJECT, \
-                 RELOAD, QUICKLIST-PACKED-THRESHOLD)",
-            ),
+            _ => self.debug_server(client, argv).unwrap_or_else(|| {
+                Frame::error(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. durakv serves \
+                     POPULATE, SLEEP, PROTOCOL, OBJECT, RELOAD, QUICKLIST-PACKED-THRESHOLD, \
+                     SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, LOADAOF, CHANGE-REPL-ID, \
+                     STRINGMATCH-LEN",
+                    String::from_utf8_lossy(&argv[1])
+                ))
+            }),
         }
     }
 

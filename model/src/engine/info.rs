@@ -33,6 +33,8 @@ pub(crate) struct InfoSources<'a> {
     /// Active channels, patterns and shard channels (Pub/Sub).
     pub(crate) pubsub: (usize, usize, usize),
     pub(crate) started_ms: u64,
+    /// The used-memory estimate (`memory.rs`).
+    pub(crate) used_memory: u64,
     /// The Redis release whose behaviour durakv follows.
     pub(crate) redis_version: &'static str,
 }
@@ -95,7 +97,14 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             kv("connected_clients", src.clients.connected_count()),
             kv("blocked_clients", src.clients.blocked.len()),
         ],
-        "memory" => vec![kv("used_memory", src.keyspace.len() * 64)],
+        "memory" => {
+            let memory = &src.config.memory;
+            vec![
+                kv("used_memory", src.used_memory),
+                kv("maxmemory", memory.maxmemory_bytes),
+                kv("maxmemory_policy", memory.policy.as_str()),
+            ]
+        }
         "persistence" => {
             let mut fields = persistence_rdb(src, now_ms);
             fields.extend(persistence_aof(src));
@@ -107,6 +116,7 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             kv("pubsub_channels", src.pubsub.0),
             kv("pubsub_patterns", src.pubsub.1),
             kv("pubsubshard_channels", src.pubsub.2),
+            kv("evicted_keys", src.stats.evicted_keys),
         ],
         "keyspace" => src
             .keyspace

@@ -49,9 +49,11 @@ mod client_cmd;
 mod client_list;
 mod clients;
 mod completions;
+mod debug;
 mod debug_types;
 mod event;
 mod info;
+mod memory;
 mod outbox;
 mod phase;
 mod procedure;
@@ -118,6 +120,8 @@ pub struct Engine {
     cron_next_ms: u64,
     random: u64,
     started_ms: u64,
+    /// What DEBUG switched (`debug.rs`).
+    debug: debug::DebugState,
 }
 
 impl Engine {
@@ -143,6 +147,7 @@ impl Engine {
             cron_next_ms: Timer::Cron.after(now_ms),
             random: now_ms ^ 0x9e37_79b9_7f4a_7c15,
             started_ms: now_ms,
+            debug: debug::DebugState::default(),
             config,
         }
     }
@@ -288,7 +293,7 @@ impl Engine {
         }
         self.time_out_blocked(now_ms);
         // As Redis 7.0's `activeExpireCycle`, no key expires while clients are paused.
-        let paused = self.clients.pause.is_some();
+        let paused = self.clients.pause.is_some() || self.debug.active_expire_off;
         if self.phase == Phase::Running && now_ms >= self.cron_next_ms && !paused {
             self.cron_next_ms = Timer::Cron.after(now_ms);
             let expired = command::active_expire_sweep(
@@ -520,6 +525,7 @@ impl Engine {
             stats: &self.stats,
             pubsub: command::pubsub_totals(&self.shared),
             started_ms: self.started_ms,
+            used_memory: self.used_memory_bytes(),
             redis_version: REDIS_VERSION,
         };
         info::render(&sources, now_ms, argv)
@@ -530,6 +536,8 @@ impl Engine {
 mod blocking_tests;
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod debug_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -153,6 +153,9 @@ impl Engine {
         } else {
             match entry.run {
                 Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
+                Run::Engine(EngineCommand::Debug) if self.debug_sleep(now_ms, client, argv) => {
+                    return
+                }
                 Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
                 // QUIT reaches the engine only from a driver that does not close connections.
                 _ => Frame::ok(),
@@ -243,14 +246,17 @@ impl Engine {
         }
     }
 
-    /// Why a command may not run now: authentication, RESP2's Pub/Sub mode, or a sticky AOF
-    /// error for writes.
+    /// Why a command may not run now: authentication, RESP2's Pub/Sub mode, `maxmemory`
+    /// (`memory.rs`), or a sticky AOF error for writes.
     fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
         let entry = id.map(command::entry);
         if let Some(frame) = self.auth_gate(client, entry) {
             return Some(frame);
         }
         if let Some(frame) = entry.and_then(|e| self.pubsub_gate(client, e)) {
+            return Some(frame);
+        }
+        if let Some(frame) = self.memory_refusal(client, entry) {
             return Some(frame);
         }
         let message = self.write_denial()?;
@@ -316,7 +322,7 @@ impl Engine {
 }
 
 /// Runs DISCARD for `session` (its reply is not sent: the caller answers EXECABORT).
-fn discard(
+pub(super) fn discard(
     session: &mut Session,
     keyspace: &mut crate::keyspace::Keyspace,
     shared: &mut command::Shared,

@@ -14,4 +14,6 @@ pub struct Stats {
     pub rotations: u64,
     pub commands_processed: u64,
     pub connections_received: u64,
+    /// Keys deleted by `maxmemory` eviction (INFO `evicted_keys`).
+    pub evicted_keys: u64,
 }

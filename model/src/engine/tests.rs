@@ -748,7 +748,11 @@ fn reenabling_the_aof_never_reuses_a_named_file() {
 /// DEBUG POPULATE fills db 0 without logging (as Redis): a snapshot carries it.
 #[test]
 fn debug_populate_fills_without_logging() {
-    let mut rig = Rig::start(rdb_config(""));
+    let config = Config {
+        enable_debug_command: crate::config::DebugAccess::Yes,
+        ..rdb_config("")
+    };
+    let mut rig = Rig::start(config);
     rig.send(1, "DEBUG POPULATE 1000 key 100");
     rig.send(1, "SAVE");
     rig.settle();
