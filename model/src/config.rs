@@ -154,6 +154,8 @@ pub struct Config {
     /// The collection encoding thresholds (`hash-max-listpack-entries`, ...); the engine
     /// copies them into the keyspace, where commands and the loader read them.
     pub encodings: crate::types::Limits,
+    /// Replication (master side): backlog, diskless sync, pings, WAIT's neighbours.
+    pub repl: crate::repl_config::ReplConfig,
 }
 
 impl Default for Config {
@@ -182,6 +184,7 @@ impl Default for Config {
             runtime_settings: Vec::new(),
             mutation: Mutation::None,
             encodings: crate::types::Limits::default(),
+            repl: crate::repl_config::ReplConfig::default(),
         }
     }
 }
@@ -266,6 +269,7 @@ impl Config {
             ),
         ];
         all.extend(self.encodings.settings());
+        all.extend(self.repl.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
     }
@@ -273,6 +277,9 @@ impl Config {
     /// Applies one setting by its redis.conf name. `Err` carries the reason Redis would give.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
         if let Some(result) = self.encodings.set(name, value) {
+            return result;
+        }
+        if let Some(result) = self.repl.set(name, value) {
             return result;
         }
         match name {

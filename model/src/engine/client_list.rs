@@ -22,8 +22,13 @@ impl Engine {
             [] => self.clients.info.keys().copied().collect(),
             [kind, t] if kind.eq_ignore_ascii_case(b"TYPE") => {
                 match t.to_ascii_lowercase().as_slice() {
-                    b"normal" => self.clients.info.keys().copied().collect(),
-                    b"master" | b"replica" | b"slave" | b"pubsub" => Vec::new(),
+                    b"normal" | b"replica" | b"slave" => {
+                        let replicas = !t.eq_ignore_ascii_case(b"normal");
+                        let ids = self.clients.info.keys().copied();
+                        ids.filter(|&id| self.repl.is_replica(id) == replicas)
+                            .collect()
+                    }
+                    b"master" | b"pubsub" => Vec::new(),
                     _ => {
                         let t = String::from_utf8_lossy(t);
                         return Frame::error(format!("ERR Unknown client type '{t}'"));
