@@ -35,6 +35,7 @@ pub enum ChunkFault {
 }
 
 pub struct ChunkQueue<T> {
+    capacity: usize,
     state: Mutex<State<T>>,
     room: Condvar,
     #[cfg(durakv_loom)]
@@ -58,7 +59,14 @@ impl<T> Default for ChunkQueue<T> {
 
 impl<T> ChunkQueue<T> {
     pub fn new() -> Self {
+        Self::with_capacity(CHUNKS_MAX)
+    }
+
+    /// A queue holding at most `capacity` chunks (the loom tests use small ones).
+    pub fn with_capacity(capacity: usize) -> Self {
+        assert!(capacity > 0);
         ChunkQueue {
+            capacity,
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 consumer_gone: false,
@@ -72,10 +80,10 @@ impl<T> ChunkQueue<T> {
     /// A queue with `fault` seeded (the loom tests' broken twins only).
     #[cfg(durakv_loom)]
     #[doc(hidden)]
-    pub fn with_fault(fault: ChunkFault) -> Self {
+    pub fn with_fault(capacity: usize, fault: ChunkFault) -> Self {
         ChunkQueue {
             fault,
-            ..Self::new()
+            ..Self::with_capacity(capacity)
         }
     }
 
@@ -86,7 +94,7 @@ impl<T> ChunkQueue<T> {
             waker.wake();
         }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while state.items.len() >= CHUNKS_MAX && !state.consumer_gone {
+        while state.items.len() >= self.capacity && !state.consumer_gone {
             state = self
                 .room
                 .wait(state)
