@@ -73,7 +73,10 @@ impl Engine {
         let idle = conn.map_or(0, |c| seconds(c.last_ms));
         let multi = session.and_then(|s| s.multi.as_ref());
         let mut flags = String::new();
-        // Redis's order: P (Pub/Sub) before x (MULTI) before e (no-evict).
+        // Redis's order: S (replica), P (Pub/Sub), x (MULTI), e (no-evict).
+        if self.repl.is_replica(id) {
+            flags.push('S');
+        }
         let (sub, psub, ssub) = command::subscription_counts(&self.shared, id);
         if sub + psub + ssub > 0 {
             flags.push('P');

@@ -377,6 +377,9 @@ fn info_and_role_as_redis_prints_them() {
         ])]),
     ]);
     assert_eq!(role, [want]);
+    rig.send(1, "CLIENT LIST TYPE replica");
+    let list = rig.take_replies();
+    assert!(self::body(list.last()).contains(" flags=S "), "{list:?}");
     rig.send(1, "CLIENT KILL TYPE replica");
     assert_eq!(rig.take_replies(), [Frame::Integer(1)]);
     assert_eq!(info(&mut rig, "connected_slaves"), "0");
