@@ -7,7 +7,7 @@
 //! (durakv's `sync_partial_ok`), losing and repeating nothing; (3) a restarted durakv (a new
 //! replication id, no backlog) refuses the replica's PSYNC and full-syncs it; (4) durakv's
 //! `INFO replication` and `ROLE` print the same fields, in the same order and shapes, as a real
-//! Redis master with one replica.
+//! Redis master with one replica, and `WAIT 1` returns 1 once the replica acknowledged.
 //! Method: both sides are compared once `master_repl_offset` agrees (the replica then applied
 //! every byte), by SCAN over each database and a canonical dump of each key.
 //! Skipped with a note (and passes) without `redis-server`.
@@ -307,6 +307,14 @@ fn info_replication_and_role_match_redis_field_for_field() {
             replication_shape(&mut master),
             shape(&call(&mut master, &["ROLE"])),
         ));
+        // WAIT returns once the replica acknowledged this client's write (GETACK asks it).
+        call(&mut master, &["SET", "w", "1"]);
+        let started = Instant::now();
+        assert_eq!(call(&mut master, &["WAIT", "1", "5000"]), Frame::Integer(1));
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "WAIT waited for the 1 s ACK"
+        );
         replicas.push(replica);
     }
     assert_eq!(
