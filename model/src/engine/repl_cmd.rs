@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use crate::command::{EngineCommand, Propagated};
+use crate::command::{self, CommandId, EngineCommand, Propagated};
 use crate::io::ViewFormat;
 use crate::resp::{parse_integer, Frame};
 use crate::view::ViewWriter;
@@ -226,6 +226,26 @@ impl Engine {
             self.repl.encode_write(p.db, &p.argv, &mut buf);
         }
         self.repl_feed(Bytes::from(buf));
+    }
+
+    /// PUBLISH and SPUBLISH reach replicas (never the AOF), with the SELECT of the
+    /// publisher's database, as Redis's `forceCommandPropagation(c, PROPAGATE_REPL)`.
+    pub(super) fn repl_feed_publish(
+        &mut self,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) {
+        if !self.repl.active() || argv.len() != 3 {
+            return;
+        }
+        let name = id.map_or("", |id| command::entry(id).name);
+        if name != "publish" && name != "spublish" {
+            return;
+        }
+        let db = self.clients.session(client).map_or(0, |s| s.db);
+        let argv = argv.to_vec();
+        self.repl_feed_writes(&[Propagated { db, argv }]);
     }
 
     fn repl_feed(&mut self, bytes: Bytes) {

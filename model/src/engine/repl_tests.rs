@@ -318,6 +318,20 @@ fn wait_counts_acknowledged_replicas() {
     assert_eq!(frames(&mut rig, 1), [Frame::Integer(0)]);
 }
 
+/// Goal: PUBLISH reaches replicas with the SELECT of the publisher's database, and counts in
+/// the offset (Redis propagates it to replicas only).
+#[test]
+fn publish_reaches_the_stream() {
+    let mut rig = rig(false);
+    attach(&mut rig, REPLICA);
+    rig.send(1, "SELECT 2");
+    rig.send(1, "PUBLISH ch hello");
+    let (bytes, _) = wire(&mut rig, REPLICA);
+    let want =
+        "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+    assert_eq!(text(&bytes), want);
+}
+
 /// Goal: PING every `repl-ping-replica-period` seconds while a replica is attached, counted
 /// in the offset and never preceded by a SELECT.
 #[test]

@@ -185,6 +185,7 @@ impl Engine {
             }
         }
         self.repl_feed_writes(&outcome.propagate);
+        self.repl_feed_publish(client, id, argv);
         if let Some(block) = outcome.block {
             let argv = argv.to_vec();
             let blocked = super::clients::Blocked {
