@@ -165,6 +165,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// `enable-debug-command` (immutable): who may run DEBUG.
     pub enable_debug_command: DebugAccess,
+    /// Replication (master side): backlog, diskless sync, pings, WAIT's neighbours.
+    pub repl: crate::repl_config::ReplConfig,
 }
 
 /// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
@@ -283,6 +285,7 @@ impl Default for Config {
             encodings: crate::types::Limits::default(),
             memory: MemoryConfig::default(),
             enable_debug_command: DebugAccess::No,
+            repl: crate::repl_config::ReplConfig::default(),
         }
     }
 }
@@ -369,6 +372,7 @@ impl Config {
         ];
         all.extend(self.memory_and_debug_settings());
         all.extend(self.encodings.settings());
+        all.extend(self.repl.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
     }
@@ -379,6 +383,9 @@ impl Config {
             return result;
         }
         if let Some(result) = self.set_memory_or_debug(name, value) {
+            return result;
+        }
+        if let Some(result) = self.repl.set(name, value) {
             return result;
         }
         match name {

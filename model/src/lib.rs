@@ -21,6 +21,7 @@ pub mod functions;
 pub mod io;
 pub mod keyspace;
 pub mod rdb;
+pub mod repl_config;
 pub mod resp;
 pub mod sds_args;
 pub mod sim;

@@ -12,7 +12,10 @@
 //!   beyond [`OUTPUT_BYTES_MAX`] closes the connection (Redis's client output buffer limit), and
 //!   the unparsed input is bounded by the parser's query-buffer limit;
 //! - bad input never panics: a protocol error is answered as Redis does, then the connection
-//!   closes after the replies before it.
+//!   closes after the replies before it;
+//! - a replica's full-sync payload goes out whole and in order between what was released
+//!   before it and what was released after it (held in `after_payload` meanwhile), pulled
+//!   from its serialising thread only as fast as the socket takes it.
 
 use std::io::{self, ErrorKind, Read, Write};
 
@@ -21,6 +24,8 @@ use mio::net::TcpStream;
 use model::command::{self, CommandId, Run};
 use model::engine::{ClientAddr, ClientId, Reply};
 use model::resp::{parse_command, Frame, Limits};
+
+use crate::repl_stream::{Chunk, Payload, CHUNK_BYTES};
 
 /// Requests handed to the engine and not yet answered, per connection. Pipelines deeper than
 /// this are read as replies drain, as TCP flow control would pace them anyway.
@@ -73,6 +78,11 @@ pub(crate) struct Client {
     /// The socket said `WouldBlock` to output: the loop registered interest in writability.
     pub(crate) waits_writable: bool,
     limits: Limits,
+    /// A full-sync payload being streamed; `after_payload` holds what was released after it.
+    payload: Option<Payload>,
+    after_payload: Vec<u8>,
+    /// The payload's last byte was queued for the socket (taken by the loop).
+    payload_sent: bool,
 }
 
 impl Client {
@@ -92,6 +102,9 @@ impl Client {
             killed: false,
             waits_writable: false,
             limits: Limits::default(),
+            payload: None,
+            after_payload: Vec::new(),
+            payload_sent: false,
         }
     }
 
@@ -230,20 +243,80 @@ impl Client {
             // Nothing after a close is written: the engine sends nothing more anyway.
             return;
         }
+        // Behind a payload being streamed, output waits for the payload's end.
+        let out = match self.payload {
+            Some(_) => &mut self.after_payload,
+            None => &mut self.output,
+        };
         match reply {
-            Reply::Frame { frame, proto } => frame.encode_in(proto, &mut self.output),
+            Reply::Frame { frame, proto } => frame.encode_in(proto, out),
             Reply::Silent => {}
             Reply::Push { frame, proto } => {
                 // A Pub/Sub message answers no request of this connection.
-                frame.encode_in(proto, &mut self.output);
+                frame.encode_in(proto, out);
                 return;
             }
+            Reply::Raw(bytes) => {
+                // Replication stream bytes answer no request either.
+                out.extend_from_slice(&bytes);
+                return;
+            }
+            Reply::Sync(_) => unreachable!("the loop starts payloads with `start_payload`"),
             Reply::Close => {
                 self.killed = true;
                 return;
             }
         }
         self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// A full-sync payload follows what was released so far.
+    pub(crate) fn start_payload(&mut self, payload: Payload) {
+        assert!(
+            self.payload.is_none(),
+            "one full sync at a time per replica"
+        );
+        self.payload = Some(payload);
+    }
+
+    pub(crate) fn has_payload(&self) -> bool {
+        self.payload.is_some()
+    }
+
+    /// Whether the payload's last byte was queued since the last call.
+    pub(crate) fn take_payload_sent(&mut self) -> bool {
+        std::mem::take(&mut self.payload_sent)
+    }
+
+    /// Moves the payload's next chunks into the output once it is written; `Err` if the
+    /// serialiser failed. `Ok(true)` when something was added.
+    fn pull_payload(&mut self) -> Result<bool, ()> {
+        let Some(payload) = &self.payload else {
+            return Ok(false);
+        };
+        let mut pulled = false;
+        while self.output.len() < 4 * CHUNK_BYTES {
+            match payload.try_pop() {
+                Some(Chunk::Data(bytes)) if self.output.is_empty() => self.output = bytes,
+                Some(Chunk::Data(bytes)) => self.output.extend_from_slice(&bytes),
+                Some(Chunk::Done) => {
+                    self.payload = None;
+                    self.output.append(&mut self.after_payload);
+                    self.payload_sent = true;
+                    return Ok(true);
+                }
+                Some(Chunk::Failed(error)) => {
+                    crate::logging::warning(&format!(
+                        "Full sync of client id={} failed: {error}",
+                        self.id
+                    ));
+                    return Err(());
+                }
+                None => break,
+            }
+            pulled = true;
+        }
+        Ok(pulled)
     }
 
     /// Writes what it can of the output, closes when done; says what the loop should do next.
@@ -253,7 +326,19 @@ impl Client {
                 last.encode(&mut self.output);
             }
         }
-        match self.write_output() {
+        let mut result = self.write_output();
+        while matches!(result, Ok(true)) {
+            match self.pull_payload() {
+                Err(()) => return Status::Close,
+                Ok(true) => result = self.write_output(),
+                Ok(false) => break,
+            }
+        }
+        if self.payload.is_some() && matches!(result, Ok(true)) {
+            // The serialiser is behind the socket: its next chunk wakes the loop.
+            return Status::Open { writable: false };
+        }
+        match result {
             Err(_) => return Status::Close,
             Ok(false) if self.output.len() - self.written > OUTPUT_BYTES_MAX => {
                 crate::logging::warning(&format!(

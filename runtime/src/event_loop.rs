@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::{Events, Poll};
-use model::engine::{Engine, Phase, StartError};
+use model::engine::{Engine, Phase, Reply, StartError};
 use model::io::IoDone;
 
 use crate::accept::{self, Clients, Target};
@@ -25,6 +25,7 @@ use crate::client::Status;
 use crate::fs::FileWorkers;
 use crate::io_queue::Wake;
 use crate::logging;
+use crate::repl_stream;
 
 /// Readiness events taken from the poller per wait.
 const EVENTS_COUNT_MAX: usize = 1024;
@@ -68,6 +69,10 @@ pub(crate) struct EventLoop {
     pub(crate) opened: Vec<usize>,
     pub(crate) loading_since: Instant,
     pub(crate) ready: bool,
+    /// Wakes this loop (full-sync payload threads use it at each chunk).
+    pub(crate) waker: LoopWaker,
+    /// Slots of replicas whose full-sync payload is being streamed.
+    pub(crate) syncing: Vec<usize>,
 }
 
 impl EventLoop {
@@ -123,6 +128,16 @@ impl EventLoop {
         for done in self.completed.drain(..) {
             self.engine.handle_io(self.now_ms, done);
         }
+        self.serve_payloads();
+    }
+
+    /// Moves the chunks full-sync threads produced into their replicas' sockets.
+    fn serve_payloads(&mut self) {
+        for slot in self.syncing.clone() {
+            self.write_client(slot);
+        }
+        let clients = &mut self.clients;
+        (self.syncing).retain(|&slot| clients.get_mut(slot).is_some_and(|c| c.has_payload()));
     }
 
     fn on_accept(&mut self, i: usize) {
@@ -203,10 +218,26 @@ impl EventLoop {
             let Some(slot) = self.clients.slot_of(id) else {
                 continue;
             };
-            if let Some(client) = self.clients.get_mut(slot) {
+            let Some(client) = self.clients.get_mut(slot) else {
+                continue;
+            };
+            if let Reply::Sync(sync) = reply {
+                // The payload is serialised on its own thread; see `repl_stream.rs`.
+                match repl_stream::start(sync, self.waker.clone()) {
+                    Ok(payload) => {
+                        client.start_payload(payload);
+                        self.syncing.push(slot);
+                    }
+                    Err(error) => {
+                        logging::warning(&format!("Cannot start a full sync thread: {error}"));
+                        self.close_client(slot);
+                        continue;
+                    }
+                }
+            } else {
                 client.push_reply(reply);
-                self.touched.push(slot);
             }
+            self.touched.push(slot);
         }
         while let Some(event) = self.engine.poll_event() {
             logging::engine(event.level, &event.message);
@@ -241,7 +272,14 @@ impl EventLoop {
             return;
         };
         let was_waiting = client.waits_writable;
-        match client.flush() {
+        let status = client.flush();
+        if client.take_payload_sent() {
+            // What the engine owed the replica is released on the next turn.
+            let id = client.id;
+            self.engine.handle_replica_synced(self.now_ms, id);
+            self.touched.push(slot);
+        }
+        match status {
             Status::Close => self.close_client(slot),
             Status::Open { writable } if writable != was_waiting => {
                 (self.clients).want_writable(self.poll.registry(), slot, writable);

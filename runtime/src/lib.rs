@@ -10,9 +10,12 @@
 //! - `fs`: the file executor: the AOF's appends and its own fsyncs run inline on the loop
 //!   ([`inline_lane`] keeps the log lane's order), every other effect on one OS thread per
 //!   lane, fed through [`io_queue`] (tokio-free, on the `sync` shim, so loom can check both);
+//! - `repl_stream`: a replica's full-sync payload, serialised on its own thread and handed to
+//!   the loop through [`chunk_queue`] (bounded, loom-checked);
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
+pub mod chunk_queue;
 mod client;
 pub mod config;
 mod event_loop;
@@ -20,6 +23,7 @@ mod fs;
 pub mod inline_lane;
 pub mod io_queue;
 mod logging;
+mod repl_stream;
 mod shutdown;
 mod sync;
 
@@ -142,7 +146,7 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
     let signal_waker = waker.clone();
     let stops = shutdown::listen(move || io_queue::Wake::wake(&signal_waker))
         .map_err(|e| format!("Cannot install signal handlers: {e}"))?;
-    let files = FileWorkers::start(&dir, waker)
+    let files = FileWorkers::start(&dir, waker.clone())
         .map_err(|e| format!("Cannot start the file threads: {e}"))?;
     let clients = Clients::new(poll.registry(), listeners, config.maxclients as usize)
         .map_err(|e| format!("Cannot listen: {e}"))?;
@@ -164,6 +168,8 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
         opened: Vec::new(),
         loading_since: Instant::now(),
         ready: false,
+        waker,
+        syncing: Vec::new(),
     })
 }
 

@@ -149,6 +149,13 @@ pub enum EngineCommand {
     Info,
     Shutdown,
     Reset,
+    /// Replication (`engine/repl_cmd.rs`): REPLCONF, SYNC and PSYNC, WAIT, ROLE,
+    /// REPLICAOF and SLAVEOF.
+    Replconf,
+    Sync,
+    Wait,
+    Role,
+    Replicaof,
 }
 
 /// Where a command executes.

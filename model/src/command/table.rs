@@ -281,6 +281,13 @@ static COMMANDS: &[Command] = &[
     cmd("publish", 3, PS.union(LS).union(F).union(MR), K0, Ps, "2.0.0", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", "Post a message to a channel", d(pubsub::publish)),
     cmd("spublish", 3, PS.union(LS).union(F).union(MR), K1, Ps, "7.0.0", "O(N) where N is the number of clients subscribed to the receiving shard channel.", "Post a message to a shard channel", d(pubsub::spublish)),
     cmd("pubsub", -2, NONE, K0, Ps, "2.8.0", "Depends on subcommand.", "A container for Pub/Sub commands", d(pubsub::pubsub)),
+    cmd("replconf", -1, A.union(NS).union(LS).union(AB), K0, Srv, "3.0.0", O1, "An internal command for configuring the replication stream", Run::Engine(E::Replconf)),
+    cmd("sync", 1, A.union(NS).union(NAL).union(NM), K0, Srv, "1.0.0", "", "Internal command used for replication", Run::Engine(E::Sync)),
+    cmd("psync", -3, A.union(NS).union(NAL).union(NM), K0, Srv, "2.8.0", "", "Internal command used for replication", Run::Engine(E::Sync)),
+    cmd("wait", 3, NS, K0, Gen, "3.0.0", O1, "Wait for the synchronous replication of all the write commands sent in the context of the current connection", Run::Engine(E::Wait)),
+    cmd("role", 1, NS.union(LS).union(F), K0, Srv, "2.8.12", O1, "Return the role of the instance in the context of replication", Run::Engine(E::Role)),
+    cmd("replicaof", 3, A.union(NS).union(ST).union(NAL), K0, Srv, "5.0.0", O1, "Make the server a replica of another instance, or promote it as master.", Run::Engine(E::Replicaof)),
+    cmd("slaveof", 3, A.union(NS).union(ST).union(NAL), K0, Srv, "1.0.0", O1, "Make the server a replica of another instance, or promote it as master. Deprecated starting with Redis 5. Use REPLICAOF instead.", Run::Engine(E::Replicaof)),
     cmd("quit", -1, AB.union(NS).union(LS).union(F).union(NA), K0, Conn, "1.0.0", O1, "Close the connection", Run::Connection),
 ];
 

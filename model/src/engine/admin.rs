@@ -66,6 +66,11 @@ impl Engine {
             | EngineCommand::Bgsave
             | EngineCommand::Lastsave
             | EngineCommand::Bgrewriteaof => unreachable!("snapshot commands run first"),
+            EngineCommand::Replconf
+            | EngineCommand::Sync
+            | EngineCommand::Wait
+            | EngineCommand::Role
+            | EngineCommand::Replicaof => unreachable!("replication commands run first"),
         }
     }
 

@@ -63,6 +63,7 @@ impl Engine {
                     log.log(p.db, &p.argv);
                 }
             }
+            self.repl_feed_writes(&outcome.propagate);
             let need = self.need_now();
             self.answer(b.client, outcome.reply, need);
             self.release_held(now_ms, b.client);
@@ -112,7 +113,7 @@ impl Engine {
 
     /// Runs the requests `client` sent while blocked, in arrival order (one may block again;
     /// the rest are then held again behind it).
-    fn release_held(&mut self, now_ms: u64, client: ClientId) {
+    pub(super) fn release_held(&mut self, now_ms: u64, client: ClientId) {
         let (mine, others): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.clients.held)
             .into_iter()
             .partition(|h| h.client == client);

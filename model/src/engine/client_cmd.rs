@@ -264,7 +264,7 @@ impl Engine {
     /// under WRITE those that may write or propagate (with EXEC judged by what it queued, as
     /// Redis's `is_may_replicate_command`), and any request behind one already held.
     pub(super) fn must_hold(&self, client: ClientId, id: Option<command::CommandId>) -> bool {
-        if self.clients.is_blocked(client) {
+        if self.clients.is_blocked(client) || self.repl.is_waiting(client) {
             // A blocked client's later requests wait for its reply (`blocking.rs`).
             return true;
         }
@@ -312,6 +312,7 @@ impl Engine {
             }
         };
         let victims: Vec<ClientId> = (self.clients.info.iter())
+            .filter(|(&id, _)| filter.replica.is_none_or(|r| r == self.repl.is_replica(id)))
             .filter(|(&id, info)| filter.matches(id, info) && !(filter.skipme && id == me))
             .map(|(&id, _)| id)
             .collect();
@@ -336,6 +337,7 @@ impl Engine {
     /// Closes `victim` after the replies it already has queued.
     pub(super) fn kill(&mut self, victim: ClientId, need: Need) {
         self.clients.forget(victim, &mut self.shared);
+        self.repl.forget(victim);
         self.clients.killed.insert(victim);
         self.replies.push(victim, Reply::Close, need);
     }
@@ -348,8 +350,10 @@ struct KillFilter {
     addr: Option<Bytes>,
     laddr: Option<Bytes>,
     skipme: bool,
-    /// TYPE master, replica or pubsub: durakv has no such clients.
+    /// TYPE master or pubsub: durakv has no such clients.
     nobody: bool,
+    /// TYPE normal (`Some(false)`) or replica/slave (`Some(true)`).
+    replica: Option<bool>,
 }
 
 impl KillFilter {
@@ -369,8 +373,9 @@ impl KillFilter {
                     _ => return Err(Frame::error("ERR client-id should be greater than 0")),
                 },
                 b"type" => match value.to_ascii_lowercase().as_slice() {
-                    b"normal" => {}
-                    b"master" | b"replica" | b"slave" | b"pubsub" => f.nobody = true,
+                    b"normal" => f.replica = Some(false),
+                    b"replica" | b"slave" => f.replica = Some(true),
+                    b"master" | b"pubsub" => f.nobody = true,
                     _ => return Err(Frame::error(format!("ERR Unknown client type '{text}'"))),
                 },
                 b"addr" => f.addr = Some(value.clone()),

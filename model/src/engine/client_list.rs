@@ -22,8 +22,13 @@ impl Engine {
             [] => self.clients.info.keys().copied().collect(),
             [kind, t] if kind.eq_ignore_ascii_case(b"TYPE") => {
                 match t.to_ascii_lowercase().as_slice() {
-                    b"normal" => self.clients.info.keys().copied().collect(),
-                    b"master" | b"replica" | b"slave" | b"pubsub" => Vec::new(),
+                    b"normal" | b"replica" | b"slave" => {
+                        let replicas = !t.eq_ignore_ascii_case(b"normal");
+                        let ids = self.clients.info.keys().copied();
+                        ids.filter(|&id| self.repl.is_replica(id) == replicas)
+                            .collect()
+                    }
+                    b"master" | b"pubsub" => Vec::new(),
                     _ => {
                         let t = String::from_utf8_lossy(t);
                         return Frame::error(format!("ERR Unknown client type '{t}'"));
@@ -68,7 +73,10 @@ impl Engine {
         let idle = conn.map_or(0, |c| seconds(c.last_ms));
         let multi = session.and_then(|s| s.multi.as_ref());
         let mut flags = String::new();
-        // Redis's order: P (Pub/Sub) before x (MULTI) before e (no-evict).
+        // Redis's order: S (replica), P (Pub/Sub), x (MULTI), e (no-evict).
+        if self.repl.is_replica(id) {
+            flags.push('S');
+        }
         let (sub, psub, ssub) = command::subscription_counts(&self.shared, id);
         if sub + psub + ssub > 0 {
             flags.push('P');

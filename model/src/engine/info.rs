@@ -16,6 +16,7 @@ use crate::keyspace::Keyspace;
 use super::aof_writer::AofWriter;
 use super::clients::Clients;
 use super::phase::Phase;
+use super::repl::Repl;
 use super::rewrite::Rewrites;
 use super::snapshot::Snapshots;
 use super::stats::Stats;
@@ -30,6 +31,7 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) snapshots: &'a Snapshots,
     pub(crate) rewrites: &'a Rewrites,
     pub(crate) stats: &'a Stats,
+    pub(crate) repl: &'a Repl,
     /// Active channels, patterns and shard channels (Pub/Sub).
     pub(crate) pubsub: (usize, usize, usize),
     pub(crate) started_ms: u64,
@@ -45,6 +47,7 @@ const SECTIONS: &[&str] = &[
     "memory",
     "persistence",
     "stats",
+    "replication",
     "keyspace",
 ];
 
@@ -117,7 +120,11 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             kv("pubsub_patterns", src.pubsub.1),
             kv("pubsubshard_channels", src.pubsub.2),
             kv("evicted_keys", src.stats.evicted_keys),
+            kv("sync_full", src.repl.sync_full),
+            kv("sync_partial_ok", src.repl.sync_partial_ok),
+            kv("sync_partial_err", src.repl.sync_partial_err),
         ],
+        "replication" => replication(src, now_ms),
         "keyspace" => src
             .keyspace
             .dbs
@@ -131,6 +138,60 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The replication section of a master, field for field as Redis 7.0 prints it
+/// (`redis-replication-facts.md` §7).
+fn replication(src: &InfoSources, now_ms: u64) -> Fields {
+    let repl = src.repl;
+    let mut fields = vec![
+        kv("role", "master"),
+        kv("connected_slaves", repl.replica_count()),
+    ];
+    let config = &src.config.repl;
+    if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_s > 0 {
+        let good = repl.good_replicas(config, now_ms);
+        fields.push(kv("min_slaves_good_slaves", good));
+    }
+    let replicas = repl
+        .peers
+        .iter()
+        .filter_map(|(c, p)| Some((c, p, p.state?)));
+    for (i, (&client, peer, state)) in replicas.enumerate() {
+        let ip = peer.ip.clone().unwrap_or_else(|| peer_ip(src, client));
+        let (port, offset) = (peer.listening_port, peer.ack_offset);
+        let lag = now_ms.saturating_sub(peer.ack_ms) / 1000;
+        let state = state.name();
+        let line = format!("ip={ip},port={port},state={state},offset={offset},lag={lag}");
+        fields.push(kv(&format!("slave{i}"), line));
+    }
+    let backlog = repl.backlog.as_ref();
+    let second = repl.second_offset.map_or(-1, |o| o as i64);
+    fields.extend([
+        kv("master_failover_state", "no-failover"),
+        kv("master_replid", &repl.replid),
+        kv("master_replid2", &repl.replid2),
+        kv("master_repl_offset", repl.offset),
+        kv("second_repl_offset", second),
+        kv("repl_backlog_active", u8::from(backlog.is_some())),
+        kv(
+            "repl_backlog_size",
+            backlog.map_or(config.backlog_bytes, |b| b.size()),
+        ),
+        kv(
+            "repl_backlog_first_byte_offset",
+            backlog.map_or(0, |b| b.first()),
+        ),
+        kv("repl_backlog_histlen", backlog.map_or(0, |b| b.len())),
+    ]);
+    fields
+}
+
+/// A connection's peer IP, as Redis prints a replica that sent no `ip-address`.
+fn peer_ip(src: &InfoSources, client: u64) -> String {
+    let conn = src.clients.info.get(&client).and_then(|i| i.conn.as_ref());
+    let addr = conn.map_or("?", |c| c.addr.addr.as_str());
+    addr.rsplit_once(':').map_or(addr, |(ip, _)| ip).to_string()
 }
 
 fn ok_or_err(ok: bool) -> &'static str {

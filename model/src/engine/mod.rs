@@ -11,7 +11,7 @@
 //! - `aof_writer.rs` (with `aof_log.rs`, `procedure.rs`): the AOF's log, manifest, switches
 //!   and the file-procedure slot;
 //! - `snapshot.rs`, `rewrite.rs`, `aof_toggle.rs`: RDB snapshots, AOF rewrites, CONFIG SET
-//!   appendonly;
+//!   appendonly; `repl.rs` (with `repl_backlog.rs`, `repl_cmd.rs`): replication, master side;
 //! - `clients.rs`: sessions and per-connection state; `replies.rs`: reply release;
 //! - `completions.rs`: hands a finished start-up step, procedure or snapshot to its owner;
 //! - leaves: `outbox.rs` (effects and events out), `event.rs`, `phase.rs`, `stats.rs`,
@@ -58,6 +58,9 @@ mod outbox;
 mod phase;
 mod procedure;
 mod rdb_load;
+mod repl;
+mod repl_backlog;
+mod repl_cmd;
 mod replies;
 mod requests;
 mod retained;
@@ -81,6 +84,7 @@ use self::aof_writer::AofWriter;
 use self::clients::Clients;
 use self::info::InfoSources;
 use self::outbox::Outbox;
+use self::repl::Repl;
 use self::replies::{Need, Replies};
 use self::rewrite::Rewrites;
 use self::shutdown::Shutdown;
@@ -91,6 +95,7 @@ use self::timers::{Timer, TimerTable};
 pub use self::clients::{ClientAddr, ClientId};
 pub use self::event::{Event, Level};
 pub use self::phase::{Phase, StartError};
+pub use self::repl::ReplicaSync;
 pub use self::replies::Reply;
 pub use self::stats::Stats;
 pub use crate::REDIS_VERSION;
@@ -111,6 +116,8 @@ pub struct Engine {
     toggle: AofToggle,
     snapshots: Snapshots,
     rewrites: Rewrites,
+    /// Replication, master side (`repl.rs`).
+    repl: Repl,
     shutdown: Shutdown,
     out: Outbox,
     replies: Replies,
@@ -139,6 +146,7 @@ impl Engine {
             toggle: AofToggle::default(),
             snapshots: Snapshots::new(now_ms),
             rewrites: Rewrites::default(),
+            repl: Repl::new(now_ms),
             shutdown: Shutdown::default(),
             out,
             replies: Replies::default(),
@@ -252,6 +260,7 @@ impl Engine {
     /// A connection closed: forget its session (its WATCHes, its MULTI).
     pub fn handle_client_closed(&mut self, client: ClientId) {
         self.clients.handle_closed(client, &mut self.shared);
+        self.repl.forget(client);
     }
 
     /// SIGTERM, SIGINT or SHUTDOWN: stop taking commands, write and fsync everything logged,
@@ -307,6 +316,10 @@ impl Engine {
                     log.log(p.db, &p.argv);
                 }
             }
+            self.repl_feed_writes(&expired);
+        }
+        if self.phase == Phase::Running {
+            self.repl_cron(now_ms);
         }
         self.cron_persistence(now_ms);
         self.aof.handle_timeout(now_ms, &mut self.out);
@@ -380,6 +393,9 @@ impl Engine {
             .min()
         {
             timers.set(Timer::Blocked, at);
+        }
+        if let Some(at) = self.repl.next_wait_deadline() {
+            timers.set(Timer::ReplWait, at);
         }
         if let Some(log) = &self.aof.log {
             log.arm_timers(&mut timers);
@@ -523,6 +539,7 @@ impl Engine {
             snapshots: &self.snapshots,
             rewrites: &self.rewrites,
             stats: &self.stats,
+            repl: &self.repl,
             pubsub: command::pubsub_totals(&self.shared),
             started_ms: self.started_ms,
             used_memory: self.used_memory_bytes(),
@@ -538,6 +555,7 @@ mod blocking_tests;
 mod client_tests;
 #[cfg(test)]
 mod debug_tests;
+mod repl_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

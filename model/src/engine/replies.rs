@@ -40,6 +40,12 @@ pub enum Reply {
     Close,
     /// A Pub/Sub message: sent like a frame, but answers no request of this client.
     Push { frame: Frame, proto: Protocol },
+    /// Replication stream bytes (or a keepalive newline) for a replica, sent as they are;
+    /// answers no request.
+    Raw(bytes::Bytes),
+    /// A replica's full-sync payload (see `ReplicaSync`); answers no request. What is
+    /// released after it is sent after the payload's last byte.
+    Sync(super::repl::ReplicaSync),
 }
 
 impl Reply {
@@ -47,7 +53,7 @@ impl Reply {
     pub fn frame(&self) -> Option<&Frame> {
         match self {
             Reply::Frame { frame, .. } | Reply::Push { frame, .. } => Some(frame),
-            Reply::Silent | Reply::Close => None,
+            Reply::Silent | Reply::Close | Reply::Raw(_) | Reply::Sync(_) => None,
         }
     }
 

@@ -64,7 +64,14 @@ impl Engine {
                 self.clients.held.push_back(Held { client, id, argv });
                 return;
             }
-            Phase::Running => return self.execute(now_ms, client, id, argv),
+            Phase::Running => {
+                self.execute(now_ms, client, id, argv);
+                if self.repl.active() {
+                    // WAIT's target: the stream's offset after this client's last command.
+                    self.repl.woff.insert(client, self.repl.offset);
+                }
+                return;
+            }
         };
         self.answer(client, refused, Need::Nothing);
     }
@@ -156,6 +163,7 @@ impl Engine {
                 Run::Engine(EngineCommand::Debug) if self.debug_sleep(now_ms, client, argv) => {
                     return
                 }
+                Run::Engine(which) if self.repl_command(now_ms, client, which, argv) => return,
                 Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
                 // QUIT reaches the engine only from a driver that does not close connections.
                 _ => Frame::ok(),
@@ -202,6 +210,8 @@ impl Engine {
                 }
             }
         }
+        self.repl_feed_writes(&outcome.propagate);
+        self.repl_feed_publish(client, id, argv);
         if let Some(block) = outcome.block {
             let argv = argv.to_vec();
             let blocked = super::clients::Blocked {
@@ -258,6 +268,11 @@ impl Engine {
         }
         if let Some(frame) = self.memory_refusal(client, entry) {
             return Some(frame);
+        }
+        if entry.is_some_and(Command::is_write) {
+            if let Some(frame) = self.replicas_denial() {
+                return Some(frame);
+            }
         }
         let message = self.write_denial()?;
         let name = entry.map_or("", |e| e.name);

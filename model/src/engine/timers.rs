@@ -21,9 +21,11 @@ pub(crate) enum Timer {
     ClientPause,
     /// The earliest timeout of a blocked client (BLPOP ...), likewise set directly.
     Blocked,
+    /// The earliest WAIT timeout, likewise set directly.
+    ReplWait,
 }
 
-const TIMER_COUNT: usize = 6;
+const TIMER_COUNT: usize = 7;
 
 impl Timer {
     fn index(self) -> usize {
@@ -36,7 +38,7 @@ impl Timer {
             Timer::AofWrite => 2000,
             Timer::AofFsync => 1000,
             Timer::AofRetry => 1000,
-            Timer::ClientPause | Timer::Blocked => {
+            Timer::ClientPause | Timer::Blocked | Timer::ReplWait => {
                 unreachable!(
                     "CLIENT PAUSE's and blocking timeouts are the command's, never `after`"
                 )
