@@ -89,7 +89,7 @@ fn parse_i64(bytes: &[u8]) -> i64 {
 pub fn dump(ks: &Keyspace) -> Data {
     let mut data = Data::new();
     for (index, db) in ks.dbs.iter().enumerate() {
-        for (key, entry) in db.entries.iter() {
+        for (key, entry) in db.iter() {
             // The model writes strings only; any other type is itself a difference.
             let value = match &entry.value {
                 Value::Str(value) => value.to_vec(),
