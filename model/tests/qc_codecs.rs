@@ -907,7 +907,7 @@ fn prop_rdb(case: RdbCase) -> TestResult {
     }
     let mut live = Keyspace::new(case.databases);
     for (index, db) in ks.dbs.iter().enumerate() {
-        for (key, entry) in db.entries.iter() {
+        for (key, entry) in db.iter() {
             if !entry.is_expired(case.now_ms) {
                 live.insert(index, key.clone(), entry.clone());
             }

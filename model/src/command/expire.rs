@@ -7,8 +7,6 @@
 //! loading, when the time is stored as written. Active expiry does bounded, deterministic work
 //! per call and logs each key it removes as `DEL key` in its db, never wrapped in MULTI.
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 
 use super::cursors::SweepCursor;
@@ -235,13 +233,8 @@ fn sweep(
     let mut empty_steps = 0;
     while left > 0 && empty_steps <= ks.dbs.len() {
         let db = at.db % ks.dbs.len();
-        let lower = at
-            .after
-            .as_ref()
-            .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..]));
         let batch: Vec<(Bytes, bool)> = ks.dbs[db]
-            .entries
-            .range::<_, [u8]>((lower, Bound::Unbounded))
+            .iter_after(at.after.as_deref())
             .take(left)
             .map(|(k, e)| (k.clone(), e.is_expired(now_ms)))
             .collect();
@@ -249,7 +242,7 @@ fn sweep(
         let exhausted = batch.len() < left;
         left -= batch.len();
         for (key, _) in batch.iter().filter(|(_, expired)| *expired) {
-            ks.dbs[db].entries.remove(key);
+            ks.dbs[db].remove(key);
             if let Some(w) = watches.as_deref_mut() {
                 w.touch(db, key, false);
             }

@@ -59,7 +59,7 @@ pub(crate) fn watch(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     }
     let (client, db) = (x.session.client_id, x.db());
     for key in &argv[1..] {
-        let entry = x.ks.dbs[db].entries.get(key);
+        let entry = x.ks.dbs[db].get(key);
         let expired = entry.is_some_and(|e| x.is_expired(e));
         x.shared.watches.watch(client, db, key, entry, expired);
     }

@@ -100,16 +100,15 @@ impl Watches {
         now_ms: u64,
         loading: bool,
     ) {
-        let expired_in = |d: &Db, key: &Bytes| {
-            !loading && d.entries.get(key).is_some_and(|e| e.is_expired(now_ms))
-        };
+        let expired_in =
+            |d: &Db, key: &Bytes| !loading && d.get(key).is_some_and(|e| e.is_expired(now_ms));
         let mut hit = Vec::new();
         for ((_, key), clients) in self
             .by_key
             .range((db, Bytes::new())..(db + 1, Bytes::new()))
         {
-            let in_emptied = emptied.entries.contains_key(key);
-            let in_replacement = replaced_with.is_some_and(|r| r.entries.contains_key(key));
+            let in_emptied = emptied.contains(key);
+            let in_replacement = replaced_with.is_some_and(|r| r.contains(key));
             if !in_emptied && !in_replacement {
                 continue;
             }

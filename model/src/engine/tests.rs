@@ -759,10 +759,7 @@ fn debug_populate_fills_without_logging() {
     assert_eq!(rig.take_replies(), vec![Frame::ok(), Frame::ok()]);
     let rig = rig.restart(rdb_config(""));
     assert_eq!(rig.engine.keyspace().len(), 1000);
-    let entry = rig.engine.keyspace().dbs[0]
-        .entries
-        .get(&b"key:7"[..])
-        .unwrap();
+    let entry = rig.engine.keyspace().dbs[0].get(&b"key:7"[..]).unwrap();
     let crate::keyspace::Value::Str(v) = &entry.value else {
         panic!("not a string: {entry:?}")
     };

@@ -191,9 +191,9 @@ fn redis_dump_decodes_and_checksum_verifies() {
     );
     let (ks, loaded) = load(&bytes).unwrap();
     let db = &ks.dbs[0];
-    assert_eq!(db.entries.get(&b"k"[..]), Some(&entry(b"v", None)));
+    assert_eq!(db.get(&b"k"[..]), Some(&entry(b"v", None)));
     assert_eq!(
-        db.entries.get(&b"n"[..]),
+        db.get(&b"n"[..]),
         Some(&entry(b"300", Some(1_900_000_000_000)))
     );
     assert_eq!(ks.len(), 2);
@@ -225,7 +225,7 @@ fn expired_keys_dropped_only_when_asked() {
     )
     .unwrap();
     assert_eq!((loaded.keys_loaded, loaded.keys_expired), (1, 1));
-    assert!(ks.dbs[0].entries.get(&b"n"[..]).is_none());
+    assert!(ks.dbs[0].get(&b"n"[..]).is_none());
     let mut ks = Keyspace::default();
     let loaded = decode(&bytes, &mut ks, &keep_all(after)).unwrap();
     assert_eq!((loaded.keys_loaded, loaded.keys_expired), (2, 0));
@@ -262,7 +262,7 @@ fn encoder_matches_redis_bytes() {
 #[test]
 fn every_prefix_is_incomplete() {
     let mut ks = varied_keyspace();
-    ks.dbs[0].entries.remove(&b"noise"[..]); // keep the quadratic loop fast
+    ks.dbs[0].remove(&b"noise"[..]); // keep the quadratic loop fast
     let files = [
         redis_dump(),
         save(&ks, &info(true, true)),
@@ -288,8 +288,8 @@ fn every_prefix_is_incomplete() {
 #[test]
 fn single_byte_corruptions_never_load_a_different_keyspace() {
     let mut ks = varied_keyspace();
-    ks.dbs[0].entries.remove(&b"noise"[..]);
-    ks.dbs[15].entries.clear();
+    ks.dbs[0].remove(&b"noise"[..]);
+    ks.dbs[15].clear();
     let files = [
         (redis_dump(), true),
         (save(&ks, &info(true, true)), true),
@@ -324,7 +324,7 @@ fn single_byte_corruptions_never_load_a_different_keyspace() {
 #[test]
 fn random_inputs_never_panic() {
     let mut ks = varied_keyspace();
-    ks.dbs[0].entries.remove(&b"noise"[..]);
+    ks.dbs[0].remove(&b"noise"[..]);
     let base = save(&ks, &info(true, false));
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut rand = move || {
@@ -385,10 +385,10 @@ fn old_versions_and_legacy_opcodes() {
         bytes.extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n");
         let (ks, loaded) = load(&bytes).unwrap();
         assert_eq!(
-            ks.dbs[0].entries.get(&b"a"[..]),
+            ks.dbs[0].get(&b"a"[..]),
             Some(&entry(b"b", Some(100_000_000_000)))
         );
-        assert_eq!(ks.dbs[0].entries.get(&b"c"[..]), Some(&entry(b"7", None)));
+        assert_eq!(ks.dbs[0].get(&b"c"[..]), Some(&entry(b"7", None)));
         let tail = if version >= 5 { 8 } else { 0 };
         assert_eq!(loaded.end_offset as usize, 9 + body.len() + 1 + tail);
     }
@@ -470,7 +470,7 @@ fn structural_errors() {
         .starts_with("Invalid LZF"));
     // A valid LZF key: "aaaaaaaa" as literal 'a' + back-reference of 7 at distance 1.
     let (ks, _) = load(&file(10, b"\x00\xc3\x04\x08\x00a\xa0\x00\x01v")).unwrap();
-    assert!(ks.dbs[0].entries.contains_key(&b"aaaaaaaa"[..]));
+    assert!(ks.dbs[0].contains(&b"aaaaaaaa"[..]));
 }
 
 /// Goal: a failing writer surfaces as an error (never a panic) and a successful encode of a

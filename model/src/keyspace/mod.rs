@@ -1,18 +1,19 @@
 //! The data set: 16 (configurable) databases of keys to values with optional absolute expiry.
 //!
-//! Owns the in-memory representation. Each database is a persistent ordered map (`imbl::OrdMap`),
+//! Owns the in-memory representation. Each database is a persistent hash trie ([`HashTrie`]),
 //! so cloning a [`Keyspace`] is O(1) and shares structure: that clone is the point-in-time view a
-//! snapshot or rewrite serialises while the engine keeps writing (no `fork()`). Ordered maps also
-//! make iteration, hashing and therefore serialised bytes deterministic, which the model checker
-//! requires.
+//! snapshot or rewrite serialises while the engine keeps writing (no `fork()`). The trie walks
+//! keys in (fixed-seed hash, key) order, a function of the key set alone, so iteration, hashing
+//! and therefore serialised bytes are deterministic, which the model checker requires.
 //!
 //! Invariant: an entry whose `expire_at_ms` is in the past is logically absent; readers go
 //! through [`Db::get_live`] (or the command layer's lazy expiry), never through raw iteration.
 
-use std::ops::Bound;
+mod trie;
 
 use bytes::Bytes;
-use imbl::OrdMap;
+
+pub use trie::{key_hash, HashTrie, Iter};
 
 use crate::functions::Libraries;
 use crate::types::{HashValue, Limits, ListValue, SetValue, ZSetValue};
@@ -113,11 +114,11 @@ impl Entry {
 
 /// One database.
 ///
-/// Command code reaches the map through these methods, not through `entries`, so that the map
-/// type can change without touching every command.
+/// Command code reaches the map through these methods, so that the map type can change
+/// without touching every command.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Db {
-    pub entries: OrdMap<Bytes, Entry>,
+    entries: HashTrie<Entry>,
 }
 
 impl Db {
@@ -150,19 +151,30 @@ impl Db {
         self.entries.remove(key)
     }
 
-    /// Every entry in key order, expired ones included.
-    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Entry)> + '_ {
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Every entry in walk order ((hash, key); see [`HashTrie`]), expired ones included.
+    pub fn iter(&self) -> Iter<'_, Entry> {
         self.entries.iter()
     }
 
-    /// Entries strictly after `after` (from the first if `None`), in key order: where SCAN
-    /// resumes.
-    pub fn iter_after<'a>(
-        &'a self,
-        after: Option<&[u8]>,
-    ) -> impl Iterator<Item = (&'a Bytes, &'a Entry)> + 'a {
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        self.entries.range::<_, [u8]>((lower, Bound::Unbounded))
+    /// Entries strictly after key `after` in walk order (from the first if `None`); `after`
+    /// need not be present any more. Where SCAN and the expiry sweep resume: a key present
+    /// during a whole walk keeps its place, so it is met exactly once.
+    pub fn iter_after(&self, after: Option<&[u8]>) -> Iter<'_, Entry> {
+        match after {
+            Some(key) => self.entries.iter_after(key_hash(key), Some(key)),
+            None => self.entries.iter(),
+        }
+    }
+
+    /// Entries whose key hash is at least `hash`, in walk order: a random draw starts at a
+    /// random hash.
+    pub fn iter_from_hash(&self, hash: u64) -> Iter<'_, Entry> {
+        self.entries.iter_after(hash, None)
     }
 
     pub fn len(&self) -> usize {
@@ -176,8 +188,8 @@ impl Db {
     /// Number of keys with an expiry (RDB's RESIZEDB and INFO keyspace report it).
     pub fn expires_count(&self) -> usize {
         self.entries
-            .values()
-            .filter(|e| e.expire_at_ms.is_some())
+            .iter()
+            .filter(|(_, e)| e.expire_at_ms.is_some())
             .count()
     }
 }
