@@ -555,6 +555,7 @@ mod blocking_tests;
 mod client_tests;
 #[cfg(test)]
 mod debug_tests;
+#[cfg(test)]
 mod repl_tests;
 #[cfg(test)]
 mod tests;
