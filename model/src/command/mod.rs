@@ -21,6 +21,7 @@ mod bits;
 mod counter;
 mod cursors;
 mod db;
+mod debug_protocol;
 mod evict;
 mod exec;
 mod expire;
@@ -79,6 +80,7 @@ use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
 
+pub(crate) use debug_protocol::debug_protocol;
 pub use evict::evict_one;
 pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};

@@ -81,6 +81,9 @@ pub struct Shared {
     pub(crate) scripts: ScriptCache,
     /// Who is subscribed to which channels and patterns.
     pub(crate) pubsub: PubSub,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call `noscript` commands (Redis's test
+    /// hook for calling DEBUG from a script).
+    pub(crate) deny_scripts_disabled: bool,
 }
 
 /// Inputs every command sees.

@@ -207,7 +207,7 @@ impl Engine {
             }
             // A positive SLEEP was held by `debug_sleep`; this is its end (or a zero sleep).
             Some(b"SLEEP") if argv.len() == 3 => Frame::ok(),
-            Some(b"PROTOCOL") if argv.len() == 3 => debug_protocol(&argv[2]),
+            Some(b"PROTOCOL") if argv.len() == 3 => command::debug_protocol(&argv[2]),
             _ => self.debug_server(client, argv).unwrap_or_else(|| {
                 Frame::error(format!(
                     "ERR unknown subcommand or wrong number of arguments for '{}'. durakv serves \
@@ -308,41 +308,5 @@ impl Engine {
             }
             _ => Frame::error(command::wrong_arity_text("bgsave")),
         }
-    }
-}
-
-/// DEBUG PROTOCOL <type>: one reply of each RESP3 type, as Redis 7.0's `debugCommand` sends
-/// them (clients and Redis's own protocol tests use it to check their parsers). PUSH is left
-/// out: Redis follows it with a second reply, which durakv's one-reply-per-command queue does
-/// not express.
-fn debug_protocol(name: &[u8]) -> Frame {
-    let integers = || (0..3).map(Frame::Integer).collect::<Vec<_>>();
-    match name.to_ascii_lowercase().as_slice() {
-        b"string" => bulk("Hello World"),
-        b"integer" => Frame::Integer(12345),
-        b"double" => Frame::Double("3.141".to_string()),
-        b"bignum" => Frame::BigNumber("1234567999999999999999999999999999999".to_string()),
-        b"null" => Frame::Null,
-        b"array" => Frame::Array(integers()),
-        b"set" => Frame::Set(integers()),
-        b"map" => Frame::Map(
-            (0..3)
-                .map(|j| (Frame::Integer(j), Frame::Boolean(j == 1)))
-                .collect(),
-        ),
-        b"attrib" => Frame::Attributed {
-            attributes: vec![(
-                bulk("key-popularity"),
-                Frame::Array(vec![bulk("key:123"), Frame::Integer(90)]),
-            )],
-            reply: Box::new(bulk("Some real reply following the attribute")),
-        },
-        b"true" => Frame::Boolean(true),
-        b"false" => Frame::Boolean(false),
-        b"verbatim" => Frame::text(&b"This is a verbatim\nstring"[..]),
-        _ => Frame::error(
-            "ERR Wrong protocol type name. Please use one of the following: \
-             string|integer|double|bignum|null|array|set|map|attrib|verbatim|true|false",
-        ),
     }
 }

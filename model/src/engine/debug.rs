@@ -94,6 +94,13 @@ impl Engine {
                 }
                 _ => Frame::error("ERR value is out of range"),
             },
+            (b"SET-DISABLE-DENY-SCRIPTS", 3) => match &argv[2][..] {
+                b"0" | b"1" => {
+                    self.shared.deny_scripts_disabled = &argv[2][..] == b"1";
+                    Frame::ok()
+                }
+                _ => Frame::error("ERR value is out of range"),
+            },
             (b"DIGEST", 2) => Frame::Simple(hex(&dataset_digest(&self.keyspace))),
             (b"DIGEST-VALUE", _) => {
                 let db = self.clients.session(client).map_or(0, |s| s.db);

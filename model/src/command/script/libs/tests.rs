@@ -192,3 +192,32 @@ fn resp3_scripts_see_and_return_resp3_types() {
     };
     assert!(bad.starts_with("ERR RESP version must be 2 or 3."), "{bad}");
 }
+
+#[test]
+fn debug_protocol_reaches_scripts_only_when_deny_scripts_is_disabled() {
+    let mut k = Kit::new();
+    let call = "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'bignum')";
+    let Frame::Error(refused) = eval(&mut k, call) else {
+        panic!()
+    };
+    assert!(
+        refused.starts_with("ERR This Redis command is not allowed from script"),
+        "{refused}"
+    );
+    k.shared.deny_scripts_disabled = true;
+    let big = Frame::BigNumber("1234567999999999999999999999999999999".into());
+    assert_eq!(eval(&mut k, call), big);
+    let resp2 = "return redis.call('DEBUG', 'PROTOCOL', 'double')";
+    assert_eq!(eval(&mut k, resp2), bulk("3.141"));
+    assert_eq!(
+        eval(
+            &mut k,
+            "redis.setresp(3) return redis.call('DEBUG', 'PROTOCOL', 'false')"
+        ),
+        Frame::Boolean(false)
+    );
+    assert_eq!(
+        eval(&mut k, "return redis.call('DEBUG', 'SLEEP', '0.01')"),
+        Frame::Simple("OK".into())
+    );
+}
