@@ -80,7 +80,7 @@ impl Arbitrary for Case {
         };
         let n = 1 + below(g, g.size() * 4);
         let value = match below(g, 4) {
-            0 => Value::List((0..n).map(|_| element(g)).collect::<ListValue>()),
+            0 => Value::List(Box::new((0..n).map(|_| element(g)).collect::<ListValue>())),
             1 => {
                 let mut h = HashValue::default();
                 (0..n).for_each(|_| {
@@ -103,7 +103,7 @@ impl Arbitrary for Case {
                 (0..n).for_each(|_| {
                     z.insert(element(g), score(g), &limits);
                 });
-                Value::ZSet(z)
+                Value::ZSet(Box::new(z))
             }
         };
         Case { value, limits }

@@ -138,7 +138,11 @@ mod tests {
             value,
             expire_at_ms,
         };
-        view.insert(0, Bytes::from("l"), entry(Value::List(list), Some(1 << 42)));
+        view.insert(
+            0,
+            Bytes::from("l"),
+            entry(Value::List(Box::new(list)), Some(1 << 42)),
+        );
         view.insert(3, Bytes::from("h"), entry(Value::Hash(hash), None));
         struct Sink(Vec<usize>, Vec<u8>);
         impl Write for Sink {

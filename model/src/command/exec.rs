@@ -141,8 +141,15 @@ impl<'a> Exec<'a> {
     /// Redis's `lookupKeyRead`/`lookupKeyWrite` in the selected db.
     pub(crate) fn lookup(&mut self, key: &Bytes) -> Option<Entry> {
         let db = self.db();
-        self.expire_if_needed(db, key);
-        self.ks.dbs[db].get(key).cloned()
+        // One map lookup when the key is live or absent (the common cases).
+        match self.ks.dbs[db].get(key) {
+            Some(entry) if !self.is_expired(entry) => Some(entry.clone()),
+            Some(_) => {
+                self.expire_if_needed(db, key);
+                None
+            }
+            None => None,
+        }
     }
 
     /// [`Exec::lookup`] without the copy: the live entry, borrowed.
@@ -205,6 +212,9 @@ impl<'a> Exec<'a> {
 
     /// Redis's `signalModifiedKey`, after the change.
     pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
+        if !self.shared.watches.any() {
+            return; // nobody watches: skip the lookup
+        }
         let exists = self.ks.dbs[db].contains(key);
         self.shared.watches.touch(db, key, exists);
     }

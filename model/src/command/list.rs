@@ -37,7 +37,7 @@ impl End {
 }
 
 fn new_list() -> Value {
-    Value::List(ListValue::default())
+    Value::List(Box::default())
 }
 
 pub(crate) fn push(list: &mut ListValue, end: End, item: Bytes) {

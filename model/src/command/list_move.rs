@@ -53,7 +53,7 @@ pub(crate) fn move_generic(
         return Frame::Null;
     };
     x.changed(src);
-    match typed::write_or_create::<ListValue>(x, dst, || Value::List(ListValue::default())) {
+    match typed::write_or_create::<ListValue>(x, dst, || Value::List(Box::default())) {
         Ok(list) => push(list, to, value.clone()),
         Err(e) => unreachable!("destination type checked above: {e:?}"),
     }

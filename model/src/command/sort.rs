@@ -144,7 +144,7 @@ fn sort_generic(x: &mut Exec<'_>, argv: &[Bytes], read_only: bool) -> Frame {
         x.store(
             &dest,
             Entry {
-                value: Value::List(list),
+                value: Value::List(Box::new(list)),
                 expire_at_ms: None,
             },
         );

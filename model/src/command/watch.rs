@@ -32,6 +32,11 @@ pub(crate) struct Watches {
 }
 
 impl Watches {
+    /// Whether any key is watched: when none is, a change needs no bookkeeping at all.
+    pub(crate) fn any(&self) -> bool {
+        !self.by_key.is_empty()
+    }
+
     /// WATCH of one key; `entry` is the key's current entry, `expired` whether it is logically
     /// expired now. A dirty client watches nothing more (its EXEC fails anyway).
     pub(crate) fn watch(

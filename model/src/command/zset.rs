@@ -152,7 +152,7 @@ fn add_pairs(x: &mut Exec<'_>, key: &Bytes, f: AddFlags, pairs: &[(f64, Bytes)])
     }
     let first = pairs[0].1.clone();
     let z = match typed::write_or_create::<ZSetValue>(x, key, || {
-        Value::ZSet(ZSetValue::for_first(&first, &limits))
+        Value::ZSet(Box::new(ZSetValue::for_first(&first, &limits)))
     }) {
         Ok(z) => z,
         Err(e) => return e,

@@ -188,7 +188,7 @@ pub(crate) fn store_zset(x: &mut Exec<'_>, dst: &Bytes, pairs: Vec<(Bytes, f64)>
         .collect();
     let z = ZSetValue::from_pairs(scored, &x.ks.limits, true).expect("members are distinct");
     let entry = Entry {
-        value: Value::ZSet(z),
+        value: Value::ZSet(Box::new(z)),
         expire_at_ms: None,
     };
     x.store(dst, entry);

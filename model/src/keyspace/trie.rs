@@ -95,6 +95,11 @@ impl<V> Node<V> {
     }
 }
 
+/// Bytes a key's slot takes in a node: its leaf inline (key `Bytes` and value).
+pub(super) fn leaf_slot_bytes<V>() -> usize {
+    size_of::<Slot<V>>()
+}
+
 /// The map. `Clone` is O(1).
 pub struct HashTrie<V, H = Xxh3> {
     root: Arc<Node<V>>,

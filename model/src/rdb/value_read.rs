@@ -32,7 +32,8 @@ pub(crate) fn read_payload(
     let value = match type_id {
         TYPE_LIST | TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
             let items = read_list(r, type_id, at)?;
-            (!items.is_empty()).then(|| Value::List(items.into_iter().collect::<ListValue>()))
+            (!items.is_empty())
+                .then(|| Value::List(Box::new(items.into_iter().collect::<ListValue>())))
         }
         TYPE_SET | TYPE_SET_INTSET => read_set(r, type_id, at, limits)?.map(Value::Set),
         TYPE_HASH | TYPE_HASH_ZIPMAP | TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
@@ -53,7 +54,7 @@ pub(crate) fn read_payload(
             let check_lengths = type_id != TYPE_ZSET_LISTPACK;
             let zset = ZSetValue::from_pairs(pairs, limits, check_lengths)
                 .ok_or_else(|| RdbError::corrupt(at, "Duplicate zset fields detected"))?;
-            Some(Value::ZSet(zset))
+            Some(Value::ZSet(Box::new(zset)))
         }
         _ => unreachable!("callers pass only collection types"),
     };

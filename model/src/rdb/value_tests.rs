@@ -25,10 +25,10 @@ pub(crate) fn values() -> Vec<(&'static str, Value)> {
             }
         })
         .collect();
-    out.push(("list", Value::List(list)));
+    out.push(("list", Value::List(Box::new(list))));
     out.push((
         "short list",
-        Value::List(["a", "-5", "", "007"].iter().map(b).collect()),
+        Value::List(Box::new(["a", "-5", "", "007"].iter().map(b).collect())),
     ));
     for (name, n) in [("small hash", 5), ("large hash", 600)] {
         let mut h = HashValue::default();
@@ -53,7 +53,7 @@ pub(crate) fn values() -> Vec<(&'static str, Value)> {
             let score = [0.1 * f64::from(i), f64::from(i), f64::INFINITY, 1e20][i as usize % 4];
             z.insert(b(format!("m{i}")), Score::new(score).unwrap(), &limits);
         }
-        out.push((name, Value::ZSet(z)));
+        out.push((name, Value::ZSet(Box::new(z))));
     }
     out
 }

@@ -35,8 +35,10 @@ pub(crate) fn type_id(value: &Value) -> u8 {
         Value::Hash(HashValue::Table(_)) => TYPE_HASH,
         Value::Set(SetValue::Ints(_)) => TYPE_SET_INTSET,
         Value::Set(SetValue::Table(_)) => TYPE_SET,
-        Value::ZSet(ZSetValue::Pack(_)) => TYPE_ZSET_LISTPACK,
-        Value::ZSet(ZSetValue::Skip(_)) => TYPE_ZSET_2,
+        Value::ZSet(z) => match **z {
+            ZSetValue::Pack(_) => TYPE_ZSET_LISTPACK,
+            ZSetValue::Skip(_) => TYPE_ZSET_2,
+        },
     }
 }
 
@@ -70,7 +72,13 @@ pub(crate) fn write_payload<W: Write>(
             sink.len(set.len() as u64)?;
             set.iter().try_for_each(|m| sink.string(m))
         }
-        Value::ZSet(ZSetValue::Pack(pairs)) => {
+        Value::ZSet(z) => write_zset(sink, z),
+    }
+}
+
+fn write_zset<W: Write>(sink: &mut Sink<'_, W>, zset: &ZSetValue) -> io::Result<()> {
+    match zset {
+        ZSetValue::Pack(pairs) => {
             let mut lp = Builder::new();
             for (m, s) in pairs.iter() {
                 lp.push(m);
@@ -78,7 +86,7 @@ pub(crate) fn write_payload<W: Write>(
             }
             sink.string(&lp.finish())
         }
-        Value::ZSet(ZSetValue::Skip(skip)) => {
+        ZSetValue::Skip(skip) => {
             sink.len(skip.order.len() as u64)?;
             // Highest first, as Redis walks its skiplist from the tail.
             for (s, m) in skip.order.iter().rev() {
