@@ -414,3 +414,48 @@ fn min_replicas_to_write_refuses_writes() {
     rig.settle();
     assert_eq!(rig.take_replies().last(), Some(&Frame::ok()));
 }
+
+/// Goal: a replica owed more than the output limit while its payload travels is dropped (and
+/// forgotten), rather than growing the master's memory without bound.
+#[test]
+fn a_replica_owed_too_much_is_dropped() {
+    let mut config: Config = config(FsyncPolicy::No);
+    config.repl.diskless_sync = false;
+    config.repl.output_bytes_max = 100;
+    let mut rig = Rig::start(config);
+    rig.send(REPLICA, "PSYNC ? -1");
+    assert!(wire(&mut rig, REPLICA).1.is_some());
+    rig.send(1, "SET k1 0123456789012345678901234567890123456789");
+    assert_eq!(info(&mut rig, "connected_slaves"), "1");
+    rig.send(1, "SET k2 0123456789012345678901234567890123456789");
+    rig.settle();
+    let closed = rig
+        .replies
+        .iter()
+        .any(|(c, r)| *c == REPLICA && *r == Reply::Close);
+    assert!(closed, "the replica's connection is closed");
+    assert_eq!(info(&mut rig, "connected_slaves"), "0");
+}
+
+/// Goal: an online replica silent for `repl-timeout` is dropped; one that ACKs is kept; an old
+/// `SYNC` replica (which never ACKs) is never timed out.
+#[test]
+fn silent_replicas_time_out() {
+    let mut rig = rig(false);
+    rig.send(1, "CONFIG SET repl-timeout 3");
+    attach(&mut rig, REPLICA);
+    attach(&mut rig, 10);
+    rig.send(11, "SYNC");
+    rig.engine.handle_replica_synced(rig.now_ms, 11);
+    for _ in 0..5 {
+        rig.tick(1000);
+        rig.send(10, "REPLCONF ACK 0");
+    }
+    rig.settle();
+    let closed: Vec<ClientId> = (rig.replies.iter())
+        .filter(|(_, r)| *r == Reply::Close)
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(closed, [REPLICA]);
+    assert_eq!(info(&mut rig, "connected_slaves"), "2");
+}
