@@ -280,6 +280,32 @@ fn diskless_waits_the_delay_then_streams_after_the_first_ack() {
     assert!(text(&bytes).contains("SET"), "{}", text(&bytes));
 }
 
+/// Goal: replicas waiting together start together, once the longest waiter waited the delay,
+/// at one offset (Redis shares one RDB job between them).
+#[test]
+fn waiting_replicas_start_together() {
+    let mut rig = rig(true);
+    for client in [REPLICA, 10] {
+        rig.send(client, "REPLCONF capa eof capa psync2");
+        rig.send(client, "PSYNC ? -1");
+        rig.tick(3000);
+    }
+    // Now 6 s after the first asked and 3 s after the second: both start.
+    let heads: Vec<String> = [REPLICA, 10]
+        .into_iter()
+        .map(|c| {
+            let (bytes, sync) = wire(&mut rig, c);
+            assert!(
+                sync.is_some(),
+                "replica {c} started with the longest waiter"
+            );
+            let bytes = text(&bytes);
+            bytes[bytes.find("+FULLRESYNC").expect("resync")..].to_string()
+        })
+        .collect();
+    assert_eq!(heads[0], heads[1], "same id and offset");
+}
+
 /// Goal: WAIT counts only replicas that acknowledged the client's last write; it blocks (and
 /// asks for ACKs with GETACK), replies on the ACK, holds the client's later requests behind it,
 /// and replies with the count at its timeout.
