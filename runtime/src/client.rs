@@ -9,7 +9,8 @@
 //!   here (QUIT's `+OK`, a protocol error) waits until every earlier request was answered;
 //! - memory is bounded: at most [`IN_FLIGHT_COUNT_MAX`] requests are unanswered, reading stops
 //!   while the socket refuses output (the client is not reading its replies), unwritten output
-//!   beyond [`OUTPUT_BYTES_MAX`] closes the connection (Redis's client output buffer limit), and
+//!   beyond [`OUTPUT_BYTES_MAX`] closes the connection (Redis's client output buffer limit;
+//!   a replica's, [`REPLICA_OUTPUT_BYTES_MAX`]), and
 //!   the unparsed input is bounded by the parser's query-buffer limit;
 //! - bad input never panics: a protocol error is answered as Redis does, then the connection
 //!   closes after the replies before it;
@@ -32,6 +33,9 @@ use crate::repl_stream::{Chunk, Payload, CHUNK_BYTES};
 pub(crate) const IN_FLIGHT_COUNT_MAX: usize = 1024;
 /// Unwritten output a client may hold (its socket refusing more) before it is disconnected.
 pub(crate) const OUTPUT_BYTES_MAX: usize = 1 << 30;
+/// The same for a replica (Redis's `client-output-buffer-limit replica 256mb`): a replica that
+/// falls this far behind the stream is dropped and comes back with PSYNC.
+pub(crate) const REPLICA_OUTPUT_BYTES_MAX: usize = 256 << 20;
 /// Room kept free in the input buffer before each read.
 const READ_RESERVE_BYTES: usize = 16 * 1024;
 /// Capacity an idle buffer may keep; beyond it the buffer is shrunk once emptied.
@@ -83,6 +87,8 @@ pub(crate) struct Client {
     after_payload: Vec<u8>,
     /// The payload's last byte was queued for the socket (taken by the loop).
     payload_sent: bool,
+    /// The engine sent it replication bytes: it is a replica, with a replica's output limit.
+    replica: bool,
 }
 
 impl Client {
@@ -105,6 +111,7 @@ impl Client {
             payload: None,
             after_payload: Vec::new(),
             payload_sent: false,
+            replica: false,
         }
     }
 
@@ -259,6 +266,7 @@ impl Client {
             Reply::Raw(bytes) => {
                 // Replication stream bytes answer no request either.
                 out.extend_from_slice(&bytes);
+                self.replica = true;
                 return;
             }
             Reply::Sync(_) => unreachable!("the loop starts payloads with `start_payload`"),
@@ -277,6 +285,7 @@ impl Client {
             "one full sync at a time per replica"
         );
         self.payload = Some(payload);
+        self.replica = true;
     }
 
     pub(crate) fn has_payload(&self) -> bool {
@@ -340,7 +349,7 @@ impl Client {
         }
         match result {
             Err(_) => return Status::Close,
-            Ok(false) if self.output.len() - self.written > OUTPUT_BYTES_MAX => {
+            Ok(false) if self.output.len() - self.written > self.output_bytes_max() => {
                 crate::logging::warning(&format!(
                     "Client id={} closed for overcoming of output buffer limits.",
                     self.id
@@ -385,6 +394,13 @@ impl Client {
         self.written = 0;
         self.waits_writable = false;
         Ok(true)
+    }
+
+    fn output_bytes_max(&self) -> usize {
+        match self.replica {
+            true => REPLICA_OUTPUT_BYTES_MAX,
+            false => OUTPUT_BYTES_MAX,
+        }
     }
 
     /// Whether output is waiting for the socket.

@@ -345,16 +345,16 @@ impl Engine {
         let config = self.config.repl;
         self.repl.good_count = self.repl.good_replicas(&config, now_ms);
         let need = self.need_now();
-        let mut start = Vec::new();
+        let mut waiting = Vec::new();
+        let mut due = false;
         let mut timed_out = Vec::new();
         for (&client, peer) in &self.repl.peers {
             match peer.state {
                 Some(SyncState::WaitBgsave { since_ms }) => {
                     self.replies
                         .push(client, Reply::Raw(Bytes::from_static(b"\n")), need);
-                    if now_ms >= since_ms + config.diskless_sync_delay_s * 1000 {
-                        start.push(client);
-                    }
+                    waiting.push(client);
+                    due |= now_ms >= since_ms + config.diskless_sync_delay_s * 1000;
                 }
                 Some(SyncState::Online)
                     if !peer.pre_psync
@@ -365,7 +365,9 @@ impl Engine {
                 _ => {}
             }
         }
-        for client in start {
+        // As Redis's `replicationStartPendingFullSync`: once the longest waiter waited the
+        // delay, every waiting replica starts, from the same view and offset.
+        for client in waiting.into_iter().filter(|_| due) {
             self.start_full_sync(now_ms, client);
         }
         for client in timed_out {

@@ -280,6 +280,32 @@ fn diskless_waits_the_delay_then_streams_after_the_first_ack() {
     assert!(text(&bytes).contains("SET"), "{}", text(&bytes));
 }
 
+/// Goal: replicas waiting together start together, once the longest waiter waited the delay,
+/// at one offset (Redis shares one RDB job between them).
+#[test]
+fn waiting_replicas_start_together() {
+    let mut rig = rig(true);
+    for client in [REPLICA, 10] {
+        rig.send(client, "REPLCONF capa eof capa psync2");
+        rig.send(client, "PSYNC ? -1");
+        rig.tick(3000);
+    }
+    // Now 6 s after the first asked and 3 s after the second: both start.
+    let heads: Vec<String> = [REPLICA, 10]
+        .into_iter()
+        .map(|c| {
+            let (bytes, sync) = wire(&mut rig, c);
+            assert!(
+                sync.is_some(),
+                "replica {c} started with the longest waiter"
+            );
+            let bytes = text(&bytes);
+            bytes[bytes.find("+FULLRESYNC").expect("resync")..].to_string()
+        })
+        .collect();
+    assert_eq!(heads[0], heads[1], "same id and offset");
+}
+
 /// Goal: WAIT counts only replicas that acknowledged the client's last write; it blocks (and
 /// asks for ACKs with GETACK), replies on the ACK, holds the client's later requests behind it,
 /// and replies with the count at its timeout.
@@ -413,4 +439,49 @@ fn min_replicas_to_write_refuses_writes() {
     rig.send(1, "SET k v");
     rig.settle();
     assert_eq!(rig.take_replies().last(), Some(&Frame::ok()));
+}
+
+/// Goal: a replica owed more than the output limit while its payload travels is dropped (and
+/// forgotten), rather than growing the master's memory without bound.
+#[test]
+fn a_replica_owed_too_much_is_dropped() {
+    let mut config: Config = config(FsyncPolicy::No);
+    config.repl.diskless_sync = false;
+    config.repl.output_bytes_max = 100;
+    let mut rig = Rig::start(config);
+    rig.send(REPLICA, "PSYNC ? -1");
+    assert!(wire(&mut rig, REPLICA).1.is_some());
+    rig.send(1, "SET k1 0123456789012345678901234567890123456789");
+    assert_eq!(info(&mut rig, "connected_slaves"), "1");
+    rig.send(1, "SET k2 0123456789012345678901234567890123456789");
+    rig.settle();
+    let closed = rig
+        .replies
+        .iter()
+        .any(|(c, r)| *c == REPLICA && *r == Reply::Close);
+    assert!(closed, "the replica's connection is closed");
+    assert_eq!(info(&mut rig, "connected_slaves"), "0");
+}
+
+/// Goal: an online replica silent for `repl-timeout` is dropped; one that ACKs is kept; an old
+/// `SYNC` replica (which never ACKs) is never timed out.
+#[test]
+fn silent_replicas_time_out() {
+    let mut rig = rig(false);
+    rig.send(1, "CONFIG SET repl-timeout 3");
+    attach(&mut rig, REPLICA);
+    attach(&mut rig, 10);
+    rig.send(11, "SYNC");
+    rig.engine.handle_replica_synced(rig.now_ms, 11);
+    for _ in 0..5 {
+        rig.tick(1000);
+        rig.send(10, "REPLCONF ACK 0");
+    }
+    rig.settle();
+    let closed: Vec<ClientId> = (rig.replies.iter())
+        .filter(|(_, r)| *r == Reply::Close)
+        .map(|(c, _)| *c)
+        .collect();
+    assert_eq!(closed, [REPLICA]);
+    assert_eq!(info(&mut rig, "connected_slaves"), "2");
 }
