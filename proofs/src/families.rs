@@ -17,6 +17,7 @@ use model::sim::Tears;
 
 use crate::aof_model::{AofModel, Bounds};
 use crate::catalog::{bounds, check, model, mutated, rdb, rewriting, Check, Mutant};
+use crate::faults::FailScope;
 use crate::properties as p;
 use crate::reference::Step;
 
@@ -80,11 +81,23 @@ pub fn checks() -> Vec<Check> {
                 FsyncPolicy::Always,
                 Bounds {
                     upgrade: true,
-                    ..with(&[Set, Multi], bounds(1, 2, 1, 0, 0))
+                    ..with(&[Set, Multi], bounds(1, 2, 2, 0, 0))
                 },
             ),
         ),
         check("no-shutdown-families", model(FsyncPolicy::No, shutdown)),
+        check(
+            "always-fail-upgrade",
+            model(
+                FsyncPolicy::Always,
+                Bounds {
+                    upgrade: true,
+                    failures: 1,
+                    fail_scope: FailScope::Anywhere,
+                    ..with(&[Set], bounds(1, 2, 1, 0, 1000))
+                },
+            ),
+        ),
         // All or nothing after *any* crash: the block's record torn at every byte.
         check(
             "always-multi-every-byte",
