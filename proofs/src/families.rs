@@ -75,6 +75,20 @@ pub fn checks() -> Vec<Check> {
                 },
             ),
         ),
+        // The clock reaches 1 s: everysec's timer fsyncs once, which is what the switch off
+        // (flush, fsync, then answer) and on (buffer until the manifest) interleave with; the
+        // 2-second bound itself is checked with a 3 s clock in `everysec` (3 s here: 961,198
+        // states, a minute more for `all`).
+        check(
+            "everysec-toggle-aof",
+            model(
+                FsyncPolicy::Everysec,
+                Bounds {
+                    toggles: 2,
+                    ..with(&[Set, Hset], bounds(1, 2, 1, 0, 1000))
+                },
+            ),
+        ),
         check(
             "always-upgrade",
             model(
