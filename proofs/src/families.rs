@@ -26,6 +26,14 @@ fn with(steps: &'static [Step], b: Bounds) -> Bounds {
 }
 
 pub fn checks() -> Vec<Check> {
+    workload_checks()
+        .into_iter()
+        .chain(operator_checks())
+        .collect()
+}
+
+/// The command families themselves, with a rewrite, a snapshot or every-byte tears.
+fn workload_checks() -> Vec<Check> {
     use Step::*;
     let no_preamble = {
         let mut m = rewriting(
@@ -34,10 +42,6 @@ pub fn checks() -> Vec<Check> {
         );
         m.config.aof_use_rdb_preamble = false;
         m
-    };
-    let shutdown = Bounds {
-        shutdowns: 1,
-        ..with(&[Multi, Db1], bounds(1, 2, 1, 0, 0))
     };
     vec![
         check(
@@ -65,6 +69,35 @@ pub fn checks() -> Vec<Check> {
                 },
             ),
         ),
+        // All or nothing after *any* crash: the block's record torn at every byte.
+        check(
+            "always-multi-every-byte",
+            AofModel {
+                tears: Tears::EveryByte,
+                ..model(
+                    FsyncPolicy::Always,
+                    with(&[Multi, Flushall], bounds(1, 2, 1, 0, 0)),
+                )
+            },
+        ),
+        check(
+            "rdb-collections",
+            rdb(
+                with(&[Set, Expire, Rpush, Hset], bounds(1, 4, 1, 0, 1000)),
+                2,
+            ),
+        ),
+    ]
+}
+
+/// Operator commands and start-up paths: CONFIG SET appendonly, the upgrade, SHUTDOWN.
+fn operator_checks() -> Vec<Check> {
+    use Step::*;
+    let shutdown = Bounds {
+        shutdowns: 1,
+        ..with(&[Multi, Db1], bounds(1, 2, 1, 0, 0))
+    };
+    vec![
         check(
             "always-toggle-aof",
             model(
@@ -110,24 +143,6 @@ pub fn checks() -> Vec<Check> {
                     fail_scope: FailScope::Anywhere,
                     ..with(&[Set], bounds(1, 2, 1, 0, 1000))
                 },
-            ),
-        ),
-        // All or nothing after *any* crash: the block's record torn at every byte.
-        check(
-            "always-multi-every-byte",
-            AofModel {
-                tears: Tears::EveryByte,
-                ..model(
-                    FsyncPolicy::Always,
-                    with(&[Multi, Flushall], bounds(1, 2, 1, 0, 0)),
-                )
-            },
-        ),
-        check(
-            "rdb-collections",
-            rdb(
-                with(&[Set, Expire, Rpush, Hset], bounds(1, 4, 1, 0, 1000)),
-                2,
             ),
         ),
     ]
