@@ -33,9 +33,11 @@ const PINNED: &[(&str, usize)] = &[
     ("always-rewrite-no-preamble", 463840),
     ("always-flushall-bgsave", 25700),
     ("always-toggle-aof", 21617),
-    ("always-upgrade", 902),
+    ("everysec-toggle-aof", 89305),
+    ("always-upgrade", 6247),
     ("no-shutdown-families", 4798),
     ("always-multi-every-byte", 7996),
+    ("always-fail-upgrade", 63662),
     ("rdb-collections", 121945),
 ];
 
