@@ -81,6 +81,11 @@ use bytes::Bytes;
 use crate::keyspace::Keyspace;
 
 pub(crate) use debug_protocol::debug_protocol;
+
+/// Scripts in the EVAL cache (INFO memory's `number_of_cached_scripts`).
+pub fn cached_scripts(shared: &Shared) -> usize {
+    shared.scripts.len()
+}
 pub use evict::evict_one;
 pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};

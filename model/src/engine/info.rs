@@ -37,6 +37,8 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) started_ms: u64,
     /// The used-memory estimate (`memory.rs`).
     pub(crate) used_memory: u64,
+    /// Scripts in the EVAL cache.
+    pub(crate) cached_scripts: usize,
     /// The Redis release whose behaviour durakv follows.
     pub(crate) redis_version: &'static str,
 }
@@ -106,6 +108,7 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
                 kv("used_memory", src.used_memory),
                 kv("maxmemory", memory.maxmemory_bytes),
                 kv("maxmemory_policy", memory.policy.as_str()),
+                kv("number_of_cached_scripts", src.cached_scripts),
             ]
         }
         "persistence" => {

@@ -543,6 +543,7 @@ impl Engine {
             pubsub: command::pubsub_totals(&self.shared),
             started_ms: self.started_ms,
             used_memory: self.used_memory_bytes(),
+            cached_scripts: command::cached_scripts(&self.shared),
             redis_version: REDIS_VERSION,
         };
         info::render(&sources, now_ms, argv)

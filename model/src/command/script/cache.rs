@@ -43,7 +43,6 @@ impl ScriptCache {
         self.bodies.clear();
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.bodies.len()
     }
