@@ -158,6 +158,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// `enable-debug-command` (immutable): who may run DEBUG.
     pub enable_debug_command: DebugAccess,
+    /// `notify-keyspace-events` as flags (`keyspace_events.rs`); 0 is none.
+    pub notify_keyspace_events: u32,
 }
 
 /// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
@@ -276,6 +278,7 @@ impl Default for Config {
             encodings: crate::types::Limits::default(),
             memory: MemoryConfig::default(),
             enable_debug_command: DebugAccess::No,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -446,6 +449,10 @@ impl Config {
                 "enable-debug-command",
                 self.enable_debug_command.as_str().to_string(),
             ),
+            (
+                "notify-keyspace-events",
+                crate::keyspace_events::format_flags(self.notify_keyspace_events),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -484,6 +491,9 @@ impl Config {
                     .ok_or_else(|| {
                         "argument(s) must be one of the following: no, yes, local".to_string()
                     })
+            }
+            "notify-keyspace-events" => {
+                crate::keyspace_events::parse_flags(value).map(|f| self.notify_keyspace_events = f)
             }
             _ => return None,
         };

@@ -81,6 +81,8 @@ pub struct Shared {
     pub(crate) scripts: ScriptCache,
     /// Who is subscribed to which channels and patterns.
     pub(crate) pubsub: PubSub,
+    /// `notify-keyspace-events` as flags (`notify.rs`); the engine keeps it in step.
+    pub(crate) notify_flags: u32,
 }
 
 /// Inputs every command sees.

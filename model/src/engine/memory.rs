@@ -94,6 +94,21 @@ impl Engine {
         Some(Frame::error(OOM_ERROR))
     }
 
+    /// `expired` or `evicted` notifications of keys removed outside a command (each `DEL`).
+    pub(super) fn notify_removed(&mut self, dels: &[command::Propagated], evicted: bool) {
+        if self.shared.notify_flags == 0 {
+            return;
+        }
+        let mut deliveries = Vec::new();
+        for del in dels {
+            let key = &del.argv[1];
+            let found = command::removed_key_deliveries(&self.shared, evicted, del.db, key);
+            deliveries.extend(found);
+        }
+        let need = self.need_now();
+        self.deliver(deliveries, need);
+    }
+
     /// Evicts keys while the estimate is above `limit`; whether it still is.
     fn evict_to(&mut self, limit: u64) -> bool {
         let mut used = self.used_memory_bytes();
@@ -112,6 +127,7 @@ impl Engine {
             if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
                 log.log(del.db, &del.argv);
             }
+            self.notify_removed(std::slice::from_ref(&del), true);
             used = used.saturating_sub(freed);
         }
         false

@@ -129,10 +129,12 @@ impl Engine {
     pub fn new(config: Config, now_ms: u64) -> Engine {
         let mut out = Outbox::default();
         let startup = Startup::begin(&config, &mut out);
+        let mut shared = Shared::default();
+        command::set_notify_flags(&mut shared, config.notify_keyspace_events);
         Engine {
             phase: Phase::Loading,
             keyspace: Keyspace::with_limits(config.databases, config.encodings),
-            shared: Shared::default(),
+            shared,
             clients: Clients::default(),
             startup,
             aof: AofWriter::default(),
@@ -302,6 +304,7 @@ impl Engine {
                     log.log(p.db, &p.argv);
                 }
             }
+            self.notify_removed(&expired, false);
         }
         self.cron_persistence(now_ms);
         self.aof.handle_timeout(now_ms, &mut self.out);
