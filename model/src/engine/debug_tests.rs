@@ -182,3 +182,19 @@ fn allkeys_random_evicts_until_under_the_limit() {
     assert!(rig.engine.keyspace().len() < 50);
     assert!(rig.engine.stats().evicted_keys > 0);
 }
+
+/// CONFIG SET maxmemory evicts at once (Redis's `updateMaxmemory`), before any later command.
+#[test]
+fn config_set_maxmemory_evicts_at_once() {
+    let mut rig = debug_rig();
+    let got = replies(
+        &mut rig,
+        &[
+            "SET foo bar",
+            "CONFIG SET maxmemory-policy allkeys-lru",
+            "CONFIG SET maxmemory 1",
+        ],
+    );
+    assert_eq!(got[2], Frame::ok());
+    assert!(rig.engine.keyspace().is_empty());
+}

@@ -109,8 +109,9 @@ impl Engine {
         self.deliver(deliveries, need);
     }
 
-    /// Evicts keys while the estimate is above `limit`; whether it still is.
-    fn evict_to(&mut self, limit: u64) -> bool {
+    /// Evicts keys while the estimate is above `limit`; whether it still is. CONFIG SET
+    /// maxmemory runs it at once too, as Redis's `updateMaxmemory`.
+    pub(super) fn evict_to(&mut self, limit: u64) -> bool {
         let mut used = self.used_memory_bytes();
         let (policy, samples) = (self.config.memory.policy, self.config.memory.samples);
         while used > limit {
