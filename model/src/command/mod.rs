@@ -142,6 +142,11 @@ pub fn set_notify_flags(shared: &mut Shared, flags: u32) {
     shared.notify_flags = flags;
 }
 
+/// Before a command: whether used memory is above `maxmemory` (scripts read it).
+pub fn set_pre_command_oom(shared: &mut Shared, oom: bool) {
+    shared.pre_command_oom = oom;
+}
+
 /// A connection closed: forget its WATCHes.
 pub fn client_closed(shared: &mut Shared, client_id: u64) {
     shared.watches.forget(client_id);

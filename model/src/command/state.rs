@@ -83,6 +83,10 @@ pub struct Shared {
     pub(crate) pubsub: PubSub,
     /// `notify-keyspace-events` as flags (`notify.rs`); the engine keeps it in step.
     pub(crate) notify_flags: u32,
+    /// Redis's `pre_command_oom_state`: used memory was above `maxmemory` when the running
+    /// command started (set by the engine), so a script may not start writing with a
+    /// `denyoom` command.
+    pub(crate) pre_command_oom: bool,
 }
 
 /// Inputs every command sees.

@@ -231,3 +231,28 @@ fn min_replicas_to_write_refuses_writes_without_replicas() {
     );
     assert_eq!(got[5], Frame::ok());
 }
+
+/// A script may not start writing with a denyoom command over `maxmemory` (EVAL itself runs).
+#[test]
+fn scripts_refuse_their_first_denyoom_write_over_maxmemory() {
+    let mut rig = debug_rig();
+    let got = replies(
+        &mut rig,
+        &[
+            "CONFIG SET maxmemory 1",
+            "EVAL return(redis.call('get','x')) 0",
+        ],
+    );
+    assert_eq!(got[1], Frame::Null);
+    rig.engine.handle_command(
+        rig.now_ms,
+        1,
+        vec!["EVAL".into(), "redis.call('set','x',1)".into(), "0".into()],
+    );
+    rig.settle();
+    let got = rig.take_replies();
+    assert!(
+        matches!(&got[0], Frame::Error(e) if e.starts_with("OOM command not allowed")),
+        "{got:?}"
+    );
+}

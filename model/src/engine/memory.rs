@@ -64,10 +64,9 @@ impl Engine {
     ) -> Option<Frame> {
         let limit = self.config.memory.maxmemory_bytes;
         let entry = entry?;
-        if limit == 0 {
-            return None;
-        }
-        if !self.evict_to(limit) {
+        let over = limit > 0 && self.evict_to(limit);
+        command::set_pre_command_oom(&mut self.shared, over);
+        if !over {
             return None;
         }
         let session = self.clients.session(client);
