@@ -216,10 +216,6 @@ impl EvictionPolicy {
 pub struct MemoryConfig {
     /// `maxmemory`; 0 is no limit.
     pub maxmemory_bytes: u64,
-    /// `min-replicas-to-write` / `min-replicas-max-lag`: writes need this many replicas that
-    /// answered within the lag (0 for either: no requirement).
-    pub min_replicas_to_write: u64,
-    pub min_replicas_max_lag_s: u64,
     pub policy: EvictionPolicy,
     /// `maxmemory-samples`: keys looked at per eviction.
     pub samples: u64,
@@ -229,8 +225,6 @@ impl Default for MemoryConfig {
     fn default() -> Self {
         MemoryConfig {
             maxmemory_bytes: 0,
-            min_replicas_to_write: 0,
-            min_replicas_max_lag_s: 10,
             policy: EvictionPolicy::NoEviction,
             samples: 5,
         }
@@ -452,14 +446,6 @@ impl Config {
             ("maxmemory-policy", memory.policy.as_str().to_string()),
             ("maxmemory-samples", memory.samples.to_string()),
             (
-                "min-replicas-to-write",
-                memory.min_replicas_to_write.to_string(),
-            ),
-            (
-                "min-replicas-max-lag",
-                memory.min_replicas_max_lag_s.to_string(),
-            ),
-            (
                 "enable-debug-command",
                 self.enable_debug_command.as_str().to_string(),
             ),
@@ -505,18 +491,6 @@ impl Config {
                     .ok_or_else(|| {
                         "argument(s) must be one of the following: no, yes, local".to_string()
                     })
-            }
-            "min-replicas-to-write" | "min-replicas-max-lag" => {
-                let n: u64 = match value.parse() {
-                    Ok(n) if n <= i32::MAX as u64 => n,
-                    _ => return Some(Err("argument couldn't be parsed into an integer".into())),
-                };
-                if name == "min-replicas-to-write" {
-                    self.memory.min_replicas_to_write = n;
-                } else {
-                    self.memory.min_replicas_max_lag_s = n;
-                }
-                Ok(())
             }
             "notify-keyspace-events" => {
                 crate::keyspace_events::parse_flags(value).map(|f| self.notify_keyspace_events = f)

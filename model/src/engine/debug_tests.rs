@@ -199,39 +199,6 @@ fn config_set_maxmemory_evicts_at_once() {
     assert!(rig.engine.keyspace().is_empty());
 }
 
-/// `min-replicas-to-write`: with no replica, writes and an EXEC holding one are refused.
-#[test]
-fn min_replicas_to_write_refuses_writes_without_replicas() {
-    let mut rig = debug_rig();
-    let got = replies(&mut rig, &["SET x 1", "MULTI", "INCR x"]);
-    assert_eq!(got[2], Frame::Simple("QUEUED".into()));
-    rig.send(2, "CONFIG SET min-replicas-to-write 2");
-    let got = replies(
-        &mut rig,
-        &[
-            "EXEC",
-            "GET x",
-            "SET x 2",
-            "CONFIG SET min-replicas-to-write 0",
-            "SET x 3",
-        ],
-    );
-    assert_eq!(
-        got[1],
-        Frame::error("EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.")
-    );
-    assert_eq!(
-        got[2],
-        Frame::Bulk("1".into()),
-        "the INCR did not run; reads are served"
-    );
-    assert_eq!(
-        got[3],
-        Frame::error("NOREPLICAS Not enough good replicas to write.")
-    );
-    assert_eq!(got[5], Frame::ok());
-}
-
 /// A script may not start writing with a denyoom command over `maxmemory` (EVAL itself runs).
 #[test]
 fn scripts_refuse_their_first_denyoom_write_over_maxmemory() {

@@ -16,9 +16,6 @@ use crate::resp::Frame;
 use super::clients::{ClientId, ClientInfo};
 use super::Engine;
 
-/// Redis's `shared.noreplicaserr`.
-const NO_REPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
-
 /// Redis's `shared.oomerr`.
 pub(super) const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
@@ -94,44 +91,6 @@ impl Engine {
             session.flag_transaction();
         }
         Some(Frame::error(OOM_ERROR))
-    }
-
-    /// Redis's `checkGoodReplicasStatus` refusal: with `min-replicas-to-write` set, a write (or
-    /// an EXEC holding one, whose transaction is then discarded) needs that many good replicas.
-    /// This build serves no replicas, so it has none.
-    pub(super) fn replicas_refusal(
-        &mut self,
-        client: ClientId,
-        entry: Option<&Command>,
-    ) -> Option<Frame> {
-        let memory = &self.config.memory;
-        let entry = entry?;
-        let good_replicas = 0;
-        if memory.min_replicas_to_write == 0
-            || memory.min_replicas_max_lag_s == 0
-            || good_replicas >= memory.min_replicas_to_write
-        {
-            return None;
-        }
-        let session = self.clients.session(client);
-        let queued_write = session
-            .and_then(|s| s.multi.as_ref())
-            .is_some_and(|m| (m.queued.iter()).any(|q| command::entry(q.command).is_write()));
-        if entry.name == "exec" && queued_write {
-            if let Some(session) = self.clients.session_mut(client) {
-                super::requests::discard(session, &mut self.keyspace, &mut self.shared);
-            }
-            return Some(Frame::error(format!(
-                "EXECABORT Transaction discarded because of: {NO_REPLICAS}"
-            )));
-        }
-        if !entry.is_write() {
-            return None;
-        }
-        if let Some(session) = self.clients.session_mut(client) {
-            session.flag_transaction();
-        }
-        Some(Frame::error(NO_REPLICAS))
     }
 
     /// `expired` or `evicted` notifications of keys removed outside a command (each `DEL`).

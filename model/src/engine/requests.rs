@@ -230,9 +230,6 @@ impl Engine {
         if let Some(frame) = self.memory_refusal(client, entry) {
             return Some(frame);
         }
-        if let Some(frame) = self.replicas_refusal(client, entry) {
-            return Some(frame);
-        }
         let message = self.write_denial()?;
         let name = entry.map_or("", |e| e.name);
         if name == "exec" && self.queued_write(client) {
