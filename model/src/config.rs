@@ -167,6 +167,8 @@ pub struct Config {
     pub enable_debug_command: DebugAccess,
     /// Replication (master side): backlog, diskless sync, pings, WAIT's neighbours.
     pub repl: crate::repl_config::ReplConfig,
+    /// `notify-keyspace-events` as flags (`keyspace_events.rs`); 0 is none.
+    pub notify_keyspace_events: u32,
 }
 
 /// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
@@ -286,6 +288,7 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             enable_debug_command: DebugAccess::No,
             repl: crate::repl_config::ReplConfig::default(),
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -460,6 +463,10 @@ impl Config {
                 "enable-debug-command",
                 self.enable_debug_command.as_str().to_string(),
             ),
+            (
+                "notify-keyspace-events",
+                crate::keyspace_events::format_flags(self.notify_keyspace_events),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -498,6 +505,9 @@ impl Config {
                     .ok_or_else(|| {
                         "argument(s) must be one of the following: no, yes, local".to_string()
                     })
+            }
+            "notify-keyspace-events" => {
+                crate::keyspace_events::parse_flags(value).map(|f| self.notify_keyspace_events = f)
             }
             _ => return None,
         };

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod functions;
 pub mod io;
 pub mod keyspace;
+pub mod keyspace_events;
 pub mod rdb;
 pub mod repl_config;
 pub mod resp;

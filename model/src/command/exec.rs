@@ -11,6 +11,7 @@
 use bytes::Bytes;
 
 use super::index::{self, Run};
+use super::notify;
 use super::reply;
 use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
 use crate::keyspace::{Entry, Keyspace, Value};
@@ -53,6 +54,9 @@ pub(crate) struct Exec<'a> {
     depth: u32,
     /// A blocking command's request to park the client.
     block: Option<Block>,
+    /// Keys the running `call` changed, and collections it emptied (keyspace notifications).
+    changed_keys: Vec<(usize, Bytes)>,
+    emptied_keys: Vec<(usize, Bytes)>,
 }
 
 impl<'a> Exec<'a> {
@@ -79,6 +83,8 @@ impl<'a> Exec<'a> {
             deliveries: Vec::new(),
             depth: 0,
             block: None,
+            changed_keys: Vec::new(),
+            emptied_keys: Vec::new(),
         }
     }
 
@@ -132,7 +138,9 @@ impl<'a> Exec<'a> {
         let expired = self.ks.dbs[db].get(key).is_some_and(|e| self.is_expired(e));
         if expired {
             self.ks.dbs[db].remove(key);
-            self.touch(db, key);
+            let exists = self.ks.dbs[db].contains(key);
+            self.shared.watches.touch(db, key, exists);
+            self.notify(notify::EXPIRED, "expired", db, key);
             self.propagate(db, vec![DEL, key.clone()]);
         }
         expired
@@ -176,6 +184,7 @@ impl<'a> Exec<'a> {
             .is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.elements() == 0);
         if empty {
             self.ks.dbs[db].remove(key);
+            self.emptied_keys.push((db, key.clone()));
         }
         self.touch(db, key);
     }
@@ -196,7 +205,9 @@ impl<'a> Exec<'a> {
     /// expired previous value was already deleted and propagated.
     pub(crate) fn store(&mut self, key: &Bytes, entry: Entry) {
         let db = self.db();
-        self.ks.dbs[db].insert(key.clone(), entry);
+        if self.ks.dbs[db].insert(key.clone(), entry).is_none() {
+            self.notify(notify::NEW, "new", db, key);
+        }
         self.touch(db, key);
     }
 
@@ -210,13 +221,51 @@ impl<'a> Exec<'a> {
         existed
     }
 
-    /// Redis's `signalModifiedKey`, after the change.
+    /// Redis's `signalModifiedKey`, after the change; the running command's event will be
+    /// raised on the key.
     pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
         if !self.shared.watches.any() {
             return; // nobody watches: skip the lookup
         }
         let exists = self.ks.dbs[db].contains(key);
         self.shared.watches.touch(db, key, exists);
+        if !self.changed_keys.iter().any(|(d, k)| *d == db && k == key) {
+            self.changed_keys.push((db, key.clone()));
+        }
+    }
+
+    /// Redis's `notifyKeyspaceEvent` (nothing while loading: no client is listening).
+    pub(crate) fn notify(&mut self, class: u32, event: &str, db: usize, key: &Bytes) {
+        if self.shared.notify_flags & class == 0 || self.ctx.loading {
+            return;
+        }
+        let deliveries = notify::deliveries(self.shared, class, event, db, key);
+        self.deliveries.extend(deliveries);
+    }
+
+    /// After a command ran: its event on each key it changed, then `del` for each collection
+    /// it emptied.
+    fn notify_changes(&mut self, command: &Command, argv: &[Bytes]) {
+        let mut changed = std::mem::take(&mut self.changed_keys);
+        let emptied = std::mem::take(&mut self.emptied_keys);
+        if self.shared.notify_flags == 0 || matches!(command.run, Run::Control(_)) {
+            return;
+        }
+        let class = notify::class_of(command.docs.group);
+        let own_db = self.db();
+        let is_first = |db: usize, key: &Bytes| argv.get(1) == Some(key) && db == own_db;
+        // The command's first key first (RENAME: `rename_from` before `rename_to`, as Redis).
+        changed.sort_by_key(|(db, key)| !is_first(*db, key));
+        for (db, key) in &changed {
+            let first = is_first(*db, key);
+            self.notify(class, notify::event_of(command.name, first), *db, key);
+            if notify::sets_expiry(command.name, argv) {
+                self.notify(notify::GENERIC, "expire", *db, key);
+            }
+        }
+        for (db, key) in &emptied {
+            self.notify(notify::GENERIC, "del", *db, key);
+        }
     }
 
     pub(crate) fn add_dirty(&mut self, n: u64) {
@@ -314,9 +363,17 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
         std::mem::take(&mut x.force),
         std::mem::take(&mut x.prevent),
     );
+    let outer_keys = (
+        std::mem::take(&mut x.changed_keys),
+        std::mem::take(&mut x.emptied_keys),
+    );
     x.depth += 1;
     let reply = run(x, argv);
     x.depth -= 1;
+    if x.dirty > dirty_before {
+        x.notify_changes(command, argv);
+    }
+    (x.changed_keys, x.emptied_keys) = outer_keys;
     // Control commands never propagate themselves: EXEC's queued commands already did.
     let control = matches!(command.run, Run::Control(_));
     if (x.dirty > dirty_before || x.force) && !control && !x.prevent {

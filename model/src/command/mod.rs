@@ -36,6 +36,7 @@ mod lcs;
 mod list;
 mod list_block;
 mod list_move;
+mod notify;
 mod num;
 mod object;
 mod pubsub;
@@ -91,6 +92,7 @@ pub use exec::{Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
+pub use notify::removed_key_deliveries;
 pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
 pub(crate) use script::load_libraries;
 pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
@@ -140,6 +142,16 @@ pub fn execute_resolved(
 /// Whether the command layer runs the command: what the AOF may hold.
 pub fn is_data(id: CommandId) -> bool {
     matches!(entry(id).run, Run::Data(_) | Run::Control(_))
+}
+
+/// CONFIG SET notify-keyspace-events (or the start): the flags commands notify by.
+pub fn set_notify_flags(shared: &mut Shared, flags: u32) {
+    shared.notify_flags = flags;
+}
+
+/// Before a command: whether used memory is above `maxmemory` (scripts read it).
+pub fn set_pre_command_oom(shared: &mut Shared, oom: bool) {
+    shared.pre_command_oom = oom;
 }
 
 /// A connection closed: forget its WATCHes.

@@ -84,6 +84,12 @@ pub struct Shared {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS 1: scripts may call `noscript` commands (Redis's test
     /// hook for calling DEBUG from a script).
     pub(crate) deny_scripts_disabled: bool,
+    /// `notify-keyspace-events` as flags (`notify.rs`); the engine keeps it in step.
+    pub(crate) notify_flags: u32,
+    /// Redis's `pre_command_oom_state`: used memory was above `maxmemory` when the running
+    /// command started (set by the engine), so a script may not start writing with a
+    /// `denyoom` command.
+    pub(crate) pre_command_oom: bool,
 }
 
 /// Inputs every command sees.

@@ -173,6 +173,10 @@ impl Engine {
         let threshold = self.keyspace.limits.list_packed_threshold_bytes;
         self.keyspace.limits = self.config.encodings;
         self.keyspace.limits.list_packed_threshold_bytes = threshold;
+        command::set_notify_flags(&mut self.shared, self.config.notify_keyspace_events);
+        if self.config.memory.maxmemory_bytes > 0 {
+            self.evict_to(self.config.memory.maxmemory_bytes);
+        }
         match (was, wants) {
             (false, true) => {
                 if let Err(reason) = self.enable_aof(now_ms) {

@@ -182,3 +182,44 @@ fn allkeys_random_evicts_until_under_the_limit() {
     assert!(rig.engine.keyspace().len() < 50);
     assert!(rig.engine.stats().evicted_keys > 0);
 }
+
+/// CONFIG SET maxmemory evicts at once (Redis's `updateMaxmemory`), before any later command.
+#[test]
+fn config_set_maxmemory_evicts_at_once() {
+    let mut rig = debug_rig();
+    let got = replies(
+        &mut rig,
+        &[
+            "SET foo bar",
+            "CONFIG SET maxmemory-policy allkeys-lru",
+            "CONFIG SET maxmemory 1",
+        ],
+    );
+    assert_eq!(got[2], Frame::ok());
+    assert!(rig.engine.keyspace().is_empty());
+}
+
+/// A script may not start writing with a denyoom command over `maxmemory` (EVAL itself runs).
+#[test]
+fn scripts_refuse_their_first_denyoom_write_over_maxmemory() {
+    let mut rig = debug_rig();
+    let got = replies(
+        &mut rig,
+        &[
+            "CONFIG SET maxmemory 1",
+            "EVAL return(redis.call('get','x')) 0",
+        ],
+    );
+    assert_eq!(got[1], Frame::Null);
+    rig.engine.handle_command(
+        rig.now_ms,
+        1,
+        vec!["EVAL".into(), "redis.call('set','x',1)".into(), "0".into()],
+    );
+    rig.settle();
+    let got = rig.take_replies();
+    assert!(
+        matches!(&got[0], Frame::Error(e) if e.starts_with("OOM command not allowed")),
+        "{got:?}"
+    );
+}

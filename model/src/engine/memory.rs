@@ -61,10 +61,9 @@ impl Engine {
     ) -> Option<Frame> {
         let limit = self.config.memory.maxmemory_bytes;
         let entry = entry?;
-        if limit == 0 {
-            return None;
-        }
-        if !self.evict_to(limit) {
+        let over = limit > 0 && self.evict_to(limit);
+        command::set_pre_command_oom(&mut self.shared, over);
+        if !over {
             return None;
         }
         let session = self.clients.session(client);
@@ -94,8 +93,24 @@ impl Engine {
         Some(Frame::error(OOM_ERROR))
     }
 
-    /// Evicts keys while the estimate is above `limit`; whether it still is.
-    fn evict_to(&mut self, limit: u64) -> bool {
+    /// `expired` or `evicted` notifications of keys removed outside a command (each `DEL`).
+    pub(super) fn notify_removed(&mut self, dels: &[command::Propagated], evicted: bool) {
+        if self.shared.notify_flags == 0 {
+            return;
+        }
+        let mut deliveries = Vec::new();
+        for del in dels {
+            let key = &del.argv[1];
+            let found = command::removed_key_deliveries(&self.shared, evicted, del.db, key);
+            deliveries.extend(found);
+        }
+        let need = self.need_now();
+        self.deliver(deliveries, need);
+    }
+
+    /// Evicts keys while the estimate is above `limit`; whether it still is. CONFIG SET
+    /// maxmemory runs it at once too, as Redis's `updateMaxmemory`.
+    pub(super) fn evict_to(&mut self, limit: u64) -> bool {
         let mut used = self.used_memory_bytes();
         let (policy, samples) = (self.config.memory.policy, self.config.memory.samples);
         while used > limit {
@@ -112,6 +127,7 @@ impl Engine {
             if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
                 log.log(del.db, &del.argv);
             }
+            self.notify_removed(std::slice::from_ref(&del), true);
             used = used.saturating_sub(freed);
         }
         false

@@ -136,10 +136,12 @@ impl Engine {
     pub fn new(config: Config, now_ms: u64) -> Engine {
         let mut out = Outbox::default();
         let startup = Startup::begin(&config, &mut out);
+        let mut shared = Shared::default();
+        command::set_notify_flags(&mut shared, config.notify_keyspace_events);
         Engine {
             phase: Phase::Loading,
             keyspace: Keyspace::with_limits(config.databases, config.encodings),
-            shared: Shared::default(),
+            shared,
             clients: Clients::default(),
             startup,
             aof: AofWriter::default(),
@@ -317,6 +319,7 @@ impl Engine {
                 }
             }
             self.repl_feed_writes(&expired);
+            self.notify_removed(&expired, false);
         }
         if self.phase == Phase::Running {
             self.repl_cron(now_ms);

@@ -244,7 +244,7 @@ impl Engine {
 
     /// Queues Pub/Sub messages for their subscribers, each in its own protocol, with the log
     /// requirement of the command that published them (ahead of that command's own reply).
-    fn deliver(&mut self, deliveries: Vec<(u64, Frame)>, need: Need) {
+    pub(super) fn deliver(&mut self, deliveries: Vec<(u64, Frame)>, need: Need) {
         for (client, frame) in deliveries {
             if self.clients.killed.contains(&client) {
                 continue;

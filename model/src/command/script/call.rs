@@ -54,6 +54,10 @@ pub(crate) fn script_call(
         if let Some(denial) = &x.ctx.write_denial {
             return Err(denial.clone());
         }
+        // Redis's `scriptVerifyOOM`: only before the script's first write.
+        if x.shared.pre_command_oom && command.flags.contains(Flags::DENYOOM) {
+            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+        }
     }
     flags.wrote |= writes;
     Ok(exec::call(x, command, argv))
