@@ -33,7 +33,7 @@ const PINNED: &[(&str, usize)] = &[
     ("always-rewrite-no-preamble", 463840),
     ("always-flushall-bgsave", 25700),
     ("always-toggle-aof", 21617),
-    ("everysec-toggle-aof", 89305),
+    ("everysec-toggle-aof", 91564),
     ("always-upgrade", 6247),
     ("no-shutdown-families", 4798),
     ("always-multi-every-byte", 7996),

@@ -224,12 +224,13 @@ impl<'a> Exec<'a> {
     /// Redis's `signalModifiedKey`, after the change; the running command's event will be
     /// raised on the key.
     pub(crate) fn touch(&mut self, db: usize, key: &Bytes) {
-        if !self.shared.watches.any() {
-            return; // nobody watches: skip the lookup
+        // Each half only when someone listens: the fast path of a plain SET pays for neither.
+        if self.shared.watches.any() {
+            let exists = self.ks.dbs[db].contains(key);
+            self.shared.watches.touch(db, key, exists);
         }
-        let exists = self.ks.dbs[db].contains(key);
-        self.shared.watches.touch(db, key, exists);
-        if !self.changed_keys.iter().any(|(d, k)| *d == db && k == key) {
+        let recorded = || self.changed_keys.iter().any(|(d, k)| *d == db && k == key);
+        if self.shared.notify_flags != 0 && !recorded() {
             self.changed_keys.push((db, key.clone()));
         }
     }
