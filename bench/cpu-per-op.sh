@@ -26,36 +26,14 @@ fi
 mkdir -p "$BENCH_DIR"
 TICKS=$(getconf CLK_TCK)
 
-SERVER_PID=""
-SERVER_DIR=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$SERVER_DIR" ]; then rm -rf "$SERVER_DIR" "$SERVER_DIR.log"; fi
-}
-trap cleanup EXIT
-
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 20000))
-    if ! redis-cli -p "$port" ping >/dev/null 2>&1; then echo "$port"; return; fi
-  done
-}
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# shellcheck source=bench/server-lib.sh
+. "$ROOT/bench/server-lib.sh"
 
 # measure LABEL BINARY TEST PIPELINE N: prints one table row.
 measure() {
   local label=$1 binary=$2 test=$3 pipeline=$4 n=$5 port t0 t1 rps
-  port=$(free_port)
-  SERVER_DIR=$(mktemp -d "$BENCH_DIR/cpu.XXXXXX")
-  "$binary" --port "$port" --bind 127.0.0.1 --dir "$SERVER_DIR" --appendonly yes \
-    --appendfsync "$POLICY" --save "" >"$SERVER_DIR.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then break; fi
-    sleep 0.05
-  done
+  start_server_at cpu "$binary" "$POLICY"
+  port=$PORT
   if [ "$test" = get ]; then
     redis-benchmark -p "$port" -r "$KEYSPACE" -t set -n $((2 * KEYSPACE)) -c 50 -P 16 -q >/dev/null
   fi
@@ -63,11 +41,7 @@ measure() {
   rps=$(timeout 600 redis-benchmark -p "$port" -r "$KEYSPACE" --csv -t "$test" -n "$n" -c 50 \
     -P "$pipeline" | tr -d '"' | awk -F, 'NR > 1 { print $2 }')
   t1=$(cpu_ticks "$SERVER_PID")
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$SERVER_DIR" "$SERVER_DIR.log"
-  SERVER_PID=""
-  SERVER_DIR=""
+  stop_server_at
   awk -v l="$label" -v t="${test^^} -c 50 -P $pipeline" -v a="$t0" -v b="$t1" -v n="$n" \
     -v k="$TICKS" -v r="$rps" \
     'BEGIN { printf "%-14s %-16s %10.2f %12.0f\n", l, t, (b - a) / k * 1e6 / n, r }'

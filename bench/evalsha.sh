@@ -19,36 +19,14 @@ fi
 mkdir -p "$BENCH_DIR"
 TICKS=$(getconf CLK_TCK)
 SCRIPT="return redis.call('SET', KEYS[1], ARGV[1])"
-SERVER_PID=""
-SERVER_DIR=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$SERVER_DIR" ]; then rm -rf "$SERVER_DIR" "$SERVER_DIR.log"; fi
-}
-trap cleanup EXIT
-
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 20000))
-    if ! redis-cli -p "$port" ping >/dev/null 2>&1; then echo "$port"; return; fi
-  done
-}
-
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# shellcheck source=bench/server-lib.sh
+. "$ROOT/bench/server-lib.sh"
 
 # measure LABEL BINARY: prints one table row.
 measure() {
   local label=$1 binary=$2 port sha t0 t1 rps
-  port=$(free_port)
-  SERVER_DIR=$(mktemp -d "$BENCH_DIR/evalsha.XXXXXX")
-  "$binary" --port "$port" --bind 127.0.0.1 --dir "$SERVER_DIR" --appendonly yes \
-    --appendfsync "$POLICY" --save "" >"$SERVER_DIR.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 200); do
-    if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then break; fi
-    sleep 0.05
-  done
+  start_server_at evalsha "$binary" "$POLICY"
+  port=$PORT
   sha=$(redis-cli -p "$port" script load "$SCRIPT")
   t0=$(cpu_ticks "$SERVER_PID")
   rps=$(redis-benchmark -p "$port" -c 50 -P 1 -n "$N" -r 100000 -q \
@@ -56,11 +34,7 @@ measure() {
   t1=$(cpu_ticks "$SERVER_PID")
   awk -v l="$label" -v r="$rps" -v d=$((t1 - t0)) -v t="$TICKS" -v n="$N" \
     'BEGIN { printf "| %s | %.0f | %.2f |\n", l, r, d / t * 1e6 / n }'
-  kill -9 "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
-  rm -rf "$SERVER_DIR" "$SERVER_DIR.log"
-  SERVER_PID=""
-  SERVER_DIR=""
+  stop_server_at
 }
 
 echo "EVALSHA one-SET script, -c 50 -P 1, appendfsync $POLICY, n=$N"
