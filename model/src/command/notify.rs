@@ -11,11 +11,8 @@
 
 use bytes::Bytes;
 
-use super::glob::string_match;
 use super::index::Group;
-use super::reply;
 use super::state::Shared;
-use super::subscriptions::Kind;
 pub(crate) use crate::keyspace_events::*;
 use crate::resp::Frame;
 
@@ -100,26 +97,7 @@ pub(crate) fn deliveries(
 
 /// PUBLISH's fan-out, without a client.
 fn publish(shared: &Shared, channel: &Bytes, message: &Bytes, out: &mut Vec<(u64, Frame)>) {
-    let pubsub = &shared.pubsub;
-    if let Some(subscribers) = pubsub.by_name[Kind::Channel.index()].get(channel) {
-        let frame = Frame::Push(vec![
-            reply::bulk_str("message"),
-            reply::bulk(channel),
-            reply::bulk(message),
-        ]);
-        out.extend(subscribers.iter().map(|&c| (c, frame.clone())));
-    }
-    for (pattern, subscribers) in &pubsub.by_name[Kind::Pattern.index()] {
-        if string_match(pattern, channel) {
-            let frame = Frame::Push(vec![
-                reply::bulk_str("pmessage"),
-                reply::bulk(pattern),
-                reply::bulk(channel),
-                reply::bulk(message),
-            ]);
-            out.extend(subscribers.iter().map(|&c| (c, frame.clone())));
-        }
-    }
+    out.extend(shared.pubsub.fan_out(channel, message));
 }
 
 /// Notifications of keys removed outside a command (active expiry, eviction), for the engine.

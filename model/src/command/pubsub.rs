@@ -94,27 +94,7 @@ pub(crate) fn sunsubscribe(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 /// PUBLISH channel message: the number of clients that received it (each pattern match counts).
 pub(crate) fn publish(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let (channel, message) = (&argv[1], &argv[2]);
-    let pubsub = &x.shared.pubsub;
-    let mut deliveries = Vec::new();
-    if let Some(subscribers) = pubsub.by_name[Kind::Channel.index()].get(channel) {
-        let frame = Frame::Push(vec![
-            reply::bulk_str("message"),
-            reply::bulk(channel),
-            reply::bulk(message),
-        ]);
-        deliveries.extend(subscribers.iter().map(|&c| (c, frame.clone())));
-    }
-    for (pattern, subscribers) in &pubsub.by_name[Kind::Pattern.index()] {
-        if string_match(pattern, channel) {
-            let frame = Frame::Push(vec![
-                reply::bulk_str("pmessage"),
-                reply::bulk(pattern),
-                reply::bulk(channel),
-                reply::bulk(message),
-            ]);
-            deliveries.extend(subscribers.iter().map(|&c| (c, frame.clone())));
-        }
-    }
+    let deliveries = x.shared.pubsub.fan_out(channel, message);
     let received = deliveries.len() as i64;
     x.deliver(deliveries);
     Frame::Integer(received)

@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
+use super::glob::string_match;
+use super::reply;
+use crate::resp::Frame;
+
 /// The three namespaces of 7.0: channels, patterns, shard channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -42,6 +46,32 @@ pub(crate) struct PubSub {
 }
 
 impl PubSub {
+    /// A message on `channel` as each subscriber receives it: a `message` push for the channel's
+    /// subscribers, a `pmessage` push per matching pattern (PUBLISH and keyspace notifications).
+    pub(crate) fn fan_out(&self, channel: &Bytes, message: &Bytes) -> Vec<(u64, Frame)> {
+        let mut out = Vec::new();
+        if let Some(subscribers) = self.by_name[Kind::Channel.index()].get(channel) {
+            let frame = Frame::Push(vec![
+                reply::bulk_str("message"),
+                reply::bulk(channel),
+                reply::bulk(message),
+            ]);
+            out.extend(subscribers.iter().map(|&c| (c, frame.clone())));
+        }
+        for (pattern, subscribers) in &self.by_name[Kind::Pattern.index()] {
+            if string_match(pattern, channel) {
+                let frame = Frame::Push(vec![
+                    reply::bulk_str("pmessage"),
+                    reply::bulk(pattern),
+                    reply::bulk(channel),
+                    reply::bulk(message),
+                ]);
+                out.extend(subscribers.iter().map(|&c| (c, frame.clone())));
+            }
+        }
+        out
+    }
+
     /// Subscriptions of `client` that make it a Pub/Sub client: channels and patterns
     /// (Redis's `clientSubscriptionsCount`), and shard channels apart.
     pub(crate) fn counts(&self, client: u64) -> (usize, usize, usize) {
