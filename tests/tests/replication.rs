@@ -307,14 +307,11 @@ fn info_replication_and_role_match_redis_field_for_field() {
             replication_shape(&mut master),
             shape(&call(&mut master, &["ROLE"])),
         ));
-        // WAIT returns once the replica acknowledged this client's write (GETACK asks it).
+        // WAIT returns once the real replica acknowledged this client's write. That a blocked
+        // WAIT sends GETACK is the engine test `wait_counts_acknowledged_replicas`'s to show:
+        // a wall-clock bound here failed on a loaded 2-core CI machine.
         call(&mut master, &["SET", "w", "1"]);
-        let started = Instant::now();
         assert_eq!(call(&mut master, &["WAIT", "1", "5000"]), Frame::Integer(1));
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "WAIT waited for the 1 s ACK"
-        );
         replicas.push(replica);
     }
     assert_eq!(
