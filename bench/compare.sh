@@ -36,22 +36,8 @@ cargo build --release --locked -q -p durakv-tests --bin fdatasync-rate
 PROBE=$ROOT/target/release/fdatasync-rate
 mkdir -p "$BENCH_DIR"
 
-SERVER_PID=""
-SERVER_DIR=""
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill -9 "$SERVER_PID" 2>/dev/null || true; fi
-  if [ -n "$SERVER_DIR" ]; then rm -rf "$SERVER_DIR"; fi
-}
-trap cleanup EXIT
-
-# A port on 127.0.0.1 nothing answers on.
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 20000))
-    if ! redis-cli -p "$port" ping >/dev/null 2>&1; then echo "$port"; return; fi
-  done
-}
+# shellcheck source=bench/server-lib.sh
+. "$ROOT/bench/server-lib.sh"
 
 # start_server KIND POLICY PORT: a fresh directory, identical persistence settings.
 start_server() {
