@@ -100,6 +100,23 @@ impl ServerProcess {
         self.launch()
     }
 
+    /// Starts the process again on the port it had, for peers that know it by address (a
+    /// proxy's server list, a replica's master): retries while the old socket is still bound.
+    pub fn restart_same_port(&mut self) -> Result<(), Exited> {
+        assert!(self.child.is_none(), "restart of a running server");
+        for attempt in 0..20 {
+            self.spawn();
+            match self.wait_ready() {
+                Ok(()) => return Ok(()),
+                Err(exited) if attempt < 19 && exited.stderr.contains("Address already in use") => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(exited) => return Err(exited),
+            }
+        }
+        unreachable!("the loop returns on its last attempt")
+    }
+
     fn launch(&mut self) -> Result<(), Exited> {
         // A free port can be taken between our probe and the server's bind: retry a few times.
         for attempt in 0..5 {
