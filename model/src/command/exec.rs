@@ -96,23 +96,16 @@ impl<'a> Exec<'a> {
     /// Ends the unit: a unit that propagated more than one command is wrapped in
     /// `MULTI`/`EXEC`, in the dbs of its first and last command (`propagatePendingCommands`).
     pub(crate) fn finish(self, reply: Frame) -> Outcome {
+        let mut outcome = self.finish_unwrapped(reply);
+        wrap_transaction(&mut outcome.propagate);
+        outcome
+    }
+
+    /// Ends the unit without the wrapping: a part of an EXEC the engine runs (it wraps).
+    pub(crate) fn finish_unwrapped(self, reply: Frame) -> Outcome {
         let mut props = self.props;
         if self.ctx.loading {
             props.clear();
-        } else if props.len() > 1 {
-            let first = props[0].db;
-            let last = props[props.len() - 1].db;
-            props.insert(
-                0,
-                Propagated {
-                    db: first,
-                    argv: vec![Bytes::from_static(b"MULTI")],
-                },
-            );
-            props.push(Propagated {
-                db: last,
-                argv: vec![Bytes::from_static(b"EXEC")],
-            });
         }
         Outcome {
             reply,
@@ -121,6 +114,14 @@ impl<'a> Exec<'a> {
             deliveries: self.deliveries,
             block: self.block,
         }
+    }
+
+    /// Runs a command queued by MULTI as EXEC runs it: one level down, so it never blocks.
+    pub(crate) fn run_queued(&mut self, queued: &Queued) -> Frame {
+        self.depth += 1;
+        let reply = call(self, self.command(queued.command), &queued.argv);
+        self.depth -= 1;
+        reply
     }
 
     /// The selected database.
@@ -326,6 +327,26 @@ pub(crate) fn string_of(entry: &Entry) -> Result<&Bytes, Frame> {
     match &entry.value {
         Value::Str(b) => Ok(b),
         _ => Err(reply::err(reply::WRONGTYPE)),
+    }
+}
+
+/// Wraps more than one propagated command in `MULTI`/`EXEC`, in the dbs of the first and the
+/// last: what replays them does so as one unit.
+pub fn wrap_transaction(props: &mut Vec<Propagated>) {
+    if props.len() > 1 {
+        let first = props[0].db;
+        let last = props[props.len() - 1].db;
+        props.insert(
+            0,
+            Propagated {
+                db: first,
+                argv: vec![Bytes::from_static(b"MULTI")],
+            },
+        );
+        props.push(Propagated {
+            db: last,
+            argv: vec![Bytes::from_static(b"EXEC")],
+        });
     }
 }
 

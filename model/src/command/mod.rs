@@ -88,7 +88,7 @@ pub fn cached_scripts(shared: &Shared) -> usize {
     shared.scripts.len()
 }
 pub use evict::evict_one;
-pub use exec::{Command, Handler};
+pub use exec::{wrap_transaction, Command, Handler};
 pub use expire::{active_expire, active_expire_sweep};
 pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
@@ -137,6 +137,30 @@ pub fn execute_resolved(
     let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
     let reply = exec::dispatch(&mut x, id, argv);
     x.finish(reply)
+}
+
+/// EXEC of a transaction that holds engine commands, which the engine runs itself: the
+/// checks, then the queue (see `engine/multi_exec.rs`). `Err` is the whole reply.
+pub fn exec_begin(
+    shared: &mut Shared,
+    session: &mut Session,
+    ctx: &Ctx,
+) -> Result<Vec<Queued>, crate::resp::Frame> {
+    transaction::exec_begin(shared, session, ctx)
+}
+
+/// One queued command of the command layer run inside such an EXEC: as EXEC runs it (it may
+/// not block), with what it propagates left unwrapped, for the engine to wrap the whole EXEC.
+pub fn execute_queued(
+    ks: &mut Keyspace,
+    shared: &mut Shared,
+    session: &mut Session,
+    ctx: Ctx,
+    queued: &Queued,
+) -> Outcome {
+    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
+    let reply = x.run_queued(queued);
+    x.finish_unwrapped(reply)
 }
 
 /// Whether the command layer runs the command: what the AOF may hold.

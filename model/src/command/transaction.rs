@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::exec::{call, Exec};
 use super::reply;
-use super::state::Multi;
+use super::state::{Ctx, Multi, Queued, Session, Shared};
 use crate::resp::Frame;
 
 pub(crate) fn multi(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
@@ -22,27 +22,42 @@ pub(crate) fn multi(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
 }
 
 pub(crate) fn exec(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
-    let Some(multi) = x.session.multi.take() else {
-        return reply::err("ERR EXEC without MULTI");
+    let queued = match exec_begin(x.shared, x.session, &x.ctx) {
+        Ok(queued) => queued,
+        Err(frame) => return frame,
     };
-    let client = x.session.client_id;
-    let watches = &mut x.shared.watches;
-    let changed = watches.is_dirty(client)
-        || watches.expired_since_watch(client, x.ctx.now_ms, x.ctx.loading);
-    // Unwatch before running: the transaction's own writes must not dirty it.
-    watches.forget(client);
-    if multi.failed {
-        return reply::err("EXECABORT Transaction discarded because of previous errors.");
-    }
-    if changed {
-        return Frame::NullArray;
-    }
-    let replies = multi
-        .queued
+    let replies = queued
         .iter()
         .map(|queued| call(x, x.command(queued.command), &queued.argv))
         .collect();
     Frame::Array(replies)
+}
+
+/// EXEC's checks: ends the transaction and unwatches; `Err` is the reply when nothing may run
+/// (no MULTI, a command refused while queuing, a watched key changed), else the queue to run.
+pub(crate) fn exec_begin(
+    shared: &mut Shared,
+    session: &mut Session,
+    ctx: &Ctx,
+) -> Result<Vec<Queued>, Frame> {
+    let Some(multi) = session.multi.take() else {
+        return Err(reply::err("ERR EXEC without MULTI"));
+    };
+    let client = session.client_id;
+    let watches = &mut shared.watches;
+    let changed =
+        watches.is_dirty(client) || watches.expired_since_watch(client, ctx.now_ms, ctx.loading);
+    // Unwatch before running: the transaction's own writes must not dirty it.
+    watches.forget(client);
+    if multi.failed {
+        return Err(reply::err(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    if changed {
+        return Err(Frame::NullArray);
+    }
+    Ok(multi.queued)
 }
 
 pub(crate) fn discard(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {

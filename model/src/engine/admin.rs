@@ -295,7 +295,7 @@ impl Engine {
         true
     }
 
-    fn bgsave(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
+    pub(super) fn bgsave(&mut self, now_ms: u64, argv: &[Bytes]) -> Frame {
         match argv {
             [_] => match self.start_snapshot(now_ms, true) {
                 Ok(_) => Frame::Simple("Background saving started".to_string()),

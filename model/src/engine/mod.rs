@@ -54,6 +54,7 @@ mod debug_types;
 mod event;
 mod info;
 mod memory;
+mod multi_exec;
 mod outbox;
 mod phase;
 mod procedure;
@@ -559,6 +560,8 @@ mod blocking_tests;
 mod client_tests;
 #[cfg(test)]
 mod debug_tests;
+#[cfg(test)]
+mod multi_exec_tests;
 #[cfg(test)]
 mod repl_tests;
 #[cfg(test)]

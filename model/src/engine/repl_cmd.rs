@@ -304,7 +304,7 @@ impl Engine {
     }
 
     /// ROLE on a master: `master`, the offset, and each online replica's ip, port and offset.
-    fn role(&self) -> Frame {
+    pub(super) fn role(&self) -> Frame {
         let replicas = (self.repl.peers.iter())
             .filter(|(_, p)| p.state == Some(SyncState::Online))
             .map(|(&client, p)| {
@@ -395,7 +395,7 @@ impl Engine {
 
 /// REPLICAOF / SLAVEOF: `NO ONE` on a master is `+OK` (nothing to change); following another
 /// server is the replica side, which durakv does not have yet.
-fn replicaof(argv: &[Bytes]) -> Frame {
+pub(super) fn replicaof(argv: &[Bytes]) -> Frame {
     let no_one = argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one");
     if no_one {
         return Frame::ok();

@@ -22,7 +22,7 @@ use super::Engine;
 
 /// What a propagated command is logged as: itself, except under the known-bad designs the
 /// model checker must catch (`None`: not logged at all).
-fn logged_form<'a>(
+pub(super) fn logged_form<'a>(
     mutation: Mutation,
     sent: &'a [Bytes],
     propagated: &'a [Bytes],
@@ -132,6 +132,10 @@ impl Engine {
             });
         }
         if let Some(frame) = self.refusal(client, id) {
+            // As Redis's `rejectCommand`: a command refused while queuing fails the transaction.
+            if let Some(session) = self.clients.session_mut(client) {
+                session.flag_transaction();
+            }
             self.answer(client, frame, Need::Nothing);
             return;
         }
@@ -139,22 +143,18 @@ impl Engine {
             Some(entry) if matches!(entry.run, Run::Engine(_) | Run::Connection) => {
                 self.engine_request(now_ms, client, entry, argv)
             }
+            _ if self.is_mixed_exec(client, id) => self.exec_mixed(now_ms, client, argv),
             _ => self.data_request(now_ms, client, id, argv),
         }
     }
 
-    /// An engine or connection command: refused inside MULTI (it changes state outside the
-    /// data set; RESET excepted, which discards the transaction), else run by the engine.
+    /// An engine or connection command: queued inside MULTI (`multi_exec.rs`; RESET excepted,
+    /// which discards the transaction), else run by the engine.
     fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
         let reset = matches!(entry.run, Run::Engine(EngineCommand::Reset));
-        let session = self
-            .clients
-            .session_mut(client)
-            .filter(|s| s.in_multi() && !reset);
-        let frame = if let Some(session) = session {
-            // As Redis does for a refused queued command, EXEC will abort.
-            session.flag_transaction();
-            Frame::error("ERR Command not allowed inside a transaction")
+        let in_multi = self.clients.session(client).is_some_and(|s| s.in_multi());
+        let frame = if in_multi && !reset {
+            self.queue_engine_command(client, entry, argv)
         } else if !entry.arity_ok(argv.len()) {
             Frame::error(command::wrong_arity_text(entry.name))
         } else {
@@ -269,20 +269,24 @@ impl Engine {
         if let Some(frame) = self.memory_refusal(client, entry) {
             return Some(frame);
         }
-        if entry.is_some_and(Command::is_write) {
-            if let Some(frame) = self.replicas_denial() {
-                return Some(frame);
-            }
-        }
-        let message = self.write_denial()?;
         let name = entry.map_or("", |e| e.name);
-        if name == "exec" && self.queued_write(client) {
+        let exec_writes = name == "exec" && self.queued_write(client);
+        let writes = exec_writes || entry.is_some_and(Command::is_write);
+        let norepl = match self.replicas_denial() {
+            Some(Frame::Error(text)) if writes => Some(text),
+            _ => None,
+        };
+        let message = norepl.or_else(|| self.write_denial())?;
+        if exec_writes {
             // As Redis: an EXEC that would write is refused and its transaction discarded.
             let session = self.clients.session_mut(client).expect("in MULTI");
             discard(session, &mut self.keyspace, &mut self.shared);
             return Some(Frame::error(format!(
                 "EXECABORT Transaction discarded because of: {message}"
             )));
+        }
+        if message.starts_with("NOREPLICAS") {
+            return Some(Frame::error(message));
         }
         // As Redis's processCommand: writes and PING are refused while persistence fails.
         let blocked = name == "ping" || entry.is_some_and(Command::is_write);

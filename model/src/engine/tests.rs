@@ -14,7 +14,7 @@ use crate::sim::SimDisk;
 
 pub(super) struct Rig {
     pub(super) engine: Engine,
-    disk: SimDisk,
+    pub(super) disk: SimDisk,
     pub(super) now_ms: u64,
     pending: VecDeque<Effect>,
     pub(super) replies: Vec<(ClientId, Reply)>,
