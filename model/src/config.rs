@@ -157,6 +157,11 @@ pub struct Config {
     pub rdb_save_incremental_fsync: bool,
     /// Settings the runtime owns (port, bind, dir, ...), shown read-only by CONFIG GET.
     pub runtime_settings: Vec<(String, String)>,
+    /// Their defaults, for CONFIG REWRITE (a setting at its default leaves the file; one
+    /// without a default here, such as `dir`, is always written).
+    pub runtime_defaults: Vec<(String, String)>,
+    /// The config file the server started with, absolute, for CONFIG REWRITE (`None`: none).
+    pub config_file: Option<String>,
     pub mutation: Mutation,
     /// The collection encoding thresholds (`hash-max-listpack-entries`, ...); the engine
     /// copies them into the keyspace, where commands and the loader read them.
@@ -283,6 +288,8 @@ impl Default for Config {
             aof_rewrite_incremental_fsync: true,
             rdb_save_incremental_fsync: true,
             runtime_settings: Vec::new(),
+            runtime_defaults: Vec::new(),
+            config_file: None,
             mutation: Mutation::None,
             encodings: crate::types::Limits::default(),
             memory: MemoryConfig::default(),

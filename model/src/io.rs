@@ -28,6 +28,9 @@ pub enum Owner {
     Procedure,
     /// A step of an RDB snapshot.
     Snapshot,
+    /// A step of CONFIG REWRITE (the config file, which may lie outside the server's `dir`:
+    /// its path is absolute).
+    ConfigFile,
 }
 
 /// Identifies one effect: the engine hands out `seq` in increasing order, and `owner` says

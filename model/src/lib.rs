@@ -16,6 +16,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub mod aof;
 pub mod command;
 pub mod config;
+pub mod config_rewrite;
 pub mod engine;
 pub mod functions;
 pub mod io;

@@ -24,6 +24,9 @@ pub struct ServerConfig {
     pub maxclients: u32,
     pub loglevel: String,
     pub protected_mode: bool,
+    /// The config file given first on the command line, absolute (CONFIG REWRITE replaces
+    /// it); `None` without one or when it was read from stdin (`-`).
+    pub config_file: Option<PathBuf>,
     /// The settings the engine's persistence rules read.
     pub engine: Config,
 }
@@ -37,6 +40,7 @@ impl Default for ServerConfig {
             maxclients: 10_000,
             loglevel: "notice".to_string(),
             protected_mode: true,
+            config_file: None,
             engine: Config::default(),
         }
     }
@@ -45,6 +49,16 @@ impl Default for ServerConfig {
 impl ServerConfig {
     /// The runtime's own settings as CONFIG GET shows them (read-only there), with `dir` as
     /// resolved at start.
+    /// Defaults of [`Self::runtime_settings`] for CONFIG REWRITE; `dir` has none, so it is
+    /// always written (as Redis writes its working directory).
+    pub fn runtime_defaults() -> Vec<(String, String)> {
+        let defaults = ServerConfig::default().runtime_settings(std::path::Path::new("."));
+        defaults
+            .into_iter()
+            .filter(|(name, _)| name != "dir")
+            .collect()
+    }
+
     pub fn runtime_settings(&self, dir: &std::path::Path) -> Vec<(String, String)> {
         let bind: Vec<String> = self.bind.iter().map(ToString::to_string).collect();
         let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
@@ -127,6 +141,9 @@ pub fn from_args(args: &[String]) -> Result<Cli, ConfigError> {
             apply_line(&mut config, &mut state, source, line.as_bytes())?;
         }
         rest = &args[1..];
+        if first != "-" {
+            config.config_file = std::path::absolute(first).ok();
+        }
     }
     for (name, values) in group_options(rest)? {
         let mut argv = vec![Bytes::from(name)];

@@ -153,6 +153,8 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
     log_settings(config, &addresses, &dir);
     let mut engine_config = config.engine.clone();
     engine_config.runtime_settings = config.runtime_settings(&dir);
+    engine_config.runtime_defaults = ServerConfig::runtime_defaults();
+    engine_config.config_file = config.config_file.as_ref().map(|p| p.display().to_string());
     Ok(EventLoop {
         poll,
         engine: Engine::new(engine_config, clock_ms()),

@@ -30,6 +30,8 @@ pub struct Exited {
 
 pub struct ServerProcess {
     binary: PathBuf,
+    /// A config file given first on the command line, as `redis-server file.conf --port …`.
+    config_file: Option<PathBuf>,
     dir: PathBuf,
     args: Vec<String>,
     port: u16,
@@ -83,6 +85,7 @@ impl ServerProcess {
     pub fn try_start_binary(binary: &Path, dir: &Path, args: &[&str]) -> Result<Self, Exited> {
         let mut server = ServerProcess {
             binary: binary.to_path_buf(),
+            config_file: None,
             dir: dir.to_path_buf(),
             args: args.iter().map(|a| a.to_string()).collect(),
             port: 0,
@@ -92,6 +95,24 @@ impl ServerProcess {
         };
         server.launch()?;
         Ok(server)
+    }
+
+    /// Starts the server under test with `config_file` first on its command line.
+    pub fn start_with_config(config_file: &Path, dir: &Path, args: &[&str]) -> Self {
+        let mut server = ServerProcess {
+            binary: Self::binary(),
+            config_file: Some(config_file.to_path_buf()),
+            dir: dir.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            port: 0,
+            child: None,
+            log: Arc::new(Mutex::new(Vec::new())),
+            readers: Vec::new(),
+        };
+        if let Err(exited) = server.launch() {
+            panic!("server exited with {}:\n{}", exited.status, exited.stderr);
+        }
+        server
     }
 
     /// Starts the process again (same dir and arguments) after a kill or stop.
@@ -135,6 +156,7 @@ impl ServerProcess {
 
     fn spawn(&mut self) {
         let mut command = Command::new(&self.binary);
+        command.args(&self.config_file);
         command
             .arg("--port")
             .arg(self.port.to_string())

@@ -122,9 +122,6 @@ impl Engine {
                 self.config_set(now_ms, &argv[2..])
             }
             b"RESETSTAT" if argv.len() == 2 => Frame::ok(),
-            b"REWRITE" if argv.len() == 2 => {
-                Frame::error("ERR The server is running without a config file")
-            }
             _ => Frame::error(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
                 String::from_utf8_lossy(sub)

@@ -264,7 +264,10 @@ impl Engine {
     /// under WRITE those that may write or propagate (with EXEC judged by what it queued, as
     /// Redis's `is_may_replicate_command`), and any request behind one already held.
     pub(super) fn must_hold(&self, client: ClientId, id: Option<command::CommandId>) -> bool {
-        if self.clients.is_blocked(client) || self.repl.is_waiting(client) {
+        if self.clients.is_blocked(client)
+            || self.repl.is_waiting(client)
+            || self.is_rewriting_config(client)
+        {
             // A blocked client's later requests wait for its reply (`blocking.rs`).
             return true;
         }

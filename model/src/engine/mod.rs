@@ -49,6 +49,8 @@ mod client_cmd;
 mod client_list;
 mod clients;
 mod completions;
+mod config_file;
+mod config_file_types;
 mod debug;
 mod debug_types;
 mod event;
@@ -130,6 +132,9 @@ pub struct Engine {
     started_ms: u64,
     /// What DEBUG switched (`debug.rs`).
     debug: debug::DebugState,
+    /// The CONFIG REWRITE in flight (`config_file.rs`), and deletes of temporaries it left.
+    config_rewrite: Option<config_file_types::Rewriting>,
+    config_cleanups: u64,
 }
 
 impl Engine {
@@ -159,6 +164,8 @@ impl Engine {
             random: now_ms ^ 0x9e37_79b9_7f4a_7c15,
             started_ms: now_ms,
             debug: debug::DebugState::default(),
+            config_rewrite: None,
+            config_cleanups: 0,
             config,
         }
     }
@@ -356,6 +363,7 @@ impl Engine {
             Owner::AofLog => self.aof.handle_log_io(now_ms, done, &mut self.replies, out),
             Owner::Procedure => self.on_procedure_io(now_ms, done.result),
             Owner::Snapshot => self.on_snapshot_io(now_ms, done.result),
+            Owner::ConfigFile => self.on_config_file_io(now_ms, done.result),
         }
         self.turn_at = Some(now_ms);
     }
@@ -558,6 +566,8 @@ impl Engine {
 mod blocking_tests;
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod config_file_tests;
 #[cfg(test)]
 mod debug_tests;
 #[cfg(test)]

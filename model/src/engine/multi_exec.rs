@@ -15,7 +15,8 @@
 
 use bytes::Bytes;
 
-use super::{ClientId, Engine};
+use super::clients::ClientId;
+use super::Engine;
 use crate::command::{self, Command, Ctx, EngineCommand, Queued, Run};
 use crate::config::Mutation;
 use crate::resp::Frame;
@@ -86,8 +87,17 @@ impl Engine {
         let mut replies = Vec::with_capacity(queued.len());
         let mut propagate = Vec::new();
         let (mut dirty, mut deliveries) = (0, Vec::new());
+        let mut rewrite_slot = None;
         for q in &queued {
             let reply = match command::entry(q.command).run {
+                Run::Engine(EngineCommand::Config) if super::config_file::is_rewrite(&q.argv) => {
+                    // Answered with the EXEC once the file is durable (`config_file.rs`).
+                    let started = self.start_config_rewrite(client);
+                    if started.is_none() {
+                        rewrite_slot = Some(replies.len());
+                    }
+                    started.unwrap_or(Frame::Null)
+                }
                 Run::Engine(which) => self.engine_command_in_exec(now_ms, client, which, &q.argv),
                 _ => {
                     let session = self.clients.session_or_new(client);
@@ -105,7 +115,10 @@ impl Engine {
         self.finish_mixed_exec(now_ms, argv, propagate, dirty);
         let need = self.need_now();
         self.deliver(deliveries, need);
-        self.answer(client, Frame::Array(replies), need);
+        match rewrite_slot {
+            Some(slot) => self.defer_exec_reply(replies, slot),
+            None => self.answer(client, Frame::Array(replies), need),
+        }
         if std::mem::take(&mut self.clients.pending_self_kill) {
             self.kill(client, need);
         }

@@ -160,6 +160,9 @@ impl Engine {
         } else {
             match entry.run {
                 Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
+                Run::Engine(EngineCommand::Config) if self.config_rewrite_request(client, argv) => {
+                    return
+                }
                 Run::Engine(EngineCommand::Debug) if self.debug_sleep(now_ms, client, argv) => {
                     return
                 }

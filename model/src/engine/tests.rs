@@ -19,7 +19,7 @@ pub(super) struct Rig {
     pending: VecDeque<Effect>,
     pub(super) replies: Vec<(ClientId, Reply)>,
     logs: Vec<String>,
-    fail_next: Option<&'static str>,
+    pub(super) fail_next: Option<&'static str>,
 }
 
 pub(super) fn argv(line: &str) -> Vec<Bytes> {
@@ -61,7 +61,7 @@ impl Rig {
     }
 
     /// Completes the oldest pending effect (optionally only those matching `pick`).
-    fn complete(&mut self, pick: impl Fn(&Op) -> bool) -> Option<Op> {
+    pub(super) fn complete(&mut self, pick: impl Fn(&Op) -> bool) -> Option<Op> {
         self.pump();
         let at = self.pending.iter().position(|e| pick(&e.op))?;
         let effect = self.pending.remove(at).expect("present");
