@@ -6,9 +6,10 @@
 # Measured per server:
 #   SAVE time; BGSAVE time (BGSAVE until INFO says done); dump.rdb size; load time at restart
 #   (spawn until PING answers PONG); BGREWRITEAOF time and AOF directory size (appendonly yes,
-#   aof-use-rdb-preamble yes, the default); the longest stall one client sees during BGSAVE and
-#   during BGREWRITEAOF (a probe: back-to-back `redis-benchmark -c 1 -t get --csv` runs for as
-#   long as the job runs, max of max_latency_ms; the same probe idle for reference); peak memory
+#   aof-use-rdb-preamble yes, the default); the PING latency one client sees during BGSAVE and
+#   during BGREWRITEAOF, p99.9 and max (a probe, `ping-probe` from tests/src/bin: one PING at a
+#   time over one connection that stays open for as long as the job runs, so no stall hides
+#   between reconnections; the same probe idle for reference); peak memory
 #   during a BGSAVE while a client (`redis-cli --pipe`) overwrites every key: the sum over the
 #   server and its children (Redis's fork) of VmRSS, and of Pss (smaps_rollup, which does not
 #   count copy-on-write pages shared by parent and child twice), sampled every ~10 ms.
@@ -23,7 +24,6 @@ ROOT=$PWD
 KEYS=${KEYS:-2000000}
 VSIZE=${VSIZE:-100}
 BENCH_DIR=${BENCH_DIR:-$ROOT/target/bench}
-PROBE_N=${PROBE_N:-20000}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
@@ -31,6 +31,8 @@ if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/nu
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools
 fi
 cargo build --release --locked -q -p durakv-runtime --bin durakv-server
+cargo build --release --locked -q -p durakv-tests --bin ping-probe
+PROBE=$ROOT/target/release/ping-probe
 DURAKV=$ROOT/target/release/durakv-server
 REDIS=$(command -v redis-server)
 mkdir -p "$BENCH_DIR"
@@ -90,24 +92,20 @@ stop_server() {
   SERVER_PID=""
 }
 
-# The latency probe: back-to-back redis-benchmark runs, one client, until STOPFILE exists.
+# The latency probe: PING over one open connection until the stop file exists.
 probe_start() {
   PROBE_OUT=$(mktemp "$BENCH_DIR/probe.XXXXXX")
   rm -f "$PROBE_OUT.stop"
-  (
-    while [ ! -e "$PROBE_OUT.stop" ]; do
-      timeout 60 redis-benchmark -p "$PORT" -c 1 -n "$PROBE_N" -t get --csv 2>/dev/null | tail -1 >>"$PROBE_OUT" || true
-    done
-  ) &
+  "$PROBE" "$PORT" "$PROBE_OUT.stop" >"$PROBE_OUT" &
   PROBE_PID=$!
   BG_PIDS+=("$PROBE_PID")
 }
 
-# Sets STALL to the max latency (ms) the probe saw. Not to be called in a subshell.
+# Sets P999 and STALL to the probe's p99.9 and max latency (ms). Not to be called in a subshell.
 probe_stop() {
   touch "$PROBE_OUT.stop"
   wait "$PROBE_PID" 2>/dev/null || true
-  STALL=$(tr -d '"' <"$PROBE_OUT" | awk -F, 'BEGIN { m = 0 } $8 + 0 > m { m = $8 + 0 } END { printf "%.3f", m }')
+  read -r _count _p50 _p99 P999 STALL <"$PROBE_OUT"
   rm -f "$PROBE_OUT" "$PROBE_OUT.stop"
   PROBE_OUT=""
 }
@@ -150,14 +148,14 @@ run_kind() {
   # RDB: populate, SAVE, BGSAVE (with probe), load time.
   dir=$(mktemp -d "$BENCH_DIR/$kind.rdb.XXXXXX"); DIRS+=("$dir")
   start_server "$kind" "$dir" --appendonly no --save ""
-  probe_start; sleep 1; probe_stop; R[$kind,idle_stall]=$STALL
+  probe_start; sleep 1; probe_stop; R[$kind,idle_stall]=$STALL; R[$kind,idle_p999]=$P999
   t0=$(now_ms); cli debug populate "$KEYS" key "$VSIZE" >/dev/null; R[$kind,populate]=$(($(now_ms) - t0))
   t0=$(now_ms); cli save >/dev/null; R[$kind,save]=$(($(now_ms) - t0))
   R[$kind,rdb_size]=$(stat -c %s "$dir/dump.rdb")
   saves=$(info rdb_saves)
   probe_start; sleep 0.3
   t0=$(now_ms); cli bgsave >/dev/null; wait_bgsave "$saves"; R[$kind,bgsave]=$(($(now_ms) - t0))
-  probe_stop; R[$kind,bgsave_stall]=$STALL
+  probe_stop; R[$kind,bgsave_stall]=$STALL; R[$kind,bgsave_p999]=$P999
   stop_server
   start_server "$kind" "$dir" --appendonly no --save ""; R[$kind,load]=$LOAD_MS
   n=$(cli dbsize)
@@ -193,7 +191,7 @@ run_kind() {
   while [ "$(info aof_rewrite_in_progress)" != 0 ] || [ "$(info aof_rewrite_scheduled)" != 0 ] ||
     [ "$(info aof_rewrites)" -le "$rw" ]; do sleep 0.005; done
   R[$kind,rewrite]=$(($(now_ms) - t0))
-  probe_stop; R[$kind,rewrite_stall]=$STALL
+  probe_stop; R[$kind,rewrite_stall]=$STALL; R[$kind,rewrite_p999]=$P999
   [ "$(info aof_last_bgrewrite_status)" = ok ] || { echo "$kind: rewrite failed" >&2; exit 1; }
   R[$kind,aof_size]=$(du -sb "$dir/appendonlydir" | cut -f1)
   stop_server
@@ -220,9 +218,12 @@ row "dump.rdb size (bytes)" rdb_size
 row "load at restart, spawn to PONG (ms)" load
 row "BGREWRITEAOF (ms)" rewrite
 row "AOF dir size after rewrite (bytes)" aof_size
-row "max client latency idle (ms)" idle_stall
-row "max client latency during BGSAVE (ms)" bgsave_stall
-row "max client latency during BGREWRITEAOF (ms)" rewrite_stall
+row "PING p99.9 idle, one connection (ms)" idle_p999
+row "PING max idle, one connection (ms)" idle_stall
+row "PING p99.9 during BGSAVE (ms)" bgsave_p999
+row "PING max during BGSAVE (ms)" bgsave_stall
+row "PING p99.9 during BGREWRITEAOF (ms)" rewrite_p999
+row "PING max during BGREWRITEAOF (ms)" rewrite_stall
 row "RSS before overwrite+BGSAVE (kB)" base_rss
 row "peak RSS server+children, overwrite+BGSAVE (kB)" peak_rss
 row "peak Pss server+children, overwrite+BGSAVE (kB)" peak_pss
