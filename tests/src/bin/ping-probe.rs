@@ -26,7 +26,7 @@ fn main() -> std::io::Result<()> {
     let mut samples_us: Vec<u64> = Vec::new();
     let mut reply = [0u8; 7]; // "+PONG\r\n"
     loop {
-        if samples_us.len() as u64 % STOP_CHECK_EVERY == 0 && Path::new(&stop).exists() {
+        if (samples_us.len() as u64).is_multiple_of(STOP_CHECK_EVERY) && Path::new(&stop).exists() {
             break;
         }
         let sent = Instant::now();
