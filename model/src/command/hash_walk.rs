@@ -5,8 +5,6 @@
 //! compact hash returns it whole with cursor 0 (as Redis does for a listpack), of a large one
 //! pages in field order with the same resumable cursors as SCAN.
 
-use std::ops::Bound;
-
 use bytes::Bytes;
 
 use super::exec::Exec;
@@ -133,11 +131,8 @@ pub(crate) fn hscan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         None => (Vec::new(), None),
         Some(HashValue::Pack(pairs)) => (pairs.to_vec(), None),
         Some(HashValue::Table(map)) => {
-            let lower = after
-                .as_ref()
-                .map_or(Bound::Unbounded, |k| Bound::Excluded(&k[..]));
             let mut page: Vec<(Bytes, Bytes)> = map
-                .range::<_, [u8]>((lower, Bound::Unbounded))
+                .after(after.as_deref())
                 .take(count.saturating_add(1))
                 .map(|(f, v)| (f.clone(), v.clone()))
                 .collect();

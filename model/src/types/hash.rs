@@ -10,19 +10,19 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use imbl::OrdMap;
-
+use super::field_table::FieldTable;
 use super::limits::Limits;
+use bytes::Bytes;
 
 /// A hash value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HashValue {
     /// `listpack`: field, value pairs in insertion order.
     Pack(Arc<Vec<(Bytes, Bytes)>>),
-    /// `hashtable`: a persistent ordered map (ordered so that iteration, and therefore every
-    /// byte written from it, is deterministic).
-    Table(OrdMap<Bytes, Bytes>),
+    /// `hashtable`: a persistent map in (field hash, field) order (`field_table.rs`): a
+    /// lookup compares integers, and iteration, so every byte written from it, is
+    /// deterministic.
+    Table(FieldTable<Bytes>),
 }
 
 impl Default for HashValue {
@@ -62,7 +62,7 @@ impl HashValue {
         }
     }
 
-    /// Every pair, in the form's order (insertion order when compact, field order when large).
+    /// Every pair, in the form's order (insertion order when compact, hash order when large).
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&Bytes, &Bytes)> + '_> {
         match self {
             HashValue::Pack(pairs) => Box::new(pairs.iter().map(|(f, v)| (f, v))),
@@ -147,7 +147,7 @@ impl HashValue {
                     .iter()
                     .all(|(f, v)| !exceeds(limits, f.len()) && !exceeds(limits, v.len())));
         let count = pairs.len();
-        let map: OrdMap<Bytes, Bytes> = pairs.iter().cloned().collect();
+        let map: FieldTable<Bytes> = pairs.iter().cloned().collect();
         if map.len() != count {
             return None;
         }

@@ -6,6 +6,7 @@
 //! a point-in-time view (BGSAVE, BGREWRITEAOF) copies at most a compact form (bounded by its
 //! limit) or one O(log n) path of a persistent structure — never the whole value.
 
+pub mod field_table;
 pub mod float;
 pub mod hash;
 pub mod int;
