@@ -98,7 +98,7 @@ pub(crate) fn scard(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 fn nth(set: &SetValue, i: usize) -> Option<Bytes> {
     match set {
         SetValue::Ints(ints) => ints.get(i).map(|n| Bytes::from(n.to_string())),
-        SetValue::Table(table) => table.iter().nth(i).cloned(),
+        SetValue::Table(table) => table.iter().nth(i).map(|(m, _)| m.clone()),
     }
 }
 
@@ -276,12 +276,7 @@ pub(crate) fn sscan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         Ok(None) => (Vec::new(), None),
         Ok(Some(set @ SetValue::Ints(_))) => (set.iter().collect(), None),
         Ok(Some(SetValue::Table(table))) => {
-            let lower = walk.after.as_ref().map_or(std::ops::Bound::Unbounded, |m| {
-                std::ops::Bound::Excluded(&m[..])
-            });
-            let members = table
-                .range::<_, [u8]>((lower, std::ops::Bound::Unbounded))
-                .cloned();
+            let members = table.after(walk.after.as_deref()).map(|(m, _)| m.clone());
             walk::take(members, walk.count, Bytes::clone)
         }
     };

@@ -70,7 +70,7 @@ pub(crate) fn write_payload<W: Write>(
         Value::Set(SetValue::Ints(ints)) => sink.string(&listpack::intset(ints)),
         Value::Set(SetValue::Table(set)) => {
             sink.len(set.len() as u64)?;
-            set.iter().try_for_each(|m| sink.string(m))
+            set.iter().try_for_each(|(m, _)| sink.string(m))
         }
         Value::ZSet(z) => write_zset(sink, z),
     }

@@ -9,19 +9,19 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use imbl::OrdSet;
-
+use super::field_table::FieldTable;
 use super::int::canonical_i64;
 use super::limits::Limits;
+use bytes::Bytes;
 
 /// A set value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SetValue {
     /// `intset`: sorted, unique.
     Ints(Arc<Vec<i64>>),
-    /// `hashtable`: a persistent ordered set (deterministic iteration).
-    Table(OrdSet<Bytes>),
+    /// `hashtable`: a persistent set in (member hash, member) order (`field_table.rs`):
+    /// lookups compare integers; iteration is deterministic.
+    Table(FieldTable<()>),
 }
 
 impl SetValue {
@@ -29,7 +29,7 @@ impl SetValue {
     pub fn for_first(member: &[u8]) -> SetValue {
         match canonical_i64(member) {
             Some(_) => SetValue::Ints(Arc::default()),
-            None => SetValue::Table(OrdSet::new()),
+            None => SetValue::Table(FieldTable::default()),
         }
     }
 
@@ -57,7 +57,7 @@ impl SetValue {
             SetValue::Ints(ints) => {
                 canonical_i64(member).is_some_and(|n| ints.binary_search(&n).is_ok())
             }
-            SetValue::Table(set) => set.contains(member),
+            SetValue::Table(set) => set.contains_key(member),
         }
     }
 
@@ -65,7 +65,7 @@ impl SetValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Bytes> + '_> {
         match self {
             SetValue::Ints(ints) => Box::new(ints.iter().map(|n| Bytes::from(n.to_string()))),
-            SetValue::Table(set) => Box::new(set.iter().cloned()),
+            SetValue::Table(set) => Box::new(set.iter().map(|(m, _)| m.clone())),
         }
     }
 
@@ -87,7 +87,7 @@ impl SetValue {
             }
         }
         match self {
-            SetValue::Table(set) => set.insert(member).is_none(),
+            SetValue::Table(set) => set.insert(member, ()).is_none(),
             SetValue::Ints(_) => unreachable!("converted above"),
         }
     }
@@ -109,7 +109,7 @@ impl SetValue {
     /// To the large form (one way).
     pub fn convert(&mut self) {
         if let SetValue::Ints(_) = self {
-            *self = SetValue::Table(self.iter().collect());
+            *self = SetValue::Table(self.iter().map(|m| (m, ())).collect());
         }
     }
 
@@ -125,7 +125,7 @@ impl SetValue {
                 (ints.len() == count).then(|| SetValue::Ints(Arc::new(ints)))
             }
             _ => {
-                let set: OrdSet<Bytes> = members.into_iter().collect();
+                let set: FieldTable<()> = members.into_iter().map(|m| (m, ())).collect();
                 (set.len() == count).then_some(SetValue::Table(set))
             }
         }
