@@ -237,6 +237,17 @@ fn apply(config: &mut ServerConfig, state: &mut LoadState, argv: &[Bytes]) -> Re
         }
         "protected-mode" => config.protected_mode = yes_no(one(args)?)?,
         "save" => apply_save(config, state, args)?,
+        "replicaof" | "slaveof" => {
+            // `--replicaof "host port"` (one argument) means the same as the config line.
+            let mut words = Vec::new();
+            for arg in args {
+                words.extend(text(arg)?.split_ascii_whitespace().map(str::to_string));
+            }
+            let [host, port] = words.as_slice() else {
+                return Err("wrong number of arguments".into());
+            };
+            config.engine.replica.master = Some(model::replica_config::parse_master(host, port)?);
+        }
         _ => {
             let value = text(one(args)?)?;
             config.engine.set(&name, &value).map_err(|reason| {
