@@ -574,6 +574,8 @@ mod debug_tests;
 #[cfg(test)]
 mod repl_tests;
 #[cfg(test)]
+mod replica_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod zset_blocking_tests;
