@@ -499,6 +499,7 @@ impl Engine {
 
     /// Starts a snapshot of the data set as it is now. `Err` is the reply when one is running.
     fn start_snapshot(&mut self, now_ms: u64, background: bool) -> Result<u64, Frame> {
+        self.snapshots.repl_aux = self.replica_aux();
         let (config, keyspace, dirty) = (&self.config, &self.keyspace, self.stats.dirty);
         (self.snapshots).start(now_ms, background, config, keyspace, dirty, &mut self.out)
     }

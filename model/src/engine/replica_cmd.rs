@@ -391,6 +391,23 @@ impl Engine {
         (self.out).notice("MASTER MODE enabled (user request from REPLICAOF NO ONE)".to_string());
     }
 
+    /// The `repl-id`/`repl-offset` a snapshot taken now records: a replica's master id and
+    /// the offset its data set reflects (`None` on a master, or before any sync).
+    pub(super) fn replica_aux(&self) -> Option<(String, u64)> {
+        let history = self.replica.is_replica() && self.repl.active();
+        history.then(|| (self.repl.replid.clone(), self.repl.offset))
+    }
+
+    /// Start-up loaded `dump.rdb`: a replica takes its `repl-id`/`repl-offset` as its
+    /// history, so its first PSYNC asks to continue from there (Redis's `loadDataFromDisk`).
+    pub(super) fn adopt_repl_aux(&mut self) {
+        let aux = self.startup.repl_aux.take();
+        if let Some((id, offset)) = aux.filter(|_| self.replica.is_replica()) {
+            (self.out).notice(format!("Using the RDB's replication info: {id}:{offset}"));
+            (self.repl.replid, self.repl.offset) = (id, offset);
+        }
+    }
+
     /// `-READONLY` for a normal client's write on a read-only replica.
     pub(super) fn replica_gate(&mut self, client: ClientId, write: bool) -> Option<Frame> {
         let refused = write

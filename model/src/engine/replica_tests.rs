@@ -368,3 +368,32 @@ fn empty_rdb() -> Vec<u8> {
     crate::rdb::encode(&ks, &info, &mut out).expect("encode");
     out
 }
+
+/// Goal: a replica's snapshot records its master's id and the offset its data set reflects
+/// (`repl-id`/`repl-offset`), and a restart from it asks to continue there (PSYNC id off+1).
+#[test]
+fn restart_from_rdb_psyncs_from_its_aux_fields() {
+    let mut c = config(FsyncPolicy::No);
+    c.appendonly = false;
+    c.replica.master = Some(("127.0.0.1".into(), 7000));
+    let mut rig = Rig::start(c.clone());
+    let (l, _) = handshake(&mut rig);
+    let rdb = empty_rdb();
+    let id = "b".repeat(40);
+    let mut bytes = format!("+FULLRESYNC {id} 200\r\n${}\r\n", rdb.len()).into_bytes();
+    bytes.extend_from_slice(&rdb);
+    bytes.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    feed(&mut rig, l, &bytes);
+    assert_eq!(reply(&mut rig, 1, "SAVE"), Frame::ok());
+    let mut rig = rig.restart(c);
+    rig.settle();
+    let (_, psync) = handshake(&mut rig);
+    assert!(
+        psync.contains(&id) && psync.ends_with("$3\r\n228\r\n"),
+        "{psync}"
+    );
+    assert_eq!(
+        reply(&mut rig, 1, "GET k"),
+        Frame::Bulk(Bytes::from_static(b"v"))
+    );
+}
