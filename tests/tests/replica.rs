@@ -309,9 +309,54 @@ fn durakv_replica_of_a_durakv_master() {
     let args = ["--save", "", "--repl-diskless-sync-delay", "1"];
     let durakv = ServerProcess::start(a.path(), &args);
     let mut master = durakv.client();
-    let (replica, steps) = attach_under_load(&mut master, durakv.port(), b.path(), &["--save", ""]);
+    // RDB persistence with a save point: the shutdown's final save records repl-id/offset.
+    let replica_args = ["--appendonly", "no", "--save", "3600", "1"];
+    let (mut replica, steps) =
+        attach_under_load(&mut master, durakv.port(), b.path(), &replica_args);
     let mut con = replica.client();
     println!("durakv replica of durakv: full sync under load ({steps} load steps) equal");
     kill_link_and_resume(&mut master, &mut con);
+
+    // Restarted from its RDB, the replica continues by PSYNC: no second full sync.
+    replica.stop();
+    for i in 0..100 {
+        write_step(&mut master, 30_000 + i);
+    }
+    replica.restart().unwrap();
+    let mut con = replica.client();
+    wait_in_sync(&mut master, &mut con);
+    assert_eq!(field(&mut master, "stats", "sync_partial_ok"), "2");
+    assert_eq!(
+        field(&mut master, "stats", "sync_full"),
+        "1",
+        "resumed by PSYNC"
+    );
+    assert_same(&mut master, &mut con);
+
+    // A real Redis sub-replica of the durakv replica gets the master's stream through it, and
+    // after the promotion continues with +CONTINUE (the old id is the promoted one's replid2).
+    let c = tempfile::tempdir().unwrap();
+    let sub = have_redis().then(|| {
+        let port = replica.port().to_string();
+        Redis::start(c.path(), &["--replicaof", "127.0.0.1", &port, "--save", ""])
+    });
+    if let Some(sub) = &sub {
+        let mut sub_con = sub.client();
+        write_step(&mut master, 40_000);
+        wait_in_sync(&mut master, &mut sub_con);
+        assert_same(&mut master, &mut sub_con);
+    }
     promote(&mut master, &mut con);
+    if let Some(sub) = &sub {
+        let mut sub_con = sub.client();
+        call(&mut con, &["SET", "after-promotion", "1"]);
+        wait_in_sync(&mut con, &mut sub_con);
+        assert_eq!(
+            field(&mut con, "stats", "sync_partial_ok"),
+            "1",
+            "sub-replica continued"
+        );
+        assert_eq!(field(&mut con, "stats", "sync_full"), "1");
+        assert_same(&mut con, &mut sub_con);
+    }
 }
