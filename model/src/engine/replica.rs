@@ -126,8 +126,11 @@ pub(crate) struct Replica {
     pub(crate) state: LinkState,
     /// The current link's generation (0: none opened yet).
     pub(crate) link: u64,
-    /// Received bytes not yet consumed (handshake lines, the stream).
+    /// Received bytes not yet consumed (handshake lines, the stream) from `input_pos` on.
     pub(crate) input: Vec<u8>,
+    /// Stream bytes applied but not yet dropped from `input`: dropped once per batch of
+    /// input, not once per command (which would move the rest of the buffer each time).
+    pub(crate) input_pos: usize,
     pub(crate) last_io_ms: u64,
     /// When the link last went down (`master_link_down_since_seconds`); `None` if never up.
     pub(crate) down_since_ms: Option<u64>,
@@ -145,6 +148,7 @@ impl Replica {
             state: LinkState::Connect { retry_at_ms: 0 },
             link: 0,
             input: Vec::new(),
+            input_pos: 0,
             last_io_ms: 0,
             down_since_ms: None,
             ack_s: 0,
@@ -185,6 +189,18 @@ impl Replica {
             self.ops.push_back(LinkOp::Close { link });
         }
         self.input.clear();
+        self.input_pos = 0;
+    }
+
+    /// Drops the bytes applied so far from the input.
+    pub(crate) fn compact(&mut self) {
+        self.input.drain(..self.input_pos);
+        self.input_pos = 0;
+    }
+
+    /// Bytes received and not yet applied.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.input[self.input_pos..]
     }
 
     /// Opens a new link if one is due.

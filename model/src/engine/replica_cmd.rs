@@ -55,6 +55,7 @@ impl Engine {
         self.replica.last_io_ms = now_ms;
         self.replica.input.extend_from_slice(bytes);
         while self.replica_step(now_ms) {}
+        self.replica.compact();
         self.turn_at = Some(now_ms);
     }
 
@@ -70,6 +71,14 @@ impl Engine {
 
     /// One step of the link's state machine on the input; `false` when it needs more input.
     fn replica_step(&mut self, now_ms: u64) -> bool {
+        if let LinkState::Transfer(_) = self.replica.state {
+            // Taken out, not cloned: the payload may be gigabytes.
+            let taken = std::mem::replace(&mut self.replica.state, LinkState::Connecting);
+            let LinkState::Transfer(t) = taken else {
+                unreachable!("matched above")
+            };
+            return self.transfer_step(now_ms, t);
+        }
         match self.replica.state.clone() {
             LinkState::Handshake(step) => match self.replica.take_line() {
                 Some(line) => {
@@ -78,10 +87,10 @@ impl Engine {
                 }
                 None => false,
             },
-            LinkState::Transfer(t) => self.transfer_step(now_ms, t),
             LinkState::Connected => self.apply_stream(now_ms),
-            LinkState::Connect { .. } | LinkState::Connecting => {
+            LinkState::Connect { .. } | LinkState::Connecting | LinkState::Transfer(_) => {
                 self.replica.input.clear();
+                self.replica.input_pos = 0;
                 false
             }
         }
@@ -222,14 +231,15 @@ impl Engine {
         }
     }
 
+    /// The transfer `t` (taken out of the state, which this puts back unless it moved on).
     fn transfer_step(&mut self, now_ms: u64, mut t: Transfer) -> bool {
         if t.framing.is_none() {
-            let Some(line) = self.replica.take_line() else {
-                return false;
+            let line = self.replica.take_line();
+            let Some(line) = line.as_ref().filter(|l| !l.is_empty()) else {
+                // No line yet, or a keepalive newline while the master prepares the RDB.
+                self.replica.state = LinkState::Transfer(t);
+                return line.is_some();
             };
-            if line.is_empty() {
-                return true; // keepalive while the master prepares the RDB
-            }
             match parse_bulk_header(&line) {
                 Some(Framing::Len(len)) if len > PAYLOAD_BYTES_MAX => {
                     self.handshake_failed(now_ms, "SYNC (payload too large)", &line);
@@ -305,7 +315,7 @@ impl Engine {
     /// Applies one command of the stream; `false` when a whole one has not arrived yet.
     fn apply_stream(&mut self, now_ms: u64) -> bool {
         use crate::aof::record::{decode, Decoded};
-        let len = match decode(&self.replica.input) {
+        let len = match decode(self.replica.pending()) {
             Decoded::Command { argv, len } => {
                 if is_getack(&argv) {
                     // The offset before these bytes, as Redis.
@@ -324,7 +334,9 @@ impl Engine {
                 return false;
             }
         };
-        let raw = Bytes::from(self.replica.input.drain(..len).collect::<Vec<u8>>());
+        let at = self.replica.input_pos;
+        let raw = Bytes::copy_from_slice(&self.replica.input[at..at + len]);
+        self.replica.input_pos += len;
         self.repl_feed_raw(raw);
         true
     }
@@ -455,7 +467,7 @@ impl Engine {
             "-1".into()
         };
         let offset = self.repl.offset.to_string();
-        let read = (self.repl.offset + r.input.len() as u64).to_string();
+        let read = (self.repl.offset + r.pending().len() as u64).to_string();
         let mut fields = vec![
             kv("role", "slave".into()),
             kv("master_host", host.clone()),

@@ -206,10 +206,17 @@ fn getack_reports_the_offset_before_it() {
     let mut rig = replica_rig();
     let (l, _) = handshake(&mut rig);
     let rdb = empty_rdb();
-    let mut bytes =
-        format!("+FULLRESYNC {} 100\r\n${}\r\n", "c".repeat(40), rdb.len()).into_bytes();
-    bytes.extend_from_slice(&rdb);
-    feed(&mut rig, l, &bytes);
+    // Keepalive newlines before the header, and the header split across reads.
+    let head = format!(
+        "+FULLRESYNC {} 100\r\n\n\n${}\r\n",
+        "c".repeat(40),
+        rdb.len()
+    );
+    let (first, second) = head.as_bytes().split_at(head.len() - 3);
+    feed(&mut rig, l, first);
+    assert_eq!(info(&mut rig, "master_sync_in_progress"), "1");
+    feed(&mut rig, l, second);
+    feed(&mut rig, l, &rdb);
     link(&mut rig);
     let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
     feed(&mut rig, l, set);
