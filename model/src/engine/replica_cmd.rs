@@ -240,14 +240,14 @@ impl Engine {
                 self.replica.state = LinkState::Transfer(t);
                 return line.is_some();
             };
-            match parse_bulk_header(&line) {
+            match parse_bulk_header(line) {
                 Some(Framing::Len(len)) if len > PAYLOAD_BYTES_MAX => {
-                    self.handshake_failed(now_ms, "SYNC (payload too large)", &line);
+                    self.handshake_failed(now_ms, "SYNC (payload too large)", line);
                     return false;
                 }
                 Some(framing) => t.framing = Some(framing),
                 None => {
-                    self.handshake_failed(now_ms, "SYNC", &line);
+                    self.handshake_failed(now_ms, "SYNC", line);
                     return false;
                 }
             }
