@@ -274,6 +274,10 @@ impl Engine {
             drop_expired: false, // a replica waits for the master's DEL, as Redis
         };
         let bytes = t.rdb();
+        let size = bytes.len();
+        (self.out).notice(format!(
+            "MASTER <-> REPLICA sync: Loading DB in memory ({size} bytes)"
+        ));
         let loaded = rdb::decode(bytes, &mut ks, &opts)
             .map_err(|e| e.to_string())
             .and_then(|l| match l.end_offset == bytes.len() as u64 {
