@@ -138,6 +138,9 @@ pub(crate) struct Replica {
     pub(crate) ack_s: u64,
     /// A full sync replaced the data set while a rewrite ran: the AOF must be rewritten.
     pub(crate) rewrite_due: bool,
+    /// The master's MULTI is being received: its bytes wait in `tx_bytes` until EXEC.
+    pub(crate) in_tx: bool,
+    pub(crate) tx_bytes: Vec<u8>,
     ops: VecDeque<LinkOp>,
 }
 
@@ -153,6 +156,8 @@ impl Replica {
             down_since_ms: None,
             ack_s: 0,
             rewrite_due: false,
+            in_tx: false,
+            tx_bytes: Vec::new(),
             ops: VecDeque::new(),
         }
     }

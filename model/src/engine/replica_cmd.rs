@@ -49,7 +49,9 @@ impl Engine {
 
     /// Bytes arrived on `link`.
     pub fn handle_master_data(&mut self, now_ms: u64, link: u64, bytes: &[u8]) {
-        if link != self.replica.link || !self.replica.is_replica() {
+        // A stopping engine applies nothing more (its final snapshot's offset must match).
+        let running = self.phase == super::Phase::Running;
+        if link != self.replica.link || !self.replica.is_replica() || !running {
             return;
         }
         self.replica.last_io_ms = now_ms;
@@ -59,13 +61,32 @@ impl Engine {
         self.turn_at = Some(now_ms);
     }
 
+    /// The link is lost: closed, retried later; a transaction of the master's half received
+    /// is discarded (its bytes were never counted, so the PSYNC asks for it again whole).
+    fn replica_link_lost(&mut self, now_ms: u64) {
+        self.replica.link_lost(now_ms);
+        if std::mem::take(&mut self.replica.in_tx) {
+            self.replica.tx_bytes.clear();
+            let discard = vec![Bytes::from_static(b"DISCARD")];
+            let id = command::resolve(&discard[0]);
+            self.handle_request(now_ms, MASTER_CLIENT, id, &discard);
+        }
+    }
+
+    /// The master's client starts over (its SELECT, a MULTI and its uncounted bytes).
+    fn reset_master_client(&mut self) {
+        self.clients.handle_closed(MASTER_CLIENT, &mut self.shared);
+        self.replica.in_tx = false;
+        self.replica.tx_bytes.clear();
+    }
+
     /// `link` failed to connect or was closed by the peer.
     pub fn handle_master_closed(&mut self, now_ms: u64, link: u64) {
         if link != self.replica.link || matches!(self.replica.state, LinkState::Connect { .. }) {
             return;
         }
         (self.out).warn("Connection with master lost.".to_string());
-        self.replica.link_lost(now_ms);
+        self.replica_link_lost(now_ms);
         self.turn_at = Some(now_ms);
     }
 
@@ -137,7 +158,7 @@ impl Engine {
     fn handshake_failed(&mut self, now_ms: u64, what: &str, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
         (self.out).warn(format!("Error reply to {what} from master: '{text}'"));
-        self.replica.link_lost(now_ms);
+        self.replica_link_lost(now_ms);
     }
 
     /// AUTH (with `masterauth`), REPLCONF listening-port and REPLCONF capa, pipelined.
@@ -290,12 +311,12 @@ impl Engine {
             Err(reason) => {
                 let why = format!("Failed trying to load the MASTER synchronization DB: {reason}");
                 self.out.warn(why);
-                return self.replica.link_lost(now_ms);
+                return self.replica_link_lost(now_ms);
             }
         };
         self.keyspace = ks;
         // The master link's session (its SELECT, a MULTI) starts over with the new stream.
-        self.clients.handle_closed(MASTER_CLIENT, &mut self.shared);
+        self.reset_master_client();
         self.drop_sub_replicas();
         self.repl.follow(&t.replid, t.offset, &self.config.repl);
         (self.out).notice(format!(
@@ -319,8 +340,15 @@ impl Engine {
     /// Applies one command of the stream; `false` when a whole one has not arrived yet.
     fn apply_stream(&mut self, now_ms: u64) -> bool {
         use crate::aof::record::{decode, Decoded};
+        let mut tx_end = false;
         let len = match decode(self.replica.pending()) {
             Decoded::Command { argv, len } => {
+                let name = &argv[0];
+                if name.eq_ignore_ascii_case(b"multi") {
+                    self.replica.in_tx = true;
+                }
+                tx_end =
+                    name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard");
                 if is_getack(&argv) {
                     // The offset before these bytes, as Redis.
                     self.replica.send(ack_command(self.repl.offset));
@@ -339,9 +367,22 @@ impl Engine {
             }
         };
         let at = self.replica.input_pos;
-        let raw = Bytes::copy_from_slice(&self.replica.input[at..at + len]);
+        let r = &mut self.replica;
+        let raw = &r.input[at..at + len];
+        if r.in_tx {
+            // As Redis's `reploff`, which does not move inside MULTI: the offset (ACK, PSYNC,
+            // a snapshot's `repl-offset`) covers whole transactions only.
+            r.tx_bytes.extend_from_slice(raw);
+            if tx_end {
+                r.in_tx = false;
+                let bytes = Bytes::from(std::mem::take(&mut r.tx_bytes));
+                self.repl_feed_raw(bytes);
+            }
+        } else {
+            let raw = Bytes::copy_from_slice(raw);
+            self.repl_feed_raw(raw);
+        }
         self.replica.input_pos += len;
-        self.repl_feed_raw(raw);
         true
     }
 
@@ -359,7 +400,7 @@ impl Engine {
         let waiting = !matches!(self.replica.state, LinkState::Connect { .. });
         if waiting && now_ms.saturating_sub(self.replica.last_io_ms) > timeout_ms {
             (self.out).warn("MASTER timeout: no data nor PING received...".to_string());
-            self.replica.link_lost(now_ms);
+            self.replica_link_lost(now_ms);
         }
         let second = now_ms / 1000;
         if self.replica.is_connected() && second != self.replica.ack_s {
@@ -391,7 +432,7 @@ impl Engine {
         }
         (self.out).notice(format!("REPLICAOF {host}:{port} enabled (user request)"));
         self.replica.set_master(Some((host, port)), now_ms);
-        self.clients.handle_closed(MASTER_CLIENT, &mut self.shared);
+        self.reset_master_client();
         self.replica_cron(now_ms);
         Frame::ok()
     }
@@ -401,7 +442,7 @@ impl Engine {
     /// `+CONTINUE` (Redis's `shiftReplicationId`).
     fn promote(&mut self, now_ms: u64) {
         self.replica.set_master(None, now_ms);
-        self.clients.handle_closed(MASTER_CLIENT, &mut self.shared);
+        self.reset_master_client();
         self.repl.shift_id();
         self.drop_sub_replicas();
         (self.out).notice("MASTER MODE enabled (user request from REPLICAOF NO ONE)".to_string());

@@ -404,3 +404,42 @@ fn restart_from_rdb_psyncs_from_its_aux_fields() {
         Frame::Bulk(Bytes::from_static(b"v"))
     );
 }
+
+/// Goal: the offset covers whole transactions only (as Redis's `reploff`): a MULTI block's
+/// bytes count at its EXEC; a link lost inside it discards the half-received block, and the
+/// PSYNC asks for it again from its MULTI, so it is applied once, whole.
+#[test]
+fn a_transaction_counts_at_its_exec() {
+    let mut rig = replica_rig();
+    let (l, _) = handshake(&mut rig);
+    let rdb = empty_rdb();
+    let id = "9".repeat(40);
+    let mut bytes = format!("+FULLRESYNC {id} 10\r\n${}\r\n", rdb.len()).into_bytes();
+    bytes.extend_from_slice(&rdb);
+    feed(&mut rig, l, &bytes);
+    let multi = b"*1\r\n$5\r\nMULTI\r\n";
+    let incr = b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n";
+    let exec = b"*1\r\n$4\r\nEXEC\r\n";
+    feed(&mut rig, l, multi);
+    feed(&mut rig, l, incr);
+    assert_eq!(
+        info(&mut rig, "slave_repl_offset"),
+        "10",
+        "not inside MULTI"
+    );
+    rig.engine.handle_master_closed(rig.now_ms, l);
+    rig.tick(1000);
+    let (l, psync) = handshake(&mut rig);
+    assert!(
+        psync.ends_with("$2\r\n11\r\n"),
+        "asks for the MULTI again: {psync}"
+    );
+    feed(&mut rig, l, b"+CONTINUE\r\n");
+    feed(&mut rig, l, &[&multi[..], incr, exec].concat());
+    let whole = 10 + multi.len() + incr.len() + exec.len();
+    assert_eq!(info(&mut rig, "slave_repl_offset"), whole.to_string());
+    assert_eq!(
+        reply(&mut rig, 1, "GET n"),
+        Frame::Bulk(Bytes::from_static(b"1"))
+    );
+}
