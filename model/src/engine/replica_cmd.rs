@@ -314,6 +314,10 @@ impl Engine {
                 return self.replica_link_lost(now_ms);
             }
         };
+        for (db, old) in self.keyspace.dbs.iter().enumerate() {
+            // As Redis's `emptyData`: WATCHes of keys the old data set held are broken.
+            (self.shared.watches).touch_db(db, old, None, now_ms, false);
+        }
         self.keyspace = ks;
         // The master link's session (its SELECT, a MULTI) starts over with the new stream.
         self.reset_master_client();

@@ -443,3 +443,21 @@ fn a_transaction_counts_at_its_exec() {
         Frame::Bulk(Bytes::from_static(b"1"))
     );
 }
+
+/// Goal: a full sync breaks the WATCH of a key the old data set held (Redis's `emptyData`).
+#[test]
+fn a_full_sync_breaks_watches() {
+    let mut rig = replica_rig();
+    rig.engine
+        .handle_command(rig.now_ms, MASTER_CLIENT, argv("SET w 1"));
+    rig.send(1, "CONFIG SET replica-read-only no");
+    rig.send(1, "WATCH w");
+    rig.send(1, "MULTI");
+    rig.send(1, "SET x 1");
+    let (l, _) = handshake(&mut rig);
+    let rdb = empty_rdb();
+    let mut bytes = format!("+FULLRESYNC {} 1\r\n${}\r\n", "7".repeat(40), rdb.len()).into_bytes();
+    bytes.extend_from_slice(&rdb);
+    feed(&mut rig, l, &bytes);
+    assert_eq!(reply(&mut rig, 1, "EXEC"), Frame::NullArray);
+}
