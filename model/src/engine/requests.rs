@@ -263,10 +263,10 @@ impl Engine {
         if client == super::MASTER_CLIENT {
             return None; // the master's stream is obeyed, as Redis's CLIENT_MASTER
         }
-        if let Some(frame) = self.replica_gate(client, entry.is_some_and(Command::is_write)) {
+        if let Some(frame) = self.auth_gate(client, entry) {
             return Some(frame);
         }
-        if let Some(frame) = self.auth_gate(client, entry) {
+        if let Some(frame) = self.replica_gate(client, entry.is_some_and(Command::is_write)) {
             return Some(frame);
         }
         if let Some(frame) = entry.and_then(|e| self.pubsub_gate(client, e)) {
