@@ -376,6 +376,26 @@ mod tests {
         assert_eq!(config.engine.appendfsync, FsyncPolicy::Everysec);
     }
 
+    /// `replicaof host port` as two words or one quoted argument (`slaveof` too); a bad port
+    /// is refused with Redis's reason.
+    #[test]
+    fn replicaof() {
+        let master = Some(("127.0.0.1".to_string(), 6380));
+        assert_eq!(
+            run(&["--replicaof", "127.0.0.1", "6380"])
+                .engine
+                .replica
+                .master,
+            master
+        );
+        assert_eq!(
+            run(&["--slaveof", "127.0.0.1 6380"]).engine.replica.master,
+            master
+        );
+        let bad = from_args(&args(&["--replicaof", "h", "99999"])).unwrap_err();
+        assert!(bad.reason.contains("Invalid master port"), "{bad}");
+    }
+
     /// Command-line options as redis-server takes them, including an empty `save`.
     #[test]
     fn options() {
