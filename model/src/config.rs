@@ -172,6 +172,8 @@ pub struct Config {
     pub enable_debug_command: DebugAccess,
     /// Replication (master side): backlog, diskless sync, pings, WAIT's neighbours.
     pub repl: crate::repl_config::ReplConfig,
+    /// Replication (replica side): `replicaof`, `masterauth`, `replica-read-only`, ...
+    pub replica: crate::replica_config::ReplicaConfig,
     /// `notify-keyspace-events` as flags (`keyspace_events.rs`); 0 is none.
     pub notify_keyspace_events: u32,
 }
@@ -295,6 +297,7 @@ impl Default for Config {
             memory: MemoryConfig::default(),
             enable_debug_command: DebugAccess::No,
             repl: crate::repl_config::ReplConfig::default(),
+            replica: crate::replica_config::ReplicaConfig::default(),
             notify_keyspace_events: 0,
         }
     }
@@ -383,6 +386,7 @@ impl Config {
         all.extend(self.memory_and_debug_settings());
         all.extend(self.encodings.settings());
         all.extend(self.repl.settings());
+        all.extend(self.replica.settings());
         all.extend(self.runtime_settings.iter().cloned());
         all
     }
@@ -395,7 +399,8 @@ impl Config {
         if let Some(result) = self.set_memory_or_debug(name, value) {
             return result;
         }
-        if let Some(result) = self.repl.set(name, value) {
+        let repl = self.repl.set(name, value);
+        if let Some(result) = repl.or_else(|| self.replica.set(name, value)) {
             return result;
         }
         match name {

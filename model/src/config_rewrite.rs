@@ -39,7 +39,7 @@ pub fn is_alias(name: &str) -> bool {
 }
 
 /// Settings whose value is several arguments, written bare (`save 3600 1 300 100`).
-const MULTI_ARG: [&str; 3] = ["save", "bind", "client-output-buffer-limit"];
+const MULTI_ARG: [&str; 4] = ["save", "bind", "client-output-buffer-limit", "replicaof"];
 
 /// One setting to write: its current value, and its default (`None`: always written).
 pub struct Setting<'a> {

@@ -24,6 +24,7 @@ pub mod keyspace;
 pub mod keyspace_events;
 pub mod rdb;
 pub mod repl_config;
+pub mod replica_config;
 pub mod resp;
 pub mod sds_args;
 pub mod sim;

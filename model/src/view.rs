@@ -25,7 +25,7 @@ pub enum ViewFormat {
 
 /// A point-in-time view and how to write it. Cloning is O(1) (the keyspace is a persistent
 /// map), which is what lets the engine take the view and keep serving.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewWriter {
     // Field order is the order `Op::WriteView` hashed them in before this type existed; the
     // model checker fingerprints states by hash, so it is kept.
@@ -33,6 +33,20 @@ pub struct ViewWriter {
     format: ViewFormat,
     /// The save time written into an RDB header (`ctime`).
     now_ms: u64,
+    /// A replica's master id and offset, written as `repl-id`/`repl-offset` AUX fields.
+    repl: Option<(String, u64)>,
+}
+
+impl std::hash::Hash for ViewWriter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.view.hash(state);
+        self.format.hash(state);
+        self.now_ms.hash(state);
+        // Hashed only when set, so every state without replication keeps its fingerprint.
+        if let Some(repl) = &self.repl {
+            repl.hash(state);
+        }
+    }
 }
 
 impl ViewWriter {
@@ -41,7 +55,14 @@ impl ViewWriter {
             view,
             format,
             now_ms,
+            repl: None,
         }
+    }
+
+    /// The same view, saved with a replica's `repl-id`/`repl-offset` (RDB formats only).
+    pub fn with_repl(mut self, repl: Option<(String, u64)>) -> ViewWriter {
+        self.repl = repl;
+        self
     }
 
     /// Writes the serialised view to `out`, in chunks; returns the number of bytes written.
@@ -55,7 +76,11 @@ impl ViewWriter {
                     compression: true,
                     checksum: true,
                 };
-                rdb::encode(&self.view, &info, out)
+                let repl = self
+                    .repl
+                    .as_ref()
+                    .map(|(id, offset)| (id.as_str(), *offset));
+                rdb::encode_with_repl(&self.view, &info, repl, out)
             }
             ViewFormat::Resp => encode_resp(&self.view, out),
         }

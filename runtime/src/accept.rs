@@ -23,17 +23,21 @@ pub(crate) const WAKER: Token = Token(0);
 const LISTENER_BASE: usize = 1;
 /// Connection slot `s` has token `CLIENT_BASE + s`.
 const CLIENT_BASE: usize = 1 << 16;
+/// Token of a replica's link to its master (`master_link.rs`), below every client's.
+pub(crate) const MASTER_LINK: Token = Token(CLIENT_BASE - 1);
 
 /// What a poll token names.
 pub(crate) enum Target {
     Waker,
     Listener(usize),
     Client(usize),
+    MasterLink,
 }
 
 pub(crate) fn target(token: Token) -> Target {
     match token.0 {
         0 => Target::Waker,
+        n if n == MASTER_LINK.0 => Target::MasterLink,
         n if n >= CLIENT_BASE => Target::Client(n - CLIENT_BASE),
         n => Target::Listener(n - LISTENER_BASE),
     }

@@ -254,6 +254,17 @@ fn apply(config: &mut ServerConfig, state: &mut LoadState, argv: &[Bytes]) -> Re
         }
         "protected-mode" => config.protected_mode = yes_no(one(args)?)?,
         "save" => apply_save(config, state, args)?,
+        "replicaof" | "slaveof" => {
+            // `--replicaof "host port"` (one argument) means the same as the config line.
+            let mut words = Vec::new();
+            for arg in args {
+                words.extend(text(arg)?.split_ascii_whitespace().map(str::to_string));
+            }
+            let [host, port] = words.as_slice() else {
+                return Err("wrong number of arguments".into());
+            };
+            config.engine.replica.master = Some(model::replica_config::parse_master(host, port)?);
+        }
         _ => {
             let value = text(one(args)?)?;
             config.engine.set(&name, &value).map_err(|reason| {
@@ -380,6 +391,26 @@ mod tests {
         assert_eq!(config.bind, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
         assert!(config.engine.appendonly);
         assert_eq!(config.engine.appendfsync, FsyncPolicy::Everysec);
+    }
+
+    /// `replicaof host port` as two words or one quoted argument (`slaveof` too); a bad port
+    /// is refused with Redis's reason.
+    #[test]
+    fn replicaof() {
+        let master = Some(("127.0.0.1".to_string(), 6380));
+        assert_eq!(
+            run(&["--replicaof", "127.0.0.1", "6380"])
+                .engine
+                .replica
+                .master,
+            master
+        );
+        assert_eq!(
+            run(&["--slaveof", "127.0.0.1 6380"]).engine.replica.master,
+            master
+        );
+        let bad = from_args(&args(&["--replicaof", "h", "99999"])).unwrap_err();
+        assert!(bad.reason.contains("Invalid master port"), "{bad}");
     }
 
     /// Command-line options as redis-server takes them, including an empty `save`.

@@ -73,6 +73,8 @@ pub(crate) struct EventLoop {
     pub(crate) waker: LoopWaker,
     /// Slots of replicas whose full-sync payload is being streamed.
     pub(crate) syncing: Vec<usize>,
+    /// A replica's connection to its master (`master_link.rs`).
+    pub(crate) master: Option<crate::master_link::MasterLink>,
 }
 
 impl EventLoop {
@@ -108,6 +110,7 @@ impl EventLoop {
                     Target::Waker => self.on_wake(),
                     Target::Listener(i) => self.on_accept(i),
                     Target::Client(slot) => self.on_client(slot),
+                    Target::MasterLink => self.on_master_link(),
                 }
             }
             if self.deadline_ms.is_some_and(|at| self.now_ms >= at) {
@@ -239,6 +242,7 @@ impl EventLoop {
             }
             self.touched.push(slot);
         }
+        self.drive_link();
         while let Some(event) = self.engine.poll_event() {
             logging::engine(event.level, &event.message);
         }

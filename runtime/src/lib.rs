@@ -12,6 +12,7 @@
 //!   lane, fed through [`io_queue`] (tokio-free, on the `sync` shim, so loom can check both);
 //! - `repl_stream`: a replica's full-sync payload, serialised on its own thread and handed to
 //!   the loop through [`chunk_queue`] (bounded, loom-checked);
+//! - `master_link`: a replica's connection to its master (bytes only; the engine decides);
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
@@ -23,6 +24,7 @@ mod fs;
 pub mod inline_lane;
 pub mod io_queue;
 mod logging;
+mod master_link;
 mod repl_stream;
 mod shutdown;
 mod sync;
@@ -172,6 +174,7 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
         ready: false,
         waker,
         syncing: Vec::new(),
+        master: None,
     })
 }
 

@@ -29,6 +29,7 @@ impl Engine {
             StartupStep::Refused(e) => self.refuse(e),
             StartupStep::RdbLoaded { keys, ready } => {
                 self.snapshots.keys_loaded = keys;
+                self.adopt_repl_aux();
                 if let Some(ready) = ready {
                     self.run_procedure(ready, now_ms);
                 }

@@ -133,9 +133,16 @@ impl Engine {
 
     /// The new text: every setting the engine and the runtime own, against its default.
     fn config_file_text(&self, old: &[u8]) -> String {
-        let current = self.config.settings();
+        let mut current = self.config.settings();
+        // The master followed now (REPLICAOF changes it at run time; Sentinel rewrites after).
+        let master = self.replica.master.as_ref();
+        current.push((
+            "replicaof".to_string(),
+            master.map_or(String::new(), |(host, port)| format!("{host} {port}")),
+        ));
         let mut defaults = crate::config::Config::default().settings();
         defaults.extend(self.config.runtime_defaults.iter().cloned());
+        defaults.push(("replicaof".to_string(), String::new()));
         let settings: Vec<Setting<'_>> = current
             .iter()
             .filter(|(name, _)| !is_alias(name))

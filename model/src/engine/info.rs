@@ -41,6 +41,8 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) cached_scripts: usize,
     /// The Redis release whose behaviour durakv follows.
     pub(crate) redis_version: &'static str,
+    /// A replica's lines from `role:slave` to `replica_announced` (`replica_cmd.rs`).
+    pub(crate) replica: Option<Fields>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -53,7 +55,7 @@ const SECTIONS: &[&str] = &[
     "keyspace",
 ];
 
-type Fields = Vec<(String, String)>;
+pub(crate) type Fields = Vec<(String, String)>;
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
@@ -147,10 +149,8 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
 /// (`redis-replication-facts.md` §7).
 fn replication(src: &InfoSources, now_ms: u64) -> Fields {
     let repl = src.repl;
-    let mut fields = vec![
-        kv("role", "master"),
-        kv("connected_slaves", repl.replica_count()),
-    ];
+    let mut fields = (src.replica.clone()).unwrap_or_else(|| vec![kv("role", "master")]);
+    fields.push(kv("connected_slaves", repl.replica_count()));
     let config = &src.config.repl;
     if config.min_replicas_to_write > 0 && config.min_replicas_max_lag_s > 0 {
         let good = repl.good_replicas(config, now_ms);

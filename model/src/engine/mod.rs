@@ -12,6 +12,7 @@
 //!   and the file-procedure slot;
 //! - `snapshot.rs`, `rewrite.rs`, `aof_toggle.rs`: RDB snapshots, AOF rewrites, CONFIG SET
 //!   appendonly; `repl.rs` (with `repl_backlog.rs`, `repl_cmd.rs`): replication, master side;
+//!   `replica.rs` (with `replica_cmd.rs`): the replica side;
 //! - `clients.rs`: sessions and per-connection state; `replies.rs`: reply release;
 //! - `completions.rs`: hands a finished start-up step, procedure or snapshot to its owner;
 //! - leaves: `outbox.rs` (effects and events out), `event.rs`, `phase.rs`, `stats.rs`,
@@ -64,6 +65,8 @@ mod rdb_load;
 mod repl;
 mod repl_backlog;
 mod repl_cmd;
+mod replica;
+mod replica_cmd;
 mod replies;
 mod requests;
 mod retained;
@@ -99,6 +102,7 @@ pub use self::clients::{ClientAddr, ClientId};
 pub use self::event::{Event, Level};
 pub use self::phase::{Phase, StartError};
 pub use self::repl::ReplicaSync;
+pub use self::replica::{LinkOp, MASTER_CLIENT};
 pub use self::replies::Reply;
 pub use self::stats::Stats;
 pub use crate::REDIS_VERSION;
@@ -121,6 +125,8 @@ pub struct Engine {
     rewrites: Rewrites,
     /// Replication, master side (`repl.rs`).
     repl: Repl,
+    /// Replication, replica side (`replica.rs`).
+    replica: replica::Replica,
     shutdown: Shutdown,
     out: Outbox,
     replies: Replies,
@@ -155,6 +161,7 @@ impl Engine {
             snapshots: Snapshots::new(now_ms),
             rewrites: Rewrites::default(),
             repl: Repl::new(now_ms),
+            replica: replica::Replica::new(config.replica.master.clone()),
             shutdown: Shutdown::default(),
             out,
             replies: Replies::default(),
@@ -312,7 +319,10 @@ impl Engine {
         }
         self.time_out_blocked(now_ms);
         // As Redis 7.0's `activeExpireCycle`, no key expires while clients are paused.
-        let paused = self.clients.pause.is_some() || self.debug.active_expire_off;
+        // A replica waits for its master's DELs (Redis runs `activeExpireCycle` on masters).
+        let paused = self.clients.pause.is_some()
+            || self.debug.active_expire_off
+            || self.replica.is_replica();
         if self.phase == Phase::Running && now_ms >= self.cron_next_ms && !paused {
             self.cron_next_ms = Timer::Cron.after(now_ms);
             let expired = command::active_expire_sweep(
@@ -331,6 +341,7 @@ impl Engine {
         }
         if self.phase == Phase::Running {
             self.repl_cron(now_ms);
+            self.replica_cron(now_ms);
         }
         self.cron_persistence(now_ms);
         self.aof.handle_timeout(now_ms, &mut self.out);
@@ -497,6 +508,7 @@ impl Engine {
 
     /// Starts a snapshot of the data set as it is now. `Err` is the reply when one is running.
     fn start_snapshot(&mut self, now_ms: u64, background: bool) -> Result<u64, Frame> {
+        self.snapshots.repl_aux = self.replica_aux();
         let (config, keyspace, dirty) = (&self.config, &self.keyspace, self.stats.dirty);
         (self.snapshots).start(now_ms, background, config, keyspace, dirty, &mut self.out)
     }
@@ -557,6 +569,7 @@ impl Engine {
             used_memory: self.used_memory_bytes(),
             cached_scripts: command::cached_scripts(&self.shared),
             redis_version: REDIS_VERSION,
+            replica: self.replica_info(now_ms),
         };
         info::render(&sources, now_ms, argv)
     }
@@ -574,6 +587,8 @@ mod debug_tests;
 mod multi_exec_tests;
 #[cfg(test)]
 mod repl_tests;
+#[cfg(test)]
+mod replica_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

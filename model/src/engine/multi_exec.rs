@@ -168,7 +168,7 @@ impl Engine {
             EngineCommand::Lastsave => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
             EngineCommand::Wait => self.wait_in_exec(client, argv),
             EngineCommand::Role => self.role(),
-            EngineCommand::Replicaof => super::repl_cmd::replicaof(argv),
+            EngineCommand::Replicaof => self.replicaof(now_ms, argv),
             _ => self.engine_command(now_ms, client, which, argv),
         }
     }

@@ -17,6 +17,8 @@ use super::phase::StartError;
 pub(crate) struct RdbLoad {
     buf: Vec<u8>,
     inflight: Option<EffectId>,
+    /// The file's `repl-id`/`repl-offset`, once loaded (a replica's PSYNC after a restart).
+    pub(crate) repl_aux: Option<(String, u64)>,
 }
 
 /// One step of loading `dump.rdb`.
@@ -35,6 +37,7 @@ impl RdbLoad {
         let mut load = RdbLoad {
             buf: Vec::new(),
             inflight: None,
+            repl_aux: None,
         };
         load.read(config, out);
         load
@@ -79,6 +82,10 @@ impl RdbLoad {
                     return RdbProgress::Continue;
                 }
                 decode_rdb(&self.buf, keyspace, now_ms)
+                    .map(|(keys, repl)| {
+                        self.repl_aux = repl;
+                        keys
+                    })
                     .map_err(|(offset, reason)| refuse(reason, offset))
             }
             IoResult::Failed(e) => Err(refuse(format!("cannot read: {}", e.message), None)),
@@ -91,11 +98,14 @@ impl RdbLoad {
     }
 }
 
+/// The keys loaded and the file's replication AUX fields.
+type Decoded = (u64, Option<(String, u64)>);
+
 fn decode_rdb(
     bytes: &[u8],
     keyspace: &mut Keyspace,
     now_ms: u64,
-) -> Result<u64, (Option<u64>, String)> {
+) -> Result<Decoded, (Option<u64>, String)> {
     if bytes.is_empty() {
         return Err((Some(0), "zero-length RDB file".to_string()));
     }
@@ -112,7 +122,7 @@ fn decode_rdb(
         ));
     }
     command::load_libraries(&mut keyspace.functions, &loaded.functions).map_err(|e| (None, e))?;
-    Ok(loaded.keys_loaded)
+    Ok((loaded.keys_loaded, loaded.repl))
 }
 
 /// An RDB error's reason without its trailing "at offset N" (the start-up error names it).

@@ -185,6 +185,32 @@ impl Repl {
         }
     }
 
+    /// A replica's backlog, created at its offset if it has none (its history is the
+    /// master's: no new id).
+    pub(crate) fn ensure_backlog_at(&mut self, config: &ReplConfig) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(config.backlog_bytes, self.offset));
+        }
+    }
+
+    /// A full sync from a master: its id and offset become ours, with a fresh backlog.
+    pub(crate) fn follow(&mut self, replid: &str, offset: u64, config: &ReplConfig) {
+        self.replid = replid.to_string();
+        self.replid2 = ZERO_ID.to_string();
+        self.second_offset = None;
+        self.offset = offset;
+        self.backlog = Some(Backlog::new(config.backlog_bytes, offset));
+        self.selected_db = None;
+    }
+
+    /// Promotion (Redis's `shiftReplicationId`): the old id stays valid as replid2 up to the
+    /// offset reached; a new id starts here, and the stream's next write selects its db.
+    pub(crate) fn shift_id(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, random_hex40(&mut self.seed));
+        self.second_offset = Some(self.offset + 1);
+        self.selected_db = None;
+    }
+
     pub(crate) fn eof_mark(&mut self) -> [u8; 40] {
         let hex = random_hex40(&mut self.seed);
         let mut mark = [0u8; 40];

@@ -1,5 +1,5 @@
 //! Replication's commands and the router's side of the replication sub-machine (`repl.rs`):
-//! REPLCONF, SYNC, PSYNC, WAIT, ROLE, REPLICAOF/SLAVEOF NO ONE; feeding propagated writes into
+//! REPLCONF, SYNC, PSYNC, WAIT, ROLE (a replica's in `replica_cmd.rs`); feeding propagated writes into
 //! the stream; the 1 Hz replication cron (keepalives, PING, diskless delay, timeouts); a
 //! replica's payload finished.
 //!
@@ -49,8 +49,8 @@ impl Engine {
                 Some(frame) => frame,
                 None => return true,
             },
-            EngineCommand::Role => self.role(),
-            EngineCommand::Replicaof => replicaof(argv),
+            EngineCommand::Role => self.replica_role().unwrap_or_else(|| self.role()),
+            EngineCommand::Replicaof => self.replicaof(now_ms, argv),
             _ => return false,
         };
         let need = self.need_now();
@@ -133,6 +133,10 @@ impl Engine {
             // Redis ignores SYNC from a replica; the request still takes its (empty) place.
             self.replies.push(client, Reply::Silent, need);
             return;
+        }
+        if self.replica.is_replica() && !self.replica.is_connected() {
+            let text = "NOMASTERLINK Can't SYNC while not connected with my master";
+            return self.answer(client, Frame::error(text), need);
         }
         let psync = argv[0].eq_ignore_ascii_case(b"psync");
         let from = match psync.then(|| parse_integer(&argv[2])) {
@@ -218,7 +222,8 @@ impl Engine {
 
     /// Propagated writes enter the replication stream (no-op until a replica came).
     pub(super) fn repl_feed_writes(&mut self, writes: &[Propagated]) {
-        if !self.repl.active() || writes.is_empty() {
+        // A replica's stream is its master's bytes (`repl_feed_raw`), never its own writes.
+        if !self.repl.active() || writes.is_empty() || self.replica.is_replica() {
             return;
         }
         let mut buf = Vec::new();
@@ -248,6 +253,12 @@ impl Engine {
         self.repl_feed_writes(&[Propagated { db, argv }]);
     }
 
+    /// A replica passes its master's stream bytes on as they are (backlog, offset,
+    /// sub-replicas), as Redis's `replicationFeedStreamFromMasterStream`.
+    pub(super) fn repl_feed_raw(&mut self, bytes: Bytes) {
+        self.repl_feed(bytes);
+    }
+
     fn repl_feed(&mut self, bytes: Bytes) {
         let fed: Fed = self.repl.feed(&bytes, &self.config.repl);
         let need = self.need_now();
@@ -272,6 +283,13 @@ impl Engine {
         };
         if timeout_ms < 0 {
             return Some(Frame::error("ERR timeout is negative"));
+        }
+        if self.replica.is_replica() {
+            return Some(Frame::error(
+                "ERR WAIT cannot be used with replica instances. Please also note that since \
+                 Redis 4.0 if a replica is configured to be writable (which is not the default) \
+                 writes to replicas are just local and are not propagated.",
+            ));
         }
         let target = self.repl.woff.get(&client).copied().unwrap_or(0);
         let count = self.repl.acked(target);
@@ -376,7 +394,9 @@ impl Engine {
             self.repl.forget(client);
             self.kill(client, need);
         }
-        if self.repl.replica_count() > 0 && second.is_multiple_of(config.ping_period_s) {
+        // A replica's sub-replicas get its master's PINGs, not PINGs of its own.
+        let master = !self.replica.is_replica();
+        if master && self.repl.replica_count() > 0 && second.is_multiple_of(config.ping_period_s) {
             self.repl_feed(Bytes::from_static(PING));
         }
     }
@@ -391,14 +411,4 @@ impl Engine {
         (self.repl.good_count < config.min_replicas_to_write)
             .then(|| Frame::error("NOREPLICAS Not enough good replicas to write."))
     }
-}
-
-/// REPLICAOF / SLAVEOF: `NO ONE` on a master is `+OK` (nothing to change); following another
-/// server is the replica side, which durakv does not have yet.
-pub(super) fn replicaof(argv: &[Bytes]) -> Frame {
-    let no_one = argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one");
-    if no_one {
-        return Frame::ok();
-    }
-    Frame::error("ERR durakv cannot replicate from another server (replica side not implemented)")
 }

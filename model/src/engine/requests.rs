@@ -263,7 +263,13 @@ impl Engine {
     /// (`memory.rs`), or a sticky AOF error for writes.
     fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
         let entry = id.map(command::entry);
+        if client == super::MASTER_CLIENT {
+            return None; // the master's stream is obeyed, as Redis's CLIENT_MASTER
+        }
         if let Some(frame) = self.auth_gate(client, entry) {
+            return Some(frame);
+        }
+        if let Some(frame) = self.replica_gate(client, entry.is_some_and(Command::is_write)) {
             return Some(frame);
         }
         if let Some(frame) = entry.and_then(|e| self.pubsub_gate(client, e)) {

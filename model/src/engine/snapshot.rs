@@ -43,6 +43,9 @@ pub(crate) struct Snapshots {
     final_save: Option<u64>,
     /// `rdb_last_load_keys_loaded`: keys `dump.rdb` gave at start.
     pub(crate) keys_loaded: u64,
+    /// A replica's master id and offset for the next snapshot's AUX fields (set by the
+    /// router before each start).
+    pub(crate) repl_aux: Option<(String, u64)>,
 }
 
 /// How a snapshot's step ended, for the router to act on.
@@ -71,6 +74,7 @@ impl Snapshots {
             again: false,
             final_save: None,
             keys_loaded: 0,
+            repl_aux: None,
         }
     }
 
@@ -113,6 +117,9 @@ impl Snapshots {
         };
         let format = ViewFormat::Rdb { aof_base: false };
         let mut steps = write_view(&temp, keyspace.clone(), format, now_ms);
+        if let Op::WriteView { view, .. } = &mut steps[0].op {
+            *view = view.clone().with_repl(self.repl_aux.take());
+        }
         if !in_place {
             steps.push(step(Op::Rename {
                 from: temp,

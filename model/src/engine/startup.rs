@@ -41,6 +41,8 @@ pub(crate) struct Startup {
     cleanup: BTreeSet<EffectId>,
     /// What to say once the cleanup ended and the engine serves.
     ready_message: Option<String>,
+    /// `dump.rdb`'s `repl-id`/`repl-offset`, for the router to take (`replica_cmd.rs`).
+    pub(crate) repl_aux: Option<(String, u64)>,
 }
 
 /// How a start-up step ended, for the router to act on.
@@ -117,6 +119,7 @@ impl Startup {
             }
             RdbProgress::Loaded { keys, found } => (keys, found),
         };
+        self.repl_aux = load.repl_aux.take();
         self.rdb_load = None;
         out.notice(format!("Done loading RDB, keys loaded: {keys}."));
         if config.appendonly {

@@ -121,7 +121,7 @@ impl Rig {
             .collect()
     }
 
-    fn restart(self, config: Config) -> Rig {
+    pub(super) fn restart(self, config: Config) -> Rig {
         Rig::boot(config, self.disk, self.now_ms)
     }
 }

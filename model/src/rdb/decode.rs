@@ -45,6 +45,8 @@ pub struct Loaded {
     /// The code of each function library (`FUNCTION2` opcode), in file order: the caller
     /// compiles them into the keyspace's libraries (Lua is the command layer's).
     pub functions: Vec<Bytes>,
+    /// The `repl-id` and `repl-offset` AUX fields, when both are present and well formed.
+    pub repl: Option<(String, u64)>,
 }
 
 /// Loads the RDB file `bytes` into `ks`, whose number of databases bounds SELECTDB.
@@ -65,6 +67,8 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
         keys_loaded: 0,
         keys_expired: 0,
         functions: Vec::new(),
+        repl_id: None,
+        repl_offset: None,
     };
     loop {
         let at = reader.pos;
@@ -81,6 +85,7 @@ pub fn decode(bytes: &[u8], ks: &mut Keyspace, opts: &LoadOptions) -> Result<Loa
         keys_expired: state.keys_expired,
         version,
         functions: state.functions,
+        repl: state.repl_id.zip(state.repl_offset),
     })
 }
 
@@ -126,6 +131,8 @@ struct State {
     keys_loaded: u64,
     keys_expired: u64,
     functions: Vec<Bytes>,
+    repl_id: Option<String>,
+    repl_offset: Option<u64>,
 }
 
 fn read_header(reader: &mut Reader<'_>) -> Result<u32, RdbError> {
@@ -185,10 +192,16 @@ fn read_item(
             reader.plain_len("RESIZEDB expires_size")?;
         }
         OPCODE_AUX => {
-            // Every AUX field 7.0 writes is informational for a loader without replication
-            // state, and unknown ones must be ignored: read both strings and move on.
-            reader.string("an AUX key")?;
-            reader.string("an AUX value")?;
+            // Every AUX field 7.0 writes is informational but a replica's `repl-id` and
+            // `repl-offset` (kept for PSYNC after a restart); unknown ones are ignored.
+            let key = reader.string("an AUX key")?;
+            let value = reader.string("an AUX value")?;
+            let text = || String::from_utf8_lossy(&value).into_owned();
+            match key.as_ref() {
+                b"repl-id" if value.len() == 40 => state.repl_id = Some(text()),
+                b"repl-offset" => state.repl_offset = text().parse().ok(),
+                _ => {}
+            }
         }
         OPCODE_MODULE_AUX => {
             let reason = "module auxiliary data (opcode 0xF7, MODULE_AUX) is not supported: \

@@ -36,11 +36,23 @@ pub struct SaveInfo {
 /// Expired entries are written like any other: the loader decides whether to drop them, as
 /// in Redis.
 pub fn encode<W: Write>(ks: &Keyspace, info: &SaveInfo, out: &mut W) -> io::Result<u64> {
+    encode_with_repl(ks, info, None, out)
+}
+
+/// [`encode`], with a replica's `repl-stream-db`/`repl-id`/`repl-offset` AUX fields when
+/// `repl` is set (Redis's `rdbPopulateSaveInfo` on a replica: its master's id and the offset
+/// the data set reflects), which let it PSYNC after a restart.
+pub fn encode_with_repl<W: Write>(
+    ks: &Keyspace,
+    info: &SaveInfo,
+    repl: Option<(&str, u64)>,
+    out: &mut W,
+) -> io::Result<u64> {
     let mut sink = Sink::new(out, info.compression, info.checksum);
     sink.bytes(MAGIC)?;
     sink.bytes(format!("{RDB_VERSION:04}").as_bytes())?;
     debug_assert_eq!(sink.written + sink.pending.len() as u64, HEADER_LEN);
-    write_aux_fields(&mut sink, info)?;
+    write_aux_fields(&mut sink, info, repl)?;
     for code in ks.functions.codes() {
         // As `rdbSaveFunctions`: each library's code, before the databases.
         sink.byte(OPCODE_FUNCTION2)?;
@@ -82,16 +94,25 @@ pub(crate) fn encode_value(value: &Value, limits: &Limits, out: &mut Vec<u8>) {
         .expect("writing to a Vec cannot fail");
 }
 
-/// Redis 7.0.15's `rdbSaveInfoAuxFields`, in its order. No `repl-*` fields: a standalone save
-/// on a master without a backlog has none either.
-fn write_aux_fields<W: Write>(sink: &mut Sink<'_, W>, info: &SaveInfo) -> io::Result<()> {
-    let fields: [(&str, String); 5] = [
+/// Redis 7.0.15's `rdbSaveInfoAuxFields`, in its order. `repl-*` fields only with `repl` (a
+/// save on a master without a backlog has none either).
+fn write_aux_fields<W: Write>(
+    sink: &mut Sink<'_, W>,
+    info: &SaveInfo,
+    repl: Option<(&str, u64)>,
+) -> io::Result<()> {
+    let mut fields: Vec<(&str, String)> = vec![
         ("redis-ver", AUX_REDIS_VER.to_string()),
         ("redis-bits", usize::BITS.to_string()),
         ("ctime", info.ctime_s.to_string()),
         ("used-mem", info.used_mem.to_string()),
-        ("aof-base", u8::from(info.aof_base).to_string()),
     ];
+    if let Some((id, offset)) = repl {
+        fields.push(("repl-stream-db", "0".to_string()));
+        fields.push(("repl-id", id.to_string()));
+        fields.push(("repl-offset", offset.to_string()));
+    }
+    fields.push(("aof-base", u8::from(info.aof_base).to_string()));
     for (key, value) in fields {
         sink.byte(OPCODE_AUX)?;
         sink.string(key.as_bytes())?;

@@ -32,6 +32,6 @@ mod ziplist;
 
 pub use checksum::{crc64_redis, Crc64};
 pub use decode::{decode, LoadOptions, Loaded};
-pub use encode::{encode, SaveInfo};
+pub use encode::{encode, encode_with_repl, SaveInfo};
 pub use format::RDB_VERSION;
 pub use reader::RdbError;

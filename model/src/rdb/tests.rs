@@ -205,6 +205,7 @@ fn redis_dump_decodes_and_checksum_verifies() {
             keys_expired: 0,
             version: 10,
             functions: Vec::new(),
+            repl: None,
         }
     );
 }
