@@ -167,16 +167,12 @@ fn set_generic(
     } else {
         None
     };
-    let found = x.lookup(key);
+    let found = x.lookup_expiry(key);
     let (done, not_done) = replies.unwrap_or((reply::ok(), Frame::Null));
     if (o.nx && found.is_some()) || (o.xx && found.is_none()) {
         return old.unwrap_or(not_done);
     }
-    let keep = if o.keepttl {
-        found.and_then(|e| e.expire_at_ms)
-    } else {
-        None
-    };
+    let keep = if o.keepttl { found.flatten() } else { None };
     x.store(
         key,
         Entry {
