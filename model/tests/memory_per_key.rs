@@ -32,7 +32,7 @@ fn rss_bytes() -> usize {
 const KEYS: u64 = 500_000;
 const VALUE_BYTES: usize = 100;
 /// The layout's budget in resident bytes per key (keys `key:N`, 100-byte values).
-const BUDGET_BYTES_PER_KEY: usize = 210;
+const BUDGET_BYTES_PER_KEY: usize = 195;
 
 fn fill(ks: &mut Keyspace) {
     for n in 0..KEYS {
