@@ -14,7 +14,7 @@ use super::index::{self, Run};
 use super::notify;
 use super::reply;
 use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
-use crate::keyspace::{Entry, Keyspace, Stored, Value, ValueRef};
+use crate::keyspace::{Entry, Keyspace, NotCollection, Stored, Value, ValueRef};
 use crate::resp::Frame;
 
 /// Runs a command of the command layer whose arity was checked.
@@ -188,12 +188,13 @@ impl<'a> Exec<'a> {
         self.ks.dbs[db].get_stored(key).map(Stored::value)
     }
 
-    /// Redis's `lookupKeyWrite` for a change in place: the live entry, mutable. The caller
-    /// signals the change with [`Exec::touch`] (or [`Exec::changed`]) once done.
-    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<&mut Entry> {
+    /// Redis's `lookupKeyWrite` for a change in place of a collection: the live entry,
+    /// mutable, or `Err` for a string (left as stored). The caller signals the change with
+    /// [`Exec::touch`] (or [`Exec::changed`]) once done.
+    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<Result<&mut Entry, NotCollection>> {
         let db = self.db();
         self.expire_if_needed(db, key);
-        self.ks.dbs[db].get_mut(key)
+        self.ks.dbs[db].get_mut_collection(key)
     }
 
     /// After an in-place change of `key` in the selected db: deletes it if the change left

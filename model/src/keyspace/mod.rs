@@ -24,6 +24,10 @@ pub use trie::{key_hash, HashTrie, Iter};
 use crate::functions::Libraries;
 use crate::types::Limits;
 
+/// A string where a collection was asked for (the caller answers WRONGTYPE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotCollection;
+
 /// Default number of databases, as Redis.
 pub const DATABASES_DEFAULT: usize = 16;
 
@@ -60,6 +64,16 @@ impl Db {
     /// with a view; the value itself is copy-on-write at its own level.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.entries.get_mut(key).map(Stored::entry_mut)
+    }
+
+    /// [`Db::get_mut`] for a change to a collection: a string key answers `Err` and stays in
+    /// its stored form (`get_mut` would unpack a short string to hand out an `Entry`).
+    pub fn get_mut_collection(&mut self, key: &[u8]) -> Option<Result<&mut Entry, NotCollection>> {
+        let stored = self.entries.get_mut(key)?;
+        Some(match stored.value() {
+            ValueRef::Str(_) => Err(NotCollection),
+            ValueRef::Other(_) => Ok(stored.entry_mut()),
+        })
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
@@ -217,6 +231,29 @@ mod tests {
         assert!(db.insert(argument.clone(), entry.clone()), "replaced");
         assert_eq!(db.remove(&argument), Some(entry));
         assert!(db.is_empty());
+    }
+
+    #[test]
+    fn a_collection_change_leaves_a_string_alone() {
+        let mut db = Db::default();
+        let string = Entry {
+            value: Value::Str(Bytes::from_static(b"v")),
+            expire_at_ms: Some(7),
+        };
+        let list = Entry {
+            value: Value::List(Box::new([Bytes::from_static(b"a")].into_iter().collect())),
+            expire_at_ms: None,
+        };
+        db.insert(Bytes::from_static(b"s"), string.clone());
+        db.insert(Bytes::from_static(b"l"), list);
+        assert_eq!(db.get_mut_collection(b"s"), Some(Err(NotCollection)));
+        assert_eq!(db.get(b"s").as_deref(), Some(&string));
+        assert!(db.get_mut_collection(b"none").is_none());
+        let Some(Ok(entry)) = db.get_mut_collection(b"l") else {
+            panic!("a list is a collection")
+        };
+        entry.expire_at_ms = Some(9);
+        assert_eq!(db.get_stored(b"l").and_then(Stored::expire_at_ms), Some(9));
     }
 
     #[test]
