@@ -907,9 +907,9 @@ fn prop_rdb(case: RdbCase) -> TestResult {
     }
     let mut live = Keyspace::new(case.databases);
     for (index, db) in ks.dbs.iter().enumerate() {
-        for (key, entry) in db.iter() {
-            if !entry.is_expired(case.now_ms) {
-                live.insert(index, key.clone(), entry.clone());
+        for stored in db.iter() {
+            if !stored.is_expired(case.now_ms) {
+                live.insert(index, stored.key_bytes(), stored.entry().into_owned());
             }
         }
     }

@@ -167,7 +167,8 @@ fn prop_round_trip(case: Case) -> TestResult {
         now_ms: 0,
         drop_expired: false,
     };
-    let back = rdb::decode(&bytes, &mut loaded, &opts).map(|_| loaded.dbs[1].get(b"k").cloned());
+    let back = rdb::decode(&bytes, &mut loaded, &opts)
+        .map(|_| loaded.dbs[1].get(b"k").map(std::borrow::Cow::into_owned));
     match back {
         Ok(Some(e)) if same(&e.value, &case.value) && e.expire_at_ms == Some(1 << 41) => {
             TestResult::passed()

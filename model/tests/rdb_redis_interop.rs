@@ -337,9 +337,10 @@ fn durakv_rdb_loads_in_redis() {
         for (db_index, db) in ks.dbs.iter().enumerate() {
             client.ok(&[b"SELECT", db_index.to_string().as_bytes()]);
             let size = client.call(&[b"DBSIZE"]);
-            let expected_size = db.iter().filter(|(_, e)| !e.is_expired(now)).count();
+            let expected_size = db.iter().filter(|s| !s.is_expired(now)).count();
             assert_eq!(size, Reply::Integer(expected_size as i64), "db {db_index}");
-            for (key, entry) in db.iter().filter(|(_, e)| !e.is_expired(now)) {
+            for stored in db.iter().filter(|s| !s.is_expired(now)) {
+                let (key, entry) = (stored.key(), stored.entry());
                 let Value::Str(value) = &entry.value else {
                     panic!("this property generates strings only")
                 };

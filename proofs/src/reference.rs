@@ -257,13 +257,14 @@ fn parse_i64(bytes: &[u8]) -> i64 {
 pub fn dump(ks: &Keyspace) -> Data {
     let mut data = Data::new();
     for (index, db) in ks.dbs.iter().enumerate() {
-        for (key, entry) in db.iter() {
+        for stored in db.iter() {
+            let key = stored.key();
             let name = if index == 0 {
                 key.to_vec()
             } else {
                 [format!("db{index}:").as_bytes(), key].concat()
             };
-            data.insert(name, render(entry));
+            data.insert(name, render(&stored.entry()));
         }
     }
     data

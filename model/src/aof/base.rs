@@ -32,8 +32,9 @@ pub(crate) fn encode_resp<W: Write>(view: &Keyspace, out: &mut W) -> std::io::Re
             &[b("SELECT"), Bytes::from(db_index.to_string())],
             &mut record,
         );
-        for (key, entry) in db.iter() {
-            written += write_value(key, &entry.value, &mut record, out)?;
+        for stored in db.iter() {
+            let (key, entry) = (stored.key_bytes(), stored.entry());
+            written += write_value(&key, &entry.value, &mut record, out)?;
             if let Some(at) = entry.expire_at_ms {
                 let argv = [b("PEXPIREAT"), key.clone(), Bytes::from(at.to_string())];
                 super::record::encode(&argv, &mut record);

@@ -13,7 +13,7 @@ use super::exec::DEL;
 use super::keys::random_key;
 use super::state::{Propagated, Shared};
 use crate::config::EvictionPolicy;
-use crate::keyspace::{Db, Keyspace};
+use crate::keyspace::{Db, Keyspace, Stored};
 
 /// Deletes one key chosen by `policy` among `samples` drawn per database, or `None` when
 /// nothing can be evicted (no keys, no volatile keys, or `noeviction`).
@@ -62,14 +62,14 @@ fn candidates(db: &Db, policy: EvictionPolicy, samples: u64, rng: &mut u64) -> V
     let volatile = policy.volatile_only();
     let mut out: Vec<Bytes> = (0..samples)
         .filter_map(|_| random_key(db, rng))
-        .filter(|k| !volatile || db.get(k).is_some_and(|e| e.expire_at_ms.is_some()))
+        .filter(|k| !volatile || db.get_stored(k).is_some_and(|s| s.expire_at_ms().is_some()))
         .collect();
     if out.is_empty() && volatile {
         // Few keys with an expiry among many: random draws can miss them all.
         out.extend(
             db.iter()
-                .find(|(_, e)| e.expire_at_ms.is_some())
-                .map(|(k, _)| k.clone()),
+                .find(|s| s.expire_at_ms().is_some())
+                .map(Stored::key_bytes),
         );
     }
     out

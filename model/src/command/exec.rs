@@ -14,7 +14,7 @@ use super::index::{self, Run};
 use super::notify;
 use super::reply;
 use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
-use crate::keyspace::{Entry, Keyspace, Value};
+use crate::keyspace::{Entry, Keyspace, NotCollection, Stored, Value, ValueRef};
 use crate::resp::Frame;
 
 /// Runs a command of the command layer whose arity was checked.
@@ -134,9 +134,16 @@ impl<'a> Exec<'a> {
         !self.ctx.loading && entry.is_expired(self.ctx.now_ms)
     }
 
+    /// [`Exec::is_expired`] of a stored key.
+    pub(crate) fn is_expired_stored(&self, stored: &Stored) -> bool {
+        !self.ctx.loading && stored.is_expired(self.ctx.now_ms)
+    }
+
     /// Redis's `expireIfNeeded`: deletes `key` in `db` if expired, propagating `DEL key`.
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &Bytes) -> bool {
-        let expired = self.ks.dbs[db].get(key).is_some_and(|e| self.is_expired(e));
+        let expired = self.ks.dbs[db]
+            .get_stored(key)
+            .is_some_and(|s| self.is_expired_stored(s));
         if expired {
             self.ks.dbs[db].remove(key);
             let exists = self.ks.dbs[db].contains(key);
@@ -152,7 +159,7 @@ impl<'a> Exec<'a> {
         let db = self.db();
         // One map lookup when the key is live or absent (the common cases).
         match self.ks.dbs[db].get(key) {
-            Some(entry) if !self.is_expired(entry) => Some(entry.clone()),
+            Some(entry) if !self.is_expired(&entry) => Some(entry.into_owned()),
             Some(_) => {
                 self.expire_if_needed(db, key);
                 None
@@ -161,28 +168,44 @@ impl<'a> Exec<'a> {
         }
     }
 
-    /// [`Exec::lookup`] without the copy: the live entry, borrowed.
-    pub(crate) fn peek(&mut self, key: &Bytes) -> Option<&Entry> {
+    /// [`Exec::lookup`] for a caller that needs only the live key's expiry (`Some(None)`: a
+    /// live key without one): no entry is rebuilt.
+    pub(crate) fn lookup_expiry(&mut self, key: &Bytes) -> Option<Option<u64>> {
         let db = self.db();
-        self.expire_if_needed(db, key);
-        self.ks.dbs[db].get(key)
+        match self.ks.dbs[db].get_stored(key) {
+            Some(stored) if !self.is_expired_stored(stored) => Some(stored.expire_at_ms()),
+            Some(_) => {
+                self.expire_if_needed(db, key);
+                None
+            }
+            None => None,
+        }
     }
 
-    /// Redis's `lookupKeyWrite` for a change in place: the live entry, mutable. The caller
-    /// signals the change with [`Exec::touch`] (or [`Exec::changed`]) once done.
-    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<&mut Entry> {
+    /// [`Exec::lookup`] without the copy: the live value, borrowed.
+    pub(crate) fn peek(&mut self, key: &Bytes) -> Option<ValueRef<'_>> {
         let db = self.db();
         self.expire_if_needed(db, key);
-        self.ks.dbs[db].get_mut(key)
+        self.ks.dbs[db].get_stored(key).map(Stored::value)
+    }
+
+    /// Redis's `lookupKeyWrite` for a change in place of a collection: the live entry,
+    /// mutable, or `Err` for a string (left as stored). The caller signals the change with
+    /// [`Exec::touch`] (or [`Exec::changed`]) once done.
+    pub(crate) fn peek_mut(&mut self, key: &Bytes) -> Option<Result<&mut Entry, NotCollection>> {
+        let db = self.db();
+        self.expire_if_needed(db, key);
+        self.ks.dbs[db].get_mut_collection(key)
     }
 
     /// After an in-place change of `key` in the selected db: deletes it if the change left
     /// an empty collection (Redis never keeps one), then signals WATCH.
     pub(crate) fn changed(&mut self, key: &Bytes) {
         let db = self.db();
+        // A string is never `Other` (its bytes are `Str` in either stored form).
         let empty = self.ks.dbs[db]
-            .get(key)
-            .is_some_and(|e| !matches!(e.value, Value::Str(_)) && e.value.elements() == 0);
+            .get_stored(key)
+            .is_some_and(|s| matches!(s.value(), ValueRef::Other(v) if v.elements() == 0));
         if empty {
             self.ks.dbs[db].remove(key);
             self.emptied_keys.push((db, key.clone()));
@@ -206,7 +229,7 @@ impl<'a> Exec<'a> {
     /// expired previous value was already deleted and propagated.
     pub(crate) fn store(&mut self, key: &Bytes, entry: Entry) {
         let db = self.db();
-        if self.ks.dbs[db].insert(key.clone(), entry).is_none() {
+        if !self.ks.dbs[db].insert(key.clone(), entry) {
             self.notify(notify::NEW, "new", db, key);
         }
         self.touch(db, key);

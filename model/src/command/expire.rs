@@ -236,7 +236,7 @@ fn sweep(
         let batch: Vec<(Bytes, bool)> = ks.dbs[db]
             .iter_after(at.after.as_deref())
             .take(left)
-            .map(|(k, e)| (k.clone(), e.is_expired(now_ms)))
+            .map(|s| (s.key_bytes(), s.is_expired(now_ms)))
             .collect();
         empty_steps = if batch.is_empty() { empty_steps + 1 } else { 0 };
         let exhausted = batch.len() < left;

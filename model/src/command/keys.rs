@@ -10,7 +10,7 @@ use super::exec::Exec;
 use super::glob::string_match;
 use super::num::splitmix64;
 use super::reply;
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Stored};
 use crate::resp::Frame;
 
 /// DEL and UNLINK (UNLINK frees in the background in Redis; here both free at once).
@@ -80,8 +80,8 @@ pub(crate) fn keys(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let db = &x.ks.dbs[x.db()];
     let keys = db
         .iter()
-        .filter(|(k, e)| (all || string_match(pattern, k)) && !x.is_expired(e))
-        .map(|(k, _)| Frame::Bulk(k.clone()))
+        .filter(|s| (all || string_match(pattern, s.key())) && !x.is_expired_stored(s))
+        .map(|s| Frame::Bulk(s.key_bytes()))
         .collect();
     Frame::Array(keys)
 }
@@ -120,12 +120,12 @@ pub(crate) fn random_key(db: &Db, rng: &mut u64) -> Option<Bytes> {
     }
     if n <= UNIFORM_DRAW_MAX {
         let at = (splitmix64(rng) % n as u64) as usize;
-        return db.iter().nth(at).map(|(k, _)| k.clone());
+        return db.iter().nth(at).map(Stored::key_bytes);
     }
     let point = splitmix64(rng);
     let skip = (splitmix64(rng) % DRAW_SPREAD) as usize;
-    let (key, _) = db.iter_from_hash(point).chain(db.iter()).nth(skip)?;
-    Some(key.clone())
+    let stored = db.iter_from_hash(point).chain(db.iter()).nth(skip)?;
+    Some(stored.key_bytes())
 }
 
 #[cfg(test)]

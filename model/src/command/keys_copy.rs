@@ -29,7 +29,7 @@ fn db_arg(x: &Exec<'_>, arg: &[u8]) -> Result<usize, Frame> {
 /// The live entry of `key` in `db` (an expired one is deleted first, as `lookupKeyWrite`).
 fn lookup_in(x: &mut Exec<'_>, db: usize, key: &Bytes) -> Option<Entry> {
     x.expire_if_needed(db, key);
-    x.ks.dbs[db].get(key).cloned()
+    x.ks.dbs[db].get(key).map(std::borrow::Cow::into_owned)
 }
 
 /// Sets `key` in `db` and signals it.

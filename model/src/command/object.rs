@@ -137,9 +137,9 @@ fn dataset(x: &Exec<'_>) -> (u64, u64) {
     let mut keys = 0u64;
     let mut bytes = 0u64;
     for db in &x.ks.dbs {
-        for (key, entry) in db.iter() {
+        for stored in db.iter() {
             keys += 1;
-            bytes += entry.memory_bytes(key);
+            bytes += stored.memory_bytes();
         }
     }
     (keys, bytes)

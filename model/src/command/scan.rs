@@ -19,6 +19,7 @@ use super::exec::Exec;
 use super::glob::string_match;
 use super::num::integer_arg;
 use super::reply;
+use crate::keyspace::Stored;
 use crate::resp::Frame;
 
 /// SCAN's options (Redis 7.0 `scanGenericCommand`, step 1).
@@ -83,7 +84,7 @@ pub(crate) fn scan(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let mut visited: Vec<Bytes> = x.ks.dbs[db]
         .iter_after(after.as_deref())
         .take(o.count.saturating_add(1))
-        .map(|(k, _)| k.clone())
+        .map(Stored::key_bytes)
         .collect();
     let more = visited.len() > o.count;
     visited.truncate(o.count);

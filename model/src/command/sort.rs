@@ -14,7 +14,7 @@ use bytes::Bytes;
 use super::exec::Exec;
 use super::num::{integer_arg, parse_float};
 use super::reply;
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{Entry, Value, ValueRef};
 use crate::resp::Frame;
 use crate::types::ListValue;
 
@@ -63,11 +63,11 @@ fn parse(argv: &[Bytes], read_only: bool) -> Result<Options, Frame> {
 
 /// The elements of the value at `key` (empty if absent), or WRONGTYPE.
 fn elements(x: &mut Exec<'_>, key: &Bytes) -> Result<Vec<Bytes>, Frame> {
-    Ok(match x.peek(key).map(|e| &e.value) {
+    Ok(match x.peek(key) {
         None => Vec::new(),
-        Some(Value::List(l)) => l.items.iter().cloned().collect(),
-        Some(Value::Set(s)) => s.iter().collect(),
-        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.clone()).collect(),
+        Some(ValueRef::Other(Value::List(l))) => l.items.iter().cloned().collect(),
+        Some(ValueRef::Other(Value::Set(s))) => s.iter().collect(),
+        Some(ValueRef::Other(Value::ZSet(z))) => z.iter().map(|(m, _)| m.clone()).collect(),
         Some(_) => return Err(reply::err(reply::WRONGTYPE)),
     })
 }

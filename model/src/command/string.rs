@@ -94,9 +94,13 @@ pub(crate) fn expire_at_ms(
 
 /// The GET part of GET, GETDEL and SET ... GET: the value, nil, or WRONGTYPE.
 fn get_generic(x: &mut Exec<'_>, key: &Bytes) -> Result<Frame, Frame> {
-    Ok(x.lookup_string(key)?.map_or(Frame::Null, |e| {
-        Frame::Bulk(string_of(&e).cloned().unwrap_or_default())
-    }))
+    // The value moves into the reply: a clone of a freshly copied `Bytes` would allocate
+    // its shared count.
+    Ok(x.lookup_string(key)?
+        .map_or(Frame::Null, |e| match e.value {
+            Value::Str(value) => Frame::Bulk(value),
+            _ => unreachable!("lookup_string returns strings only"),
+        }))
 }
 
 pub(crate) fn get(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
@@ -167,16 +171,12 @@ fn set_generic(
     } else {
         None
     };
-    let found = x.lookup(key);
+    let found = x.lookup_expiry(key);
     let (done, not_done) = replies.unwrap_or((reply::ok(), Frame::Null));
     if (o.nx && found.is_some()) || (o.xx && found.is_none()) {
         return old.unwrap_or(not_done);
     }
-    let keep = if o.keepttl {
-        found.and_then(|e| e.expire_at_ms)
-    } else {
-        None
-    };
+    let keep = if o.keepttl { found.flatten() } else { None };
     x.store(
         key,
         Entry {

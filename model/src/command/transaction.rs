@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::exec::{call, Exec};
 use super::reply;
 use super::state::{Ctx, Multi, Queued, Session, Shared};
+use crate::keyspace::Stored;
 use crate::resp::Frame;
 
 pub(crate) fn multi(x: &mut Exec<'_>, _argv: &[Bytes]) -> Frame {
@@ -74,9 +75,12 @@ pub(crate) fn watch(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     }
     let (client, db) = (x.session.client_id, x.db());
     for key in &argv[1..] {
-        let entry = x.ks.dbs[db].get(key);
-        let expired = entry.is_some_and(|e| x.is_expired(e));
-        x.shared.watches.watch(client, db, key, entry, expired);
+        let stored = x.ks.dbs[db].get_stored(key);
+        let expired = stored.is_some_and(|s| x.is_expired_stored(s));
+        let expire_at_ms = stored.and_then(Stored::expire_at_ms);
+        x.shared
+            .watches
+            .watch(client, db, key, expire_at_ms, expired);
     }
     reply::ok()
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::exec::Exec;
 use super::reply;
-use crate::keyspace::{Entry, Value};
+use crate::keyspace::{Entry, NotCollection, Value, ValueRef};
 use crate::resp::Frame;
 use crate::types::{HashValue, ListValue, SetValue, ZSetValue};
 
@@ -52,7 +52,8 @@ fn wrongtype() -> Frame {
 pub(crate) fn read<'x, T: Typed>(x: &'x mut Exec<'_>, key: &Bytes) -> Result<Option<&'x T>, Frame> {
     match x.peek(key) {
         None => Ok(None),
-        Some(entry) => T::of(&entry.value).map(Some).ok_or_else(wrongtype),
+        Some(ValueRef::Other(value)) => T::of(value).map(Some).ok_or_else(wrongtype),
+        Some(ValueRef::Str(_)) => Err(wrongtype()),
     }
 }
 
@@ -64,7 +65,8 @@ pub(crate) fn write<'x, T: Typed>(
 ) -> Result<Option<&'x mut T>, Frame> {
     match x.peek_mut(key) {
         None => Ok(None),
-        Some(entry) => T::of_mut(&mut entry.value).map(Some).ok_or_else(wrongtype),
+        Some(Ok(entry)) => T::of_mut(&mut entry.value).map(Some).ok_or_else(wrongtype),
+        Some(Err(NotCollection)) => Err(wrongtype()),
     }
 }
 

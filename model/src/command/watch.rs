@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use crate::keyspace::{Db, Entry};
+use crate::keyspace::Db;
 
 /// One watched key of one client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,14 +37,14 @@ impl Watches {
         !self.by_key.is_empty()
     }
 
-    /// WATCH of one key; `entry` is the key's current entry, `expired` whether it is logically
-    /// expired now. A dirty client watches nothing more (its EXEC fails anyway).
+    /// WATCH of one key; `expire_at_ms` is the key's current expiry, `expired` whether it is
+    /// logically expired now. A dirty client watches nothing more (its EXEC fails anyway).
     pub(crate) fn watch(
         &mut self,
         client: u64,
         db: usize,
         key: &Bytes,
-        entry: Option<&Entry>,
+        expire_at_ms: Option<u64>,
         expired: bool,
     ) {
         if self.dirty.contains(&client) {
@@ -54,7 +54,7 @@ impl Watches {
         if keys.contains_key(&(db, key.clone())) {
             return;
         }
-        let expire_at_ms = entry.filter(|_| !expired).and_then(|e| e.expire_at_ms);
+        let expire_at_ms = expire_at_ms.filter(|_| !expired);
         keys.insert(
             (db, key.clone()),
             Watched {

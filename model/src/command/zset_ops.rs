@@ -16,7 +16,7 @@ use super::set_ops::card_args;
 use super::zset::double;
 use super::zset_query::parse_score;
 use super::zset_range::store_zset;
-use crate::keyspace::Value;
+use crate::keyspace::{Value, ValueRef};
 use crate::resp::Frame;
 
 /// One input: members with scores (`None`: a missing key).
@@ -25,10 +25,12 @@ type Input = Option<Vec<(Bytes, f64)>>;
 fn load(x: &mut Exec<'_>, keys: &[Bytes]) -> Result<Vec<Input>, Frame> {
     let mut inputs = Vec::with_capacity(keys.len());
     for key in keys {
-        inputs.push(match x.peek(key).map(|e| &e.value) {
+        inputs.push(match x.peek(key) {
             None => None,
-            Some(Value::ZSet(z)) => Some(z.iter().map(|(m, s)| (m.clone(), s.get())).collect()),
-            Some(Value::Set(s)) => Some(s.iter().map(|m| (m, 1.0)).collect()),
+            Some(ValueRef::Other(Value::ZSet(z))) => {
+                Some(z.iter().map(|(m, s)| (m.clone(), s.get())).collect())
+            }
+            Some(ValueRef::Other(Value::Set(s))) => Some(s.iter().map(|m| (m, 1.0)).collect()),
             Some(_) => return Err(reply::err(reply::WRONGTYPE)),
         });
     }

@@ -107,7 +107,7 @@ impl Engine {
                 let digests = argv[2..].iter().map(|key| {
                     let mut digest = [0u8; 20];
                     if let Some(entry) = self.keyspace.dbs[db].get(key) {
-                        xor_object_digest(&mut digest, entry);
+                        xor_object_digest(&mut digest, &entry);
                     }
                     Frame::Simple(hex(&digest))
                 });
@@ -240,10 +240,10 @@ pub(super) fn dataset_digest(keyspace: &Keyspace) -> [u8; 20] {
             continue;
         }
         mix_digest(&mut total, &(index as u32).to_be_bytes());
-        for (key, entry) in db.iter() {
+        for stored in db.iter() {
             let mut digest = [0u8; 20];
-            mix_digest(&mut digest, key);
-            xor_object_digest(&mut digest, entry);
+            mix_digest(&mut digest, stored.key());
+            xor_object_digest(&mut digest, &stored.entry());
             xor_digest(&mut total, &digest);
         }
     }

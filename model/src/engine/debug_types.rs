@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use crate::keyspace::Value;
+use crate::keyspace::{Stored, Value, ValueRef};
 use crate::rdb::payload;
 use crate::resp::Frame;
 
@@ -50,7 +50,12 @@ impl Engine {
     pub(super) fn debug_reload(&mut self) -> Frame {
         let limits = self.keyspace.limits;
         for db in &mut self.keyspace.dbs {
-            let keys: Vec<Bytes> = db.iter().map(|(k, _)| k.clone()).collect();
+            // Collections only: a string has one form, and `get_mut` would unpack it.
+            let keys: Vec<Bytes> = db
+                .iter()
+                .filter(|s| matches!(s.value(), ValueRef::Other(_)))
+                .map(Stored::key_bytes)
+                .collect();
             for key in keys {
                 let Some(entry) = db.get_mut(&key) else {
                     continue;

@@ -10,7 +10,7 @@
 //! EXEC also discards the transaction.
 
 use crate::command::{self, Command, Flags};
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Keyspace, Stored};
 use crate::resp::Frame;
 
 use super::clients::{ClientId, ClientInfo};
@@ -31,7 +31,7 @@ pub(super) fn dataset_bytes(keyspace: &Keyspace) -> u64 {
         let measured: Vec<u64> = db
             .iter()
             .take(MEASURED_KEYS_PER_DB)
-            .map(|(k, e)| e.memory_bytes(k))
+            .map(Stored::memory_bytes)
             .collect();
         if measured.is_empty() {
             continue;

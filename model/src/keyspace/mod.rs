@@ -9,168 +9,85 @@
 //! Invariant: an entry whose `expire_at_ms` is in the past is logically absent; readers go
 //! through [`Db::get_live`] (or the command layer's lazy expiry), never through raw iteration.
 
+mod entry;
+mod stored;
 mod trie;
+
+use std::borrow::Cow;
 
 use bytes::Bytes;
 
+pub use entry::{Entry, Value};
+pub use stored::{Stored, ValueRef, COMPACT_VALUE_MAX};
 pub use trie::{key_hash, HashTrie, Iter};
 
 use crate::functions::Libraries;
-use crate::types::{HashValue, Limits, ListValue, SetValue, ZSetValue};
+use crate::types::Limits;
+
+/// A string where a collection was asked for (the caller answers WRONGTYPE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotCollection;
 
 /// Default number of databases, as Redis.
 pub const DATABASES_DEFAULT: usize = 16;
 
-/// A value: a string or one of the collection types of [`crate::types`]. Every variant clones
-/// in O(1), which is what keeps a point-in-time view of the keyspace O(1) to take. The list
-/// and sorted set are boxed: inline they were 64 and 96 bytes and made every key's slot 144
-/// bytes, strings included; boxed, a `Value` is the size of a `Bytes` plus its tag (40).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Value {
-    Str(Bytes),
-    List(Box<ListValue>),
-    Hash(HashValue),
-    Set(SetValue),
-    ZSet(Box<ZSetValue>),
-}
-
-impl Value {
-    /// The name `TYPE` reports (and SCAN's TYPE option matches).
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
-            Value::List(_) => "list",
-            Value::Hash(_) => "hash",
-            Value::Set(_) => "set",
-            Value::ZSet(_) => "zset",
-        }
-    }
-
-    /// `OBJECT ENCODING` of a collection; `None` for a string (its encoding depends on how it
-    /// was stored, which the command layer decides).
-    pub fn collection_encoding(&self) -> Option<&'static str> {
-        match self {
-            Value::Str(_) => None,
-            Value::List(l) => Some(l.encoding()),
-            Value::Hash(h) => Some(h.encoding()),
-            Value::Set(s) => Some(s.encoding()),
-            Value::ZSet(z) => Some(z.encoding()),
-        }
-    }
-
-    /// Elements held (1 for a string).
-    pub fn elements(&self) -> usize {
-        match self {
-            Value::Str(_) => 1,
-            Value::List(l) => l.len(),
-            Value::Hash(h) => h.len(),
-            Value::Set(s) => s.len(),
-            Value::ZSet(z) => z.len(),
-        }
-    }
-
-    /// Estimated heap bytes of the value (MEMORY USAGE): payload bytes plus a fixed cost per
-    /// element for its slot in the structure.
-    fn heap_bytes(&self) -> usize {
-        const PER_ELEMENT_BYTES: usize = 2 * size_of::<Bytes>();
-        match self {
-            Value::Str(s) => s.len(),
-            Value::List(l) => {
-                l.items.iter().map(Bytes::len).sum::<usize>() + l.len() * PER_ELEMENT_BYTES
-            }
-            Value::Hash(h) => {
-                h.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>()
-                    + h.len() * PER_ELEMENT_BYTES
-            }
-            Value::Set(s) => s.iter().map(|m| m.len()).sum::<usize>() + s.len() * PER_ELEMENT_BYTES,
-            Value::ZSet(z) => {
-                z.iter().map(|(m, _)| m.len() + 8).sum::<usize>() + z.len() * PER_ELEMENT_BYTES
-            }
-        }
-    }
-}
-
-/// A key's value and its absolute expiry time in unix milliseconds, if any.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Entry {
-    pub value: Value,
-    pub expire_at_ms: Option<u64>,
-}
-
-impl Entry {
-    /// Whether the key is logically gone at `now_ms`: strictly after its expiry time, as Redis's
-    /// `keyIsExpired` (`now > when`). (Commands that *set* an expiry treat a time `<= now` as
-    /// already past and delete at once, as Redis's `checkAlreadyExpired`.)
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms.is_some_and(|at| at < now_ms)
-    }
-
-    /// Estimated bytes this entry holds under `key` (MEMORY USAGE): the map slot (key and
-    /// entry structs), the key's and the value's heap bytes, and one allocation header each.
-    pub fn memory_bytes(&self, key: &[u8]) -> u64 {
-        const ALLOCATION_OVERHEAD_BYTES: usize = 16;
-        let slot = trie::leaf_slot_bytes::<Entry>();
-        (slot + key.len() + self.value.heap_bytes() + 2 * ALLOCATION_OVERHEAD_BYTES) as u64
-    }
-}
-
-/// String values up to this size are copied into an allocation of their own when stored.
-pub const COMPACT_VALUE_MAX: usize = 4096;
-
-/// `bytes` in an allocation of exactly its size that nothing else refers to. What a command
-/// stores is usually a clone of a request argument; cloning a `Bytes` made from a `Vec` gives it
-/// a separate 24-byte reference-count block (32 with malloc's header) that then lives as long as
-/// the key, and a `Vec` built by pushing may carry spare capacity. A copy of a short key or
-/// value costs less than either, once, and leaves a `Bytes` with no extra block until it is
-/// cloned again.
-fn compact(bytes: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(bytes)
-}
-
 /// One database.
 ///
 /// Command code reaches the map through these methods, so that the map type can change
-/// without touching every command.
+/// without touching every command. Each key is a [`Stored`]: a short string with its key in
+/// one block, anything else beside its key (see `stored.rs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Db {
-    entries: HashTrie<Entry>,
+    entries: HashTrie<Stored>,
 }
 
 impl Db {
     /// The entry if present and not expired at `now_ms`.
-    pub fn get_live(&self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.entries.get(key).filter(|e| !e.is_expired(now_ms))
+    pub fn get_live(&self, key: &[u8], now_ms: u64) -> Option<Cow<'_, Entry>> {
+        self.get_stored(key)
+            .filter(|s| !s.is_expired(now_ms))
+            .map(Stored::entry)
     }
 
-    /// The entry whether or not it expired (callers decide about expiry).
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    /// The entry whether or not it expired (callers decide about expiry). A short string's
+    /// entry is rebuilt from its block; [`Db::get_stored`] reads without that.
+    pub fn get(&self, key: &[u8]) -> Option<Cow<'_, Entry>> {
+        self.entries.get(key).map(Stored::entry)
+    }
+
+    /// The key's stored form: its expiry and value without rebuilding an [`Entry`].
+    pub fn get_stored(&self, key: &[u8]) -> Option<&Stored> {
         self.entries.get(key)
     }
 
     /// The entry, for a change in place. Copies only the map path to it if the map is shared
     /// with a view; the value itself is copy-on-write at its own level.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.entries.get_mut(key)
+        self.entries.get_mut(key).map(Stored::entry_mut)
+    }
+
+    /// [`Db::get_mut`] for a change to a collection: a string key answers `Err` and stays in
+    /// its stored form (`get_mut` would unpack a short string to hand out an `Entry`).
+    pub fn get_mut_collection(&mut self, key: &[u8]) -> Option<Result<&mut Entry, NotCollection>> {
+        let stored = self.entries.get_mut(key)?;
+        Some(match stored.value() {
+            ValueRef::Str(_) => Err(NotCollection),
+            ValueRef::Other(_) => Ok(stored.entry_mut()),
+        })
     }
 
     pub fn contains(&self, key: &[u8]) -> bool {
         self.entries.contains_key(key)
     }
 
-    /// Inserts or replaces; the previous entry. The key and a string value up to
-    /// [`COMPACT_VALUE_MAX`] bytes are stored in exact-size allocations of their own (see
-    /// [`compact`]).
-    pub fn insert(&mut self, key: Bytes, mut entry: Entry) -> Option<Entry> {
-        if let Value::Str(s) = &mut entry.value {
-            if s.len() <= COMPACT_VALUE_MAX {
-                *s = compact(s);
-            }
-        }
-        self.entries.insert(compact(&key), entry)
+    /// Inserts or replaces; whether the key was there before. The key and a string value up
+    /// to [`COMPACT_VALUE_MAX`] bytes are copied into one exact-size block (`stored.rs`).
+    pub fn insert(&mut self, key: Bytes, entry: Entry) -> bool {
+        self.entries.insert(Stored::new(&key, entry)).is_some()
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
-        self.entries.remove(key)
+        self.entries.remove(key).map(Stored::into_entry)
     }
 
     /// Removes every key.
@@ -178,24 +95,24 @@ impl Db {
         self.entries.clear();
     }
 
-    /// Every entry in walk order ((hash, key); see [`HashTrie`]), expired ones included.
-    pub fn iter(&self) -> Iter<'_, Entry> {
+    /// Every key in walk order ((hash, key); see [`HashTrie`]), expired ones included.
+    pub fn iter(&self) -> Iter<'_, Stored> {
         self.entries.iter()
     }
 
-    /// Entries strictly after key `after` in walk order (from the first if `None`); `after`
+    /// Keys strictly after key `after` in walk order (from the first if `None`); `after`
     /// need not be present any more. Where SCAN and the expiry sweep resume: a key present
     /// during a whole walk keeps its place, so it is met exactly once.
-    pub fn iter_after(&self, after: Option<&[u8]>) -> Iter<'_, Entry> {
+    pub fn iter_after(&self, after: Option<&[u8]>) -> Iter<'_, Stored> {
         match after {
             Some(key) => self.entries.iter_after(key_hash(key), Some(key)),
             None => self.entries.iter(),
         }
     }
 
-    /// Entries whose key hash is at least `hash`, in walk order: a random draw starts at a
-    /// random hash.
-    pub fn iter_from_hash(&self, hash: u64) -> Iter<'_, Entry> {
+    /// Keys whose hash is at least `hash`, in walk order: a random draw starts at a random
+    /// hash.
+    pub fn iter_from_hash(&self, hash: u64) -> Iter<'_, Stored> {
         self.entries.iter_after(hash, None)
     }
 
@@ -211,7 +128,7 @@ impl Db {
     pub fn expires_count(&self) -> usize {
         self.entries
             .iter()
-            .filter(|(_, e)| e.expire_at_ms.is_some())
+            .filter(|s| s.expire_at_ms().is_some())
             .count()
     }
 }
@@ -260,10 +177,9 @@ impl Keyspace {
         self.dbs.iter().all(Db::is_empty)
     }
 
-    /// Inserts or replaces a key, as loading does (the loader's `Bytes` are already exact
-    /// copies of the file's bytes, so no second copy).
+    /// Inserts or replaces a key, as loading does.
     pub fn insert(&mut self, db: usize, key: Bytes, entry: Entry) {
-        self.dbs[db].entries.insert(key, entry);
+        self.dbs[db].insert(key, entry);
     }
 }
 
@@ -287,17 +203,9 @@ mod tests {
         assert!(!forever.is_expired(u64::MAX));
     }
 
-    /// What a key's slot costs (README, "what a key costs"); a change here is a layout
-    /// decision, not an accident.
     #[test]
-    fn a_key_slot_is_88_bytes() {
+    fn a_value_is_a_bytes_and_its_tag() {
         assert_eq!(size_of::<Value>(), 40, "a Bytes and the tag");
-        assert_eq!(size_of::<Entry>(), 56, "the value and Option<u64> expiry");
-        assert_eq!(
-            trie::leaf_slot_bytes::<Entry>(),
-            88,
-            "the key's Bytes and the entry"
-        );
     }
 
     #[test]
@@ -308,14 +216,44 @@ mod tests {
             value: Value::Str(argument.clone()),
             expire_at_ms: None,
         };
-        db.insert(argument.clone(), entry);
-        let (key, stored) = db.iter().next().expect("one key");
-        let Value::Str(value) = &stored.value else {
+        assert!(!db.insert(argument.clone(), entry.clone()), "a new key");
+        let stored = db.iter().next().expect("one key");
+        let ValueRef::Str(value) = stored.value() else {
             panic!("a string")
         };
-        assert_eq!((&key[..], &value[..]), (&b"value"[..], &b"value"[..]));
-        assert_ne!(key.as_ptr(), argument.as_ptr(), "the key is a copy");
+        assert_eq!((stored.key(), value), (&b"value"[..], &b"value"[..]));
+        assert_ne!(
+            stored.key().as_ptr(),
+            argument.as_ptr(),
+            "the key is a copy"
+        );
         assert_ne!(value.as_ptr(), argument.as_ptr(), "the value is a copy");
+        assert!(db.insert(argument.clone(), entry.clone()), "replaced");
+        assert_eq!(db.remove(&argument), Some(entry));
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn a_collection_change_leaves_a_string_alone() {
+        let mut db = Db::default();
+        let string = Entry {
+            value: Value::Str(Bytes::from_static(b"v")),
+            expire_at_ms: Some(7),
+        };
+        let list = Entry {
+            value: Value::List(Box::new([Bytes::from_static(b"a")].into_iter().collect())),
+            expire_at_ms: None,
+        };
+        db.insert(Bytes::from_static(b"s"), string.clone());
+        db.insert(Bytes::from_static(b"l"), list);
+        assert_eq!(db.get_mut_collection(b"s"), Some(Err(NotCollection)));
+        assert_eq!(db.get(b"s").as_deref(), Some(&string));
+        assert!(db.get_mut_collection(b"none").is_none());
+        let Some(Ok(entry)) = db.get_mut_collection(b"l") else {
+            panic!("a list is a collection")
+        };
+        entry.expire_at_ms = Some(9);
+        assert_eq!(db.get_stored(b"l").and_then(Stored::expire_at_ms), Some(9));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! A persistent hash-array-mapped trie from byte-string keys to values, walked in hash order.
+//! A persistent hash-array-mapped trie of leaves keyed by byte strings, walked in hash order.
 //!
-//! Owns the map the keyspace keeps each database in. Cloning is O(1) (the root is shared, a
+//! Owns the map the keyspace keeps each database in; a leaf carries its own key
+//! ([`TrieLeaf`]), so the keyspace chooses its layout (key and value in one block). Cloning is O(1) (the root is shared, a
 //! write copies only the path it changes), which is the point-in-time view BGSAVE and
 //! BGREWRITEAOF serialise. Lookups hash the key once (XXH3-64, fixed seed) and follow 6 hash
 //! bits per level, so a lookup touches one small node per level and compares key bytes once,
@@ -15,8 +16,6 @@ use std::cmp::Ordering;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 use std::sync::Arc;
-
-use bytes::Bytes;
 
 /// Hash bits consumed per level: 64-way nodes with a `u64` occupancy bitmap.
 const BITS_PER_LEVEL: u32 = 6;
@@ -51,22 +50,22 @@ fn slot_index(hash: u64, level: u32) -> u32 {
     ((hash << (BITS_PER_LEVEL * level)) >> (64 - BITS_PER_LEVEL)) as u32
 }
 
-#[derive(Clone, Debug)]
-struct Leaf<V> {
-    key: Bytes,
-    value: V,
+/// What the trie stores: a value that knows its key. The key of a stored leaf never changes
+/// (the trie placed it by the key's hash; `get_mut` callers change only the rest).
+pub trait TrieLeaf: Clone {
+    fn key(&self) -> &[u8];
 }
 
 #[derive(Clone, Debug)]
 struct Collision<V> {
     hash: u64,
     /// Two or more, sorted by key.
-    leaves: Vec<Leaf<V>>,
+    leaves: Vec<V>,
 }
 
 #[derive(Clone, Debug)]
 enum Slot<V> {
-    Leaf(Leaf<V>),
+    Leaf(V),
     Collision(Arc<Collision<V>>),
     Branch(Arc<Node<V>>),
 }
@@ -95,7 +94,8 @@ impl<V> Node<V> {
     }
 }
 
-/// Bytes a key's slot takes in a node: its leaf inline (key `Bytes` and value).
+/// Bytes a key's slot takes in a node: its leaf inline.
+#[cfg(test)]
 pub(super) fn leaf_slot_bytes<V>() -> usize {
     size_of::<Slot<V>>()
 }
@@ -127,7 +127,7 @@ impl<V, H> Default for HashTrie<V, H> {
     }
 }
 
-impl<V: Clone, H: KeyHash> HashTrie<V, H> {
+impl<V: TrieLeaf, H: KeyHash> HashTrie<V, H> {
     pub fn len(&self) -> usize {
         self.len
     }
@@ -136,6 +136,7 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
         self.len == 0
     }
 
+    /// The leaf of `key`.
     pub fn get(&self, key: &[u8]) -> Option<&V> {
         let hash = H::hash(key);
         let mut node = &*self.root;
@@ -145,15 +146,16 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
                 return None;
             }
             match &node.slots[p] {
-                Slot::Leaf(leaf) => return (leaf.key == key).then_some(&leaf.value),
-                Slot::Collision(c) => return find(&c.leaves, key).ok().map(|i| &c.leaves[i].value),
+                Slot::Leaf(leaf) => return (leaf.key() == key).then_some(leaf),
+                Slot::Collision(c) => return find(&c.leaves, key).ok().map(|i| &c.leaves[i]),
                 Slot::Branch(child) => node = child,
             }
         }
         unreachable!("a branch below the last level")
     }
 
-    /// The value, for a change in place; copies the path to it if a clone shares it.
+    /// The leaf, for a change in place (never of its key); copies the path to it if a clone
+    /// shares it.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
         let hash = H::hash(key);
         let mut node = Arc::make_mut(&mut self.root);
@@ -163,11 +165,11 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
                 return None;
             }
             match &mut node.slots[p] {
-                Slot::Leaf(leaf) => return (leaf.key == key).then_some(&mut leaf.value),
+                Slot::Leaf(leaf) => return (leaf.key() == key).then_some(leaf),
                 Slot::Collision(c) if c.hash != hash => return None,
                 Slot::Collision(c) => {
                     let c = Arc::make_mut(c);
-                    return find(&c.leaves, key).ok().map(|i| &mut c.leaves[i].value);
+                    return find(&c.leaves, key).ok().map(|i| &mut c.leaves[i]);
                 }
                 Slot::Branch(child) => node = Arc::make_mut(child),
             }
@@ -179,10 +181,10 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
         self.get(key).is_some()
     }
 
-    /// Inserts or replaces; the previous value.
-    pub fn insert(&mut self, key: Bytes, value: V) -> Option<V> {
-        let hash = H::hash(&key);
-        let old = insert_at::<V, H>(Arc::make_mut(&mut self.root), 0, hash, Leaf { key, value });
+    /// Inserts or replaces the leaf of `leaf`'s key; the previous leaf.
+    pub fn insert(&mut self, leaf: V) -> Option<V> {
+        let hash = H::hash(leaf.key());
+        let old = insert_at::<V, H>(Arc::make_mut(&mut self.root), 0, hash, leaf);
         if old.is_none() {
             self.len += 1;
         }
@@ -215,9 +217,9 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
     /// Entries strictly after position (`hash`, `key`) in walk order; with `key` `None`, every
     /// entry whose hash is at least `hash`. The position need not be a present key.
     pub fn iter_after(&self, hash: u64, key: Option<&[u8]>) -> Iter<'_, V> {
-        let after = |leaf: &Leaf<V>| match key {
-            None => H::hash(&leaf.key) >= hash,
-            Some(k) => (H::hash(&leaf.key), &leaf.key[..]) > (hash, k),
+        let after = |leaf: &V| match key {
+            None => H::hash(leaf.key()) >= hash,
+            Some(k) => (H::hash(leaf.key()), leaf.key()) > (hash, k),
         };
         let mut it = Iter {
             stack: Vec::new(),
@@ -254,15 +256,15 @@ impl<V: Clone, H: KeyHash> HashTrie<V, H> {
 }
 
 /// Index of `key` in `leaves` (sorted by key), or where it would go.
-fn find<V>(leaves: &[Leaf<V>], key: &[u8]) -> Result<usize, usize> {
-    leaves.binary_search_by(|leaf| leaf.key[..].cmp(key))
+fn find<V: TrieLeaf>(leaves: &[V], key: &[u8]) -> Result<usize, usize> {
+    leaves.binary_search_by(|leaf| leaf.key().cmp(key))
 }
 
-fn insert_at<V: Clone, H: KeyHash>(
+fn insert_at<V: TrieLeaf, H: KeyHash>(
     node: &mut Node<V>,
     level: u32,
     hash: u64,
-    new: Leaf<V>,
+    new: V,
 ) -> Option<V> {
     let i = slot_index(hash, level);
     let (p, present) = node.position(i);
@@ -276,13 +278,11 @@ fn insert_at<V: Clone, H: KeyHash>(
         Slot::Branch(child) => {
             return insert_at::<V, H>(Arc::make_mut(child), level + 1, hash, new)
         }
-        Slot::Leaf(leaf) if leaf.key == new.key => {
-            return Some(std::mem::replace(&mut leaf.value, new.value))
-        }
+        Slot::Leaf(leaf) if leaf.key() == new.key() => return Some(std::mem::replace(leaf, new)),
         Slot::Collision(c) if c.hash == hash => {
             let c = Arc::make_mut(c);
-            return match find(&c.leaves, &new.key) {
-                Ok(at) => Some(std::mem::replace(&mut c.leaves[at].value, new.value)),
+            return match find(&c.leaves, new.key()) {
+                Ok(at) => Some(std::mem::replace(&mut c.leaves[at], new)),
                 Err(at) => {
                     c.leaves.insert(at, new);
                     None
@@ -298,9 +298,9 @@ fn insert_at<V: Clone, H: KeyHash>(
 }
 
 /// The slot holding `old` (a leaf or collision) and `new` at `level`.
-fn split<V: Clone, H: KeyHash>(level: u32, old: Slot<V>, hash: u64, new: Leaf<V>) -> Slot<V> {
+fn split<V: TrieLeaf, H: KeyHash>(level: u32, old: Slot<V>, hash: u64, new: V) -> Slot<V> {
     let old_hash = match &old {
-        Slot::Leaf(leaf) => H::hash(&leaf.key),
+        Slot::Leaf(leaf) => H::hash(leaf.key()),
         Slot::Collision(c) => c.hash,
         Slot::Branch(_) => unreachable!("only leaves split"),
     };
@@ -309,7 +309,7 @@ fn split<V: Clone, H: KeyHash>(level: u32, old: Slot<V>, hash: u64, new: Leaf<V>
             unreachable!("a collision of this hash takes the key in place")
         };
         let mut leaves = vec![leaf, new];
-        leaves.sort_by(|a, b| a.key.cmp(&b.key));
+        leaves.sort_by(|a, b| a.key().cmp(b.key()));
         return Slot::Collision(Arc::new(Collision { hash, leaves }));
     }
     let (a, b) = (slot_index(old_hash, level), slot_index(hash, level));
@@ -322,7 +322,7 @@ fn split<V: Clone, H: KeyHash>(level: u32, old: Slot<V>, hash: u64, new: Leaf<V>
     Slot::Branch(Arc::new(Node { bitmap, slots }))
 }
 
-fn remove_at<V: Clone, H: KeyHash>(
+fn remove_at<V: TrieLeaf, H: KeyHash>(
     node: &mut Node<V>,
     level: u32,
     hash: u64,
@@ -336,14 +336,14 @@ fn remove_at<V: Clone, H: KeyHash>(
         let Slot::Leaf(leaf) = node.slots.remove(p) else {
             unreachable!("matched a leaf")
         };
-        return Some(leaf.value);
+        return Some(leaf);
     }
     let (old, collapse) = match &mut node.slots[p] {
         Slot::Leaf(_) => unreachable!("handled above"),
         Slot::Collision(c) => {
             let c = Arc::make_mut(c);
             let at = find(&c.leaves, key).ok()?;
-            let old = c.leaves.remove(at).value;
+            let old = c.leaves.remove(at);
             let last = (c.leaves.len() == 1).then(|| Slot::Leaf(c.leaves.remove(0)));
             (old, last)
         }
@@ -366,20 +366,20 @@ pub struct Iter<'a, V> {
     /// Nodes being walked, each with the next slot to visit.
     stack: Vec<(&'a [Slot<V>], usize)>,
     /// The rest of the collision being walked.
-    bucket: &'a [Leaf<V>],
+    bucket: &'a [V],
     /// An upper bound on what is left (the map's size).
     left: usize,
 }
 
 impl<'a, V> Iterator for Iter<'a, V> {
-    type Item = (&'a Bytes, &'a V);
+    type Item = &'a V;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some((leaf, rest)) = self.bucket.split_first() {
                 self.bucket = rest;
                 self.left = self.left.saturating_sub(1);
-                return Some((&leaf.key, &leaf.value));
+                return Some(leaf);
             }
             let (slots, at) = self.stack.last_mut()?;
             let Some(slot) = slots.get(*at) else {
@@ -390,7 +390,7 @@ impl<'a, V> Iterator for Iter<'a, V> {
             match slot {
                 Slot::Leaf(leaf) => {
                     self.left = self.left.saturating_sub(1);
-                    return Some((&leaf.key, &leaf.value));
+                    return Some(leaf);
                 }
                 Slot::Collision(c) => self.bucket = &c.leaves,
                 Slot::Branch(child) => self.stack.push((&child.slots, 0)),
@@ -403,7 +403,7 @@ impl<'a, V> Iterator for Iter<'a, V> {
     }
 }
 
-impl<V: Clone + PartialEq, H: KeyHash> PartialEq for HashTrie<V, H> {
+impl<V: TrieLeaf + PartialEq, H: KeyHash> PartialEq for HashTrie<V, H> {
     fn eq(&self, other: &Self) -> bool {
         // The walk order depends on the key set only, so equal maps walk in step.
         Arc::ptr_eq(&self.root, &other.root)
@@ -411,21 +411,20 @@ impl<V: Clone + PartialEq, H: KeyHash> PartialEq for HashTrie<V, H> {
     }
 }
 
-impl<V: Clone + Eq, H: KeyHash> Eq for HashTrie<V, H> {}
+impl<V: TrieLeaf + Eq, H: KeyHash> Eq for HashTrie<V, H> {}
 
-impl<V: Clone + Hash, H: KeyHash> Hash for HashTrie<V, H> {
+impl<V: TrieLeaf + Hash, H: KeyHash> Hash for HashTrie<V, H> {
     fn hash<S: Hasher>(&self, state: &mut S) {
         state.write_usize(self.len);
-        for (key, value) in self.iter() {
-            key.hash(state);
-            value.hash(state);
+        for leaf in self.iter() {
+            leaf.hash(state);
         }
     }
 }
 
-impl<V: Clone + std::fmt::Debug, H: KeyHash> std::fmt::Debug for HashTrie<V, H> {
+impl<V: TrieLeaf + std::fmt::Debug, H: KeyHash> std::fmt::Debug for HashTrie<V, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -433,7 +432,19 @@ impl<V: Clone + std::fmt::Debug, H: KeyHash> std::fmt::Debug for HashTrie<V, H> 
 mod tests {
     use std::collections::BTreeMap;
 
+    use bytes::Bytes;
+
     use super::*;
+
+    /// A leaf of the tests: a key and a number.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct KV(Bytes, u64);
+
+    impl TrieLeaf for KV {
+        fn key(&self) -> &[u8] {
+            &self.0
+        }
+    }
 
     /// A poor hash: 16 values, so most keys collide and every split runs to the last level.
     #[derive(Clone, Copy, Debug, Default)]
@@ -455,14 +466,17 @@ mod tests {
     }
 
     /// The slots below `node`, as text: equal iff equal shapes.
-    fn shape<V: std::fmt::Debug>(node: &Node<V>) -> String {
+    fn shape<V: TrieLeaf>(node: &Node<V>) -> String {
         let inner: Vec<String> = node
             .slots
             .iter()
             .map(|slot| match slot {
-                Slot::Leaf(leaf) => format!("{:?}", leaf.key),
+                Slot::Leaf(leaf) => format!("{:?}", leaf.key()),
                 Slot::Collision(c) => {
-                    format!("c{:?}", c.leaves.iter().map(|l| &l.key).collect::<Vec<_>>())
+                    format!(
+                        "c{:?}",
+                        c.leaves.iter().map(|l| l.key()).collect::<Vec<_>>()
+                    )
                 }
                 Slot::Branch(child) => shape(child),
             })
@@ -474,17 +488,20 @@ mod tests {
     /// the walk order and resumption, and that a clone taken midway never changes.
     fn against_model<H: KeyHash>(seed: u64, keys: u64) {
         let mut state = seed;
-        let (mut trie, mut model) = (HashTrie::<u64, H>::default(), BTreeMap::new());
+        let (mut trie, mut model) = (HashTrie::<KV, H>::default(), BTreeMap::new());
         let mut frozen = None;
         for step in 0..4000u64 {
             let key =
                 Bytes::from(format!("{}", rng(&mut state) % keys).repeat(1 + step as usize % 3));
             match rng(&mut state) % 4 {
-                0 | 1 => assert_eq!(trie.insert(key.clone(), step), model.insert(key, step)),
-                2 => assert_eq!(trie.remove(&key), model.remove(&key)),
+                0 | 1 => assert_eq!(
+                    trie.insert(KV(key.clone(), step)).map(|l| l.1),
+                    model.insert(key, step)
+                ),
+                2 => assert_eq!(trie.remove(&key).map(|l| l.1), model.remove(&key)),
                 _ => {
                     if let Some(v) = trie.get_mut(&key) {
-                        *v += 1;
+                        v.1 += 1;
                     }
                     if let Some(v) = model.get_mut(&key) {
                         *v += 1;
@@ -503,18 +520,18 @@ mod tests {
         sorted.sort();
         let walked: Vec<(u64, Bytes, u64)> = trie
             .iter()
-            .map(|(k, v)| (H::hash(k), k.clone(), *v))
+            .map(|l| (H::hash(&l.0), l.0.clone(), l.1))
             .collect();
         assert_eq!(walked, sorted, "walk is (hash, key) order");
         for (k, v) in &model {
-            assert_eq!(trie.get(k), Some(v));
+            assert_eq!(trie.get(k).map(|l| l.1), Some(*v));
         }
         for probe in 0..200 {
             let key = Bytes::from(format!("{}", probe % keys).repeat(1 + probe as usize % 3));
             let h = H::hash(&key);
             let after: Vec<_> = trie
                 .iter_after(h, Some(&key))
-                .map(|(k, _)| k.clone())
+                .map(|l| l.0.clone())
                 .collect();
             let expected: Vec<_> = sorted
                 .iter()
@@ -522,7 +539,7 @@ mod tests {
                 .map(|e| e.1.clone())
                 .collect();
             assert_eq!(after, expected, "after {key:?}");
-            let from: Vec<_> = trie.iter_after(h, None).map(|(k, _)| k.clone()).collect();
+            let from: Vec<_> = trie.iter_after(h, None).map(|l| l.0.clone()).collect();
             let expected: Vec<_> = sorted
                 .iter()
                 .filter(|(sh, _, _)| *sh >= h)
@@ -533,12 +550,12 @@ mod tests {
         let (old_trie, old_model) = frozen.expect("taken at step 2000");
         assert!(old_trie
             .iter()
-            .map(|(k, v)| (k.clone(), *v))
+            .map(|l| (l.0.clone(), l.1))
             .eq(old_trie_sorted::<H>(&old_model)));
         // The same set built in another order: equal, same hash, same shape.
-        let mut rebuilt = HashTrie::<u64, H>::default();
+        let mut rebuilt = HashTrie::<KV, H>::default();
         for (k, v) in model.iter().rev() {
-            rebuilt.insert(k.clone(), *v);
+            rebuilt.insert(KV(k.clone(), *v));
         }
         assert_eq!(rebuilt, trie);
         assert_eq!(shape(&rebuilt.root), shape(&trie.root), "canonical shape");
@@ -564,12 +581,12 @@ mod tests {
 
     #[test]
     fn removing_everything_leaves_an_empty_root() {
-        let mut trie = HashTrie::<u64, Poor>::default();
+        let mut trie = HashTrie::<KV, Poor>::default();
         for i in 0..500u64 {
-            trie.insert(Bytes::from(i.to_string()), i);
+            trie.insert(KV(Bytes::from(i.to_string()), i));
         }
         for i in (0..500u64).rev() {
-            assert_eq!(trie.remove(i.to_string().as_bytes()), Some(i));
+            assert_eq!(trie.remove(i.to_string().as_bytes()).map(|l| l.1), Some(i));
         }
         assert!(trie.is_empty());
         assert_eq!(shape(&trie.root), "0[]");

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use super::format::*;
 use super::sink::Sink;
 use super::value_write::{type_id, write_payload};
-use crate::keyspace::{Entry, Keyspace, Value};
+use crate::keyspace::{Keyspace, Stored, Value, ValueRef};
 use crate::types::Limits;
 
 /// What a save records besides the data, and how it encodes strings.
@@ -67,8 +67,8 @@ pub fn encode_with_repl<W: Write>(
         sink.byte(OPCODE_RESIZEDB)?;
         sink.len(db.len() as u64)?;
         sink.len(db.expires_count() as u64)?;
-        for (key, entry) in db.iter() {
-            write_entry(&mut sink, key, entry, &ks.limits)?;
+        for stored in db.iter() {
+            write_entry(&mut sink, stored, &ks.limits)?;
         }
     }
     sink.byte(OPCODE_EOF)?;
@@ -123,17 +123,26 @@ fn write_aux_fields<W: Write>(
 
 fn write_entry<W: Write>(
     sink: &mut Sink<'_, W>,
-    key: &[u8],
-    entry: &Entry,
+    stored: &Stored,
     limits: &Limits,
 ) -> io::Result<()> {
-    if let Some(at_ms) = entry.expire_at_ms {
+    if let Some(at_ms) = stored.expire_at_ms() {
         // On disk a signed 64-bit value; no real expiry is beyond i64::MAX ms.
         let at_ms = i64::try_from(at_ms).unwrap_or(i64::MAX);
         sink.byte(OPCODE_EXPIRETIME_MS)?;
         sink.bytes(&at_ms.to_le_bytes())?;
     }
-    sink.byte(type_id(&entry.value))?;
-    sink.string(key)?;
-    write_payload(sink, &entry.value, limits)
+    // A string straight from its block: no `Value` is built for it.
+    match stored.value() {
+        ValueRef::Str(value) => {
+            sink.byte(TYPE_STRING)?;
+            sink.string(stored.key())?;
+            sink.string(value)
+        }
+        ValueRef::Other(value) => {
+            sink.byte(type_id(value))?;
+            sink.string(stored.key())?;
+            write_payload(sink, value, limits)
+        }
+    }
 }

@@ -191,9 +191,9 @@ fn redis_dump_decodes_and_checksum_verifies() {
     );
     let (ks, loaded) = load(&bytes).unwrap();
     let db = &ks.dbs[0];
-    assert_eq!(db.get(&b"k"[..]), Some(&entry(b"v", None)));
+    assert_eq!(db.get(&b"k"[..]).as_deref(), Some(&entry(b"v", None)));
     assert_eq!(
-        db.get(&b"n"[..]),
+        db.get(&b"n"[..]).as_deref(),
         Some(&entry(b"300", Some(1_900_000_000_000)))
     );
     assert_eq!(ks.len(), 2);
@@ -386,10 +386,13 @@ fn old_versions_and_legacy_opcodes() {
         bytes.extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n");
         let (ks, loaded) = load(&bytes).unwrap();
         assert_eq!(
-            ks.dbs[0].get(&b"a"[..]),
+            ks.dbs[0].get(&b"a"[..]).as_deref(),
             Some(&entry(b"b", Some(100_000_000_000)))
         );
-        assert_eq!(ks.dbs[0].get(&b"c"[..]), Some(&entry(b"7", None)));
+        assert_eq!(
+            ks.dbs[0].get(&b"c"[..]).as_deref(),
+            Some(&entry(b"7", None))
+        );
         let tail = if version >= 5 { 8 } else { 0 };
         assert_eq!(loaded.end_offset as usize, 9 + body.len() + 1 + tail);
     }
