@@ -169,6 +169,9 @@ pub struct Config {
     pub repl: crate::repl_config::ReplConfig,
     /// `notify-keyspace-events` as flags (`keyspace_events.rs`); 0 is none.
     pub notify_keyspace_events: u32,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): after this long a running script lets
+    /// other clients in (`-BUSY`, SCRIPT KILL).
+    pub busy_reply_threshold_ms: u64,
 }
 
 /// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
@@ -289,6 +292,7 @@ impl Default for Config {
             enable_debug_command: DebugAccess::No,
             repl: crate::repl_config::ReplConfig::default(),
             notify_keyspace_events: 0,
+            busy_reply_threshold_ms: 5000,
         }
     }
 }
@@ -467,6 +471,11 @@ impl Config {
                 "notify-keyspace-events",
                 crate::keyspace_events::format_flags(self.notify_keyspace_events),
             ),
+            (
+                "busy-reply-threshold",
+                self.busy_reply_threshold_ms.to_string(),
+            ),
+            ("lua-time-limit", self.busy_reply_threshold_ms.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -509,6 +518,10 @@ impl Config {
             "notify-keyspace-events" => {
                 crate::keyspace_events::parse_flags(value).map(|f| self.notify_keyspace_events = f)
             }
+            "busy-reply-threshold" | "lua-time-limit" => value
+                .parse::<u64>()
+                .map(|ms| self.busy_reply_threshold_ms = ms)
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string()),
             _ => return None,
         };
         Some(result)

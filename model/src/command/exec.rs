@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::index::{self, Run};
 use super::notify;
 use super::reply;
+use super::script::busy::Interrupt;
 use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
@@ -57,6 +58,9 @@ pub(crate) struct Exec<'a> {
     /// Keys the running `call` changed, and collections it emptied (keyspace notifications).
     changed_keys: Vec<(usize, Bytes)>,
     emptied_keys: Vec<(usize, Bytes)>,
+    /// The runtime's clock and sockets for a script that runs long (`script/busy.rs`);
+    /// `None` where nothing can be served meanwhile (loading, the model checker, tests).
+    pub(crate) busy: Option<&'a mut (dyn Interrupt + 'a)>,
 }
 
 impl<'a> Exec<'a> {
@@ -85,6 +89,7 @@ impl<'a> Exec<'a> {
             block: None,
             changed_keys: Vec::new(),
             emptied_keys: Vec::new(),
+            busy: None,
         }
     }
 

@@ -94,6 +94,7 @@ pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
 pub use notify::removed_key_deliveries;
 pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
+pub use script::busy::{Busy, BusyAnswer, BusyGate, Replay, WhileBusy, BUSY_EVAL, BUSY_FUNCTION};
 pub(crate) use script::load_libraries;
 pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
@@ -135,6 +136,24 @@ pub fn execute_resolved(
     argv: &[Bytes],
 ) -> Outcome {
     let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
+    let reply = exec::dispatch(&mut x, id, argv);
+    x.finish(reply)
+}
+
+/// [`execute_resolved`] with the runtime's clock and sockets at hand, so a script that runs
+/// past `busy-reply-threshold` lets other connections in (see `script/busy.rs`).
+#[allow(clippy::too_many_arguments)]
+pub fn execute_busy(
+    ks: &mut Keyspace,
+    shared: &mut Shared,
+    session: &mut Session,
+    ctx: Ctx,
+    id: Option<CommandId>,
+    argv: &[Bytes],
+    busy: &mut Busy<'_>,
+) -> Outcome {
+    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
+    x.busy = Some(busy);
     let reply = exec::dispatch(&mut x, id, argv);
     x.finish(reply)
 }

@@ -45,6 +45,7 @@ mod aof_toggle;
 mod aof_upgrade;
 mod aof_writer;
 mod blocking;
+mod busy;
 mod client_cmd;
 mod client_list;
 mod clients;
@@ -241,7 +242,23 @@ impl Engine {
         argv: Vec<Bytes>,
     ) {
         if !argv.is_empty() {
-            self.handle_request(now_ms, client, id, &argv);
+            self.handle_request(now_ms, client, id, &argv, None);
+        }
+        self.turn_at = Some(now_ms);
+    }
+
+    /// [`Engine::handle_resolved`] from a driver that can serve other connections while a
+    /// script runs: past `busy-reply-threshold` the script calls `host` (see `busy.rs`).
+    pub fn handle_resolved_busy(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: Vec<Bytes>,
+        host: &mut dyn command::WhileBusy,
+    ) {
+        if !argv.is_empty() {
+            self.handle_request(now_ms, client, id, &argv, Some(host));
         }
         self.turn_at = Some(now_ms);
     }
@@ -555,6 +572,8 @@ impl Engine {
 
 #[cfg(test)]
 mod blocking_tests;
+#[cfg(test)]
+mod busy_tests;
 #[cfg(test)]
 mod client_tests;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::collections::btree_map::Entry;
 
 use bytes::Bytes;
 
-use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
+use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session, WhileBusy};
 use crate::config::Mutation;
 use crate::resp::{Frame, Protocol};
 
@@ -51,6 +51,7 @@ impl Engine {
         client: ClientId,
         id: Option<CommandId>,
         argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
     ) {
         if self.clients.killed.contains(&client) {
             return;
@@ -65,7 +66,7 @@ impl Engine {
                 return;
             }
             Phase::Running => {
-                self.execute(now_ms, client, id, argv);
+                self.execute(now_ms, client, id, argv, host);
                 if self.repl.active() {
                     // WAIT's target: the stream's offset after this client's last command.
                     self.repl.woff.insert(client, self.repl.offset);
@@ -113,7 +114,14 @@ impl Engine {
 
     /// Runs a resolved request: the entry travels through the refusal checks to the executor
     /// the index names.
-    fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
+    fn execute(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
+    ) {
         self.stats.commands_processed += 1;
         let info = match self.clients.info.entry(client) {
             Entry::Occupied(known) => known.into_mut(),
@@ -139,7 +147,7 @@ impl Engine {
             Some(entry) if matches!(entry.run, Run::Engine(_) | Run::Connection) => {
                 self.engine_request(now_ms, client, entry, argv)
             }
-            _ => self.data_request(now_ms, client, id, argv),
+            _ => self.data_request(now_ms, client, id, argv, host),
         }
     }
 
@@ -187,20 +195,9 @@ impl Engine {
         client: ClientId,
         id: Option<CommandId>,
         argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
     ) {
-        self.random = self
-            .random
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let ctx = Ctx {
-            now_ms,
-            loading: false,
-            random: self.random,
-            write_denial: self.write_denial(),
-        };
-        let session = self.clients.session_or_new(client);
-        let (ks, shared) = (&mut self.keyspace, &mut self.shared);
-        let outcome = command::execute_resolved(ks, shared, session, ctx, id, argv);
+        let (outcome, gate) = self.run_data(now_ms, client, id, argv, host);
         self.stats.dirty += outcome.dirty;
         let mutation = self.config.mutation;
         if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
@@ -239,6 +236,9 @@ impl Engine {
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
             Some(generation) => self.answer_after_snapshot(client, outcome.reply, need, generation),
             None => self.answer(client, outcome.reply, need),
+        }
+        if let Some(gate) = gate {
+            self.after_busy(now_ms, gate);
         }
     }
 
