@@ -15,6 +15,7 @@
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
+mod busy;
 pub mod chunk_queue;
 mod client;
 pub mod config;
@@ -170,6 +171,7 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
         ready: false,
         waker,
         syncing: Vec::new(),
+        missed: Vec::new(),
     })
 }
 
