@@ -142,6 +142,10 @@ impl Clients {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
+    pub(crate) fn listener_count(&self) -> usize {
+        self.listeners.len()
+    }
+
     /// Takes the connection out of `slot` while it runs a command (a busy script serves the
     /// others meanwhile, never it); [`Clients::put_back`] returns it. Its token stays
     /// registered and its id mapped.

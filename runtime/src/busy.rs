@@ -11,7 +11,8 @@
 //! (accepting, file completions, the rest of a connection's input) after the script.
 
 use mio::{Events, Poll, Token};
-use model::command::{BusyGate, WhileBusy};
+use model::command::BusyGate;
+use model::engine::{ClientId, Reply, WhileBusy};
 
 use crate::accept::{self, Clients, Target};
 use crate::event_loop::clock_ms;
@@ -33,6 +34,19 @@ pub(crate) struct BusyHost<'a> {
     events: Option<Events>,
 }
 
+/// Where the loop was when the script started: readiness it took from the poller but has not
+/// handled yet is invisible here, so the first serve tries every connection and listener.
+fn sweep(host: &mut BusyHost<'_>, gate: &mut BusyGate) {
+    if host.accepting {
+        for i in 0..host.clients.listener_count() {
+            host.accept(i, gate);
+        }
+    }
+    for slot in host.clients.slots() {
+        host.serve_client(slot, gate);
+    }
+}
+
 impl<'a> BusyHost<'a> {
     pub(crate) fn new(
         clients: &'a mut Clients,
@@ -47,6 +61,15 @@ impl<'a> BusyHost<'a> {
             opened,
             accepting,
             events: None,
+        }
+    }
+
+    fn accept(&mut self, i: usize, gate: &mut BusyGate) {
+        let mut next = self.opened.len();
+        self.clients.accept(self.poll.registry(), i, self.opened);
+        while let Some(&slot) = self.opened.get(next) {
+            self.serve_client(slot, gate);
+            next += 1;
         }
     }
 
@@ -69,7 +92,22 @@ impl WhileBusy for BusyHost<'_> {
         clock_ms()
     }
 
-    fn serve(&mut self, gate: &mut BusyGate) {
+    fn serve(&mut self, gate: &mut BusyGate, released: Vec<(ClientId, Reply)>) {
+        for (id, reply) in released {
+            // Replies the engine held from before the script (the log allowed them).
+            let Some(client) = self
+                .clients
+                .slot_of(id)
+                .and_then(|s| self.clients.get_mut(s))
+            else {
+                continue;
+            };
+            client.push_reply(reply);
+            let _ = client.flush();
+        }
+        if self.events.is_none() {
+            sweep(self, gate);
+        }
         let events = self
             .events
             .get_or_insert_with(|| Events::with_capacity(EVENTS_COUNT_MAX));
@@ -85,13 +123,7 @@ impl WhileBusy for BusyHost<'_> {
             self.missed.push(token);
             match accept::target(token) {
                 Target::Client(slot) => self.serve_client(slot, gate),
-                Target::Listener(i) if self.accepting => {
-                    let first = self.opened.len();
-                    self.clients.accept(self.poll.registry(), i, self.opened);
-                    for slot in self.opened[first..].to_vec() {
-                        self.serve_client(slot, gate);
-                    }
-                }
+                Target::Listener(i) if self.accepting => self.accept(i, gate),
                 Target::Listener(_) | Target::Waker => {}
             }
         }

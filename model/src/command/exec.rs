@@ -13,8 +13,9 @@ use bytes::Bytes;
 use super::index::{self, Run};
 use super::notify;
 use super::reply;
-use super::script::busy::Interrupt;
-use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
+use super::state::{
+    Block, CommandId, Ctx, Interrupt, Outcome, Propagated, Queued, Session, Shared,
+};
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
 

@@ -94,8 +94,9 @@ pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
 pub use notify::removed_key_deliveries;
 pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
-pub use script::busy::{Busy, BusyAnswer, BusyGate, Replay, WhileBusy, BUSY_EVAL, BUSY_FUNCTION};
+pub use script::busy::{BusyAnswer, BusyGate, Replay, BUSY_EVAL, BUSY_FUNCTION};
 pub(crate) use script::load_libraries;
+pub(crate) use state::Interrupt;
 pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
 /// The command a request names (any letter case), resolved once, without allocating.
@@ -143,14 +144,14 @@ pub fn execute_resolved(
 /// [`execute_resolved`] with the runtime's clock and sockets at hand, so a script that runs
 /// past `busy-reply-threshold` lets other connections in (see `script/busy.rs`).
 #[allow(clippy::too_many_arguments)]
-pub fn execute_busy(
+pub(crate) fn execute_busy(
     ks: &mut Keyspace,
     shared: &mut Shared,
     session: &mut Session,
     ctx: Ctx,
     id: Option<CommandId>,
     argv: &[Bytes],
-    busy: &mut Busy<'_>,
+    busy: &mut dyn Interrupt,
 ) -> Outcome {
     let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
     x.busy = Some(busy);

@@ -139,3 +139,13 @@ pub struct Outcome {
     /// Set when the command must block: `reply` is then not sent.
     pub block: Option<Block>,
 }
+
+/// The command layer's view of a busy script: what the Lua hook calls (the engine implements
+/// it over the runtime's host and its reply queue, `engine/while_busy.rs`; the decisions are
+/// `script/busy.rs`'s).
+pub(crate) trait Interrupt {
+    /// A script starts.
+    fn start(&mut self, eval: bool);
+    /// A hook tick: serve others if past the threshold; `true` stops the script.
+    fn tick(&mut self, wrote: bool) -> bool;
+}

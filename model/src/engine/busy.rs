@@ -7,9 +7,10 @@
 
 use bytes::Bytes;
 
-use crate::command::{self, Busy, BusyGate, CommandId, Ctx, Outcome, Replay, WhileBusy};
+use crate::command::{self, BusyGate, CommandId, Ctx, Outcome, Replay};
 
 use super::clients::ClientId;
+use super::while_busy::{Busy, WhileBusy};
 use super::Engine;
 
 impl Engine {
@@ -32,12 +33,20 @@ impl Engine {
             random: self.random,
             write_denial: self.write_denial(),
         };
-        let threshold_ms = self.config.busy_reply_threshold_ms;
+        let gate = BusyGate::new(self.config.busy_reply_threshold_ms);
+        let offsets = self.aof.log.as_ref();
+        let offsets = offsets.map_or((0, 0), |l| (l.offset_written, l.offset_durable));
         let session = self.clients.session_or_new(client);
         let (ks, shared) = (&mut self.keyspace, &mut self.shared);
         match host {
             Some(host) => {
-                let mut busy = Busy::new(threshold_ms, host);
+                let replies = &mut self.replies;
+                let mut busy = Busy {
+                    gate,
+                    host,
+                    replies,
+                    offsets,
+                };
                 let outcome = command::execute_busy(ks, shared, session, ctx, id, argv, &mut busy);
                 (outcome, Some(busy.gate))
             }

@@ -4,8 +4,8 @@
 use bytes::Bytes;
 
 use super::tests::{argv, config, Rig};
-use super::Phase;
-use crate::command::{self, BusyAnswer, BusyGate, WhileBusy, BUSY_EVAL};
+use super::{ClientId, Phase, Reply, WhileBusy};
+use crate::command::{self, BusyAnswer, BusyGate, BUSY_EVAL};
 use crate::config::FsyncPolicy;
 use crate::resp::Frame;
 
@@ -17,6 +17,8 @@ struct FakeHost {
     requests: Vec<&'static str>,
     answers: Vec<BusyAnswer>,
     serves: u32,
+    /// Clients whose queued replies were released while the script ran.
+    released: Vec<ClientId>,
 }
 
 impl FakeHost {
@@ -27,6 +29,7 @@ impl FakeHost {
             requests,
             answers: Vec::new(),
             serves: 0,
+            released: Vec::new(),
         }
     }
 }
@@ -37,7 +40,8 @@ impl WhileBusy for FakeHost {
         self.now_ms
     }
 
-    fn serve(&mut self, gate: &mut BusyGate) {
+    fn serve(&mut self, gate: &mut BusyGate, released: Vec<(ClientId, Reply)>) {
+        self.released.extend(released.into_iter().map(|(c, _)| c));
         assert!(gate.timed_out(), "served only past the threshold");
         self.serves += 1;
         // One request per call, as a client reading replies one at a time would.
@@ -79,7 +83,12 @@ fn reply(frame: &str) -> BusyAnswer {
 fn a_busy_script_answers_busy_then_script_kill_stops_it() {
     let mut rig = rig(100);
     let mut host = FakeHost::new(10, vec!["GET x", "MULTI", "INCR x", "SCRIPT KILL"]);
+    // Client 3's PING ran in the same turn, before the script: its reply, which the log
+    // allows, leaves while the script runs instead of waiting behind it.
+    let now_ms = rig.now_ms;
+    rig.engine.handle_command(now_ms, 3, argv("PING"));
     eval(&mut rig, &mut host, "while true do end");
+    assert_eq!(host.released, [3]);
     assert_eq!(
         host.answers,
         [

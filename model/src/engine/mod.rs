@@ -71,6 +71,7 @@ mod snapshot;
 mod startup;
 mod stats;
 mod timers;
+mod while_busy;
 
 use bytes::Bytes;
 
@@ -99,6 +100,7 @@ pub use self::phase::{Phase, StartError};
 pub use self::repl::ReplicaSync;
 pub use self::replies::Reply;
 pub use self::stats::Stats;
+pub use self::while_busy::WhileBusy;
 pub use crate::REDIS_VERSION;
 
 /// Keys looked at per active-expiry run: bounds the work done between two commands.
@@ -255,7 +257,7 @@ impl Engine {
         client: ClientId,
         id: Option<CommandId>,
         argv: Vec<Bytes>,
-        host: &mut dyn command::WhileBusy,
+        host: &mut dyn WhileBusy,
     ) {
         if !argv.is_empty() {
             self.handle_request(now_ms, client, id, &argv, Some(host));

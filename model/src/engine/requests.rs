@@ -11,13 +11,14 @@ use std::collections::btree_map::Entry;
 
 use bytes::Bytes;
 
-use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session, WhileBusy};
+use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
 use crate::config::Mutation;
 use crate::resp::{Frame, Protocol};
 
 use super::clients::{ClientId, ClientInfo, Held, LastCommand};
 use super::phase::Phase;
 use super::replies::{Need, Reply};
+use super::while_busy::WhileBusy;
 use super::Engine;
 
 /// What a propagated command is logged as: itself, except under the known-bad designs the

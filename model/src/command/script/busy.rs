@@ -4,9 +4,9 @@
 //!
 //! Why a callback and not a resumable step: a script runs inside one engine step (atomic:
 //! nothing else touches the data set meanwhile), and while it runs the runtime cannot call the
-//! engine, which is borrowed by the step. So the engine hands the step a [`WhileBusy`] (the
-//! runtime's clock and sockets, a fake clock and scripted requests in tests) and the Lua
-//! instruction hook calls it through [`Busy`] every few thousand instructions. Every decision —
+//! engine, which is borrowed by the step. So the engine hands the step the runtime's clock and
+//! sockets (`WhileBusy` in `engine/busy.rs`; a fake clock and scripted requests in tests) and
+//! the Lua instruction hook calls them through [`Interrupt`] every few thousand instructions. Every decision —
 //! whether the threshold has passed, which commands pass, each reply text, when a kill is
 //! refused, what the engine replays on a session afterwards — is made here by
 //! [`BusyGate::answer`], pure code over the clock and requests passed in; the runtime only
@@ -34,19 +34,6 @@ pub const BUSY_FUNCTION: &str =
 const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against \
      the dataset. You can either wait the script termination or kill the server in a hard way \
      using the SHUTDOWN NOSAVE command.";
-/// What the killed script raises (Redis uses the SCRIPT KILL text for functions too).
-pub(crate) const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
-/// SCRIPT KILL / FUNCTION KILL with nothing running.
-pub(crate) const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
-
-/// The runtime's side of a busy script: its clock and its other connections.
-pub trait WhileBusy {
-    /// The clock, in ms (the runtime's wall clock; a fake one in tests).
-    fn now_ms(&mut self) -> u64;
-    /// A script is past the threshold: read what other connections sent and answer each
-    /// request as [`BusyGate::answer`] says. Called every few thousand Lua instructions.
-    fn serve(&mut self, gate: &mut BusyGate);
-}
 
 /// What to do with a request that arrived while a script is busy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,55 +144,32 @@ impl BusyGate {
     fn busy_error(&self, eval: bool) -> Frame {
         Frame::error(if eval { BUSY_EVAL } else { BUSY_FUNCTION })
     }
-}
 
-/// The command layer's view of a busy script: what the Lua hook calls.
-pub(crate) trait Interrupt {
-    /// A script starts (its clock starts; nothing is timed out or killed yet).
-    fn start(&mut self, eval: bool);
-    /// A hook tick: serve others if past the threshold; `true` stops the script.
-    fn tick(&mut self, wrote: bool) -> bool;
-}
-
-/// The gate and the runtime that serves through it, for one engine step.
-pub struct Busy<'h> {
-    pub gate: BusyGate,
-    host: &'h mut dyn WhileBusy,
-}
-
-impl<'h> Busy<'h> {
-    pub fn new(threshold_ms: u64, host: &'h mut dyn WhileBusy) -> Busy<'h> {
-        Busy {
-            gate: BusyGate::new(threshold_ms),
-            host,
-        }
-    }
-}
-
-impl Interrupt for Busy<'_> {
-    fn start(&mut self, eval: bool) {
-        let gate = &mut self.gate;
-        gate.started_ms = self.host.now_ms();
-        (gate.eval, gate.wrote, gate.timed_out, gate.kill) = (eval, false, false, false);
+    /// A script starts: its clock starts; nothing is timed out or killed yet.
+    pub(crate) fn start(&mut self, now_ms: u64, eval: bool) {
+        self.started_ms = now_ms;
+        (self.eval, self.wrote, self.timed_out, self.kill) = (eval, false, false, false);
     }
 
-    fn tick(&mut self, wrote: bool) -> bool {
-        let gate = &mut self.gate;
-        gate.wrote = wrote;
-        if !gate.timed_out {
-            let elapsed_ms = self.host.now_ms().saturating_sub(gate.started_ms);
-            if elapsed_ms < gate.threshold_ms {
+    /// A hook tick at `now_ms`: whether the script is past the threshold (others are served).
+    pub(crate) fn due(&mut self, now_ms: u64, wrote: bool) -> bool {
+        self.wrote = wrote;
+        if !self.timed_out {
+            let elapsed_ms = now_ms.saturating_sub(self.started_ms);
+            if elapsed_ms < self.threshold_ms {
                 return false;
             }
-            gate.timed_out = true;
-            gate.slow_ms = Some(gate.slow_ms.unwrap_or(0).max(elapsed_ms));
+            self.timed_out = true;
+            self.slow_ms = Some(self.slow_ms.unwrap_or(0).max(elapsed_ms));
         }
-        self.host.serve(gate);
-        let kill = gate.kill;
-        if kill {
-            // The script stops: a later script of the same step starts afresh.
-            gate.timed_out = false;
+        true
+    }
+
+    /// Whether the script must stop (killed); a later script of the step starts afresh.
+    pub(crate) fn take_kill(&mut self) -> bool {
+        if self.kill {
+            self.timed_out = false;
         }
-        kill
+        std::mem::take(&mut self.kill)
     }
 }

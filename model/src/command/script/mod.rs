@@ -158,7 +158,7 @@ pub(crate) fn script(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         },
         // A script past the threshold answers SCRIPT KILL itself (`busy.rs`): one that reaches
         // here runs when no script does.
-        _ => reply::err(busy::NOTBUSY),
+        _ => reply::err("NOTBUSY No scripts in execution right now."),
     }
 }
 

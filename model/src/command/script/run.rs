@@ -12,7 +12,7 @@ use bytes::Bytes;
 use mlua::{Lua, MultiValue, Table, Value};
 
 use super::super::exec::Exec;
-use super::busy::Interrupt;
+use super::super::state::Interrupt;
 use super::call::{script_call, ScriptFlags};
 use super::convert::{frame_to_lua, lua_to_arg, lua_to_frame, single};
 use super::vm::{self, with_vm, CallError, Vm};

@@ -18,10 +18,12 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmStat
 use super::cache::sha1hex;
 
 /// Instructions a script may run before it is stopped where no runtime can serve other clients
-/// meanwhile (a step without [`super::busy::Busy`]: loading, tests, the model checker). With
+/// meanwhile (a step without runtime serving others (`busy.rs`): loading, tests, the model checker). With
 /// one, as in Redis, there is no bound: others get `-BUSY` and may send `SCRIPT KILL`. About a
 /// second or two of pure Lua.
 const INSTRUCTIONS_MAX: u64 = 500_000_000;
+/// What a killed script raises (Redis uses the SCRIPT KILL text for functions too).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// How often the budget is checked.
 const HOOK_EVERY: u32 = 10_000;
 
@@ -43,7 +45,7 @@ thread_local! {
 }
 
 /// The registry name of the running script's tick function (bound per run in `run.rs`: it
-/// borrows the step's [`super::busy::Busy`], which a `'static` hook cannot hold).
+/// borrows the step's runtime serving others (`busy.rs`), which a `'static` hook cannot hold).
 pub(crate) const BUSY_TICK: &str = "durakv.busy_tick";
 
 pub(crate) struct Vm {
@@ -198,7 +200,7 @@ fn killed_hook(_: &Lua, _: mlua::Debug) -> mlua::Result<VmState> {
 }
 
 fn killed() -> mlua::Error {
-    mlua::Error::RuntimeError(super::busy::KILLED.to_string())
+    mlua::Error::RuntimeError(KILLED.to_string())
 }
 
 /// Redis's `__redis__err__handler`: the error as a table `{err=..., source=..., line=...}`,
