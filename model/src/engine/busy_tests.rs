@@ -54,11 +54,16 @@ impl WhileBusy for FakeHost {
     }
 }
 
+fn words(words: &[&str]) -> Vec<Bytes> {
+    let to_bytes = |s: &&str| Bytes::copy_from_slice(s.as_bytes());
+    words.iter().map(to_bytes).collect()
+}
+
 fn eval(rig: &mut Rig, host: &mut FakeHost, body: &str) {
-    let argv: Vec<Bytes> = ["EVAL", body, "0"]
-        .iter()
-        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-        .collect();
+    run(rig, host, words(&["EVAL", body, "0"]));
+}
+
+fn run(rig: &mut Rig, host: &mut FakeHost, argv: Vec<Bytes>) {
     let id = command::resolve(&argv[0]);
     let now_ms = rig.now_ms;
     rig.engine.handle_resolved_busy(now_ms, 1, id, argv, host);
@@ -164,6 +169,35 @@ fn function_kill_refuses_an_eval_and_script_kill_a_function() {
         ]
     );
     assert_eq!(rig.engine.phase(), &Phase::Running);
+}
+
+/// FCALL: FUNCTION KILL stops it, SCRIPT KILL is refused, and the error names the function
+/// and its line as a real Redis 7.0.15 does.
+#[test]
+fn function_kill_stops_a_function() {
+    let mut rig = rig(50);
+    let library = "#!lua name=test\n\
+         redis.register_function('test', function() while 1 do redis.call('ping') end end)";
+    let load = words(&["FUNCTION", "LOAD", library]);
+    let now_ms = rig.now_ms;
+    rig.engine.handle_command(now_ms, 1, load);
+    rig.pump();
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        [Frame::Bulk(Bytes::from_static(b"test"))]
+    );
+    let mut host = FakeHost::new(10, vec!["PING", "SCRIPT KILL", "FUNCTION KILL"]);
+    run(&mut rig, &mut host, words(&["FCALL", "test", "0"]));
+    let busy = reply(command::BUSY_FUNCTION);
+    let ok = BusyAnswer::Reply(Frame::ok());
+    assert_eq!(host.answers, [busy.clone(), busy, ok]);
+    assert_eq!(
+        rig.take_replies(),
+        [Frame::error(
+            "ERR Script killed by user with SCRIPT KILL... script: test, on @user_function:2."
+        )]
+    );
 }
 
 #[test]
