@@ -62,6 +62,10 @@ pub(crate) struct Exec<'a> {
     /// The runtime's clock and sockets for a script that runs long (`script/busy.rs`);
     /// `None` where nothing can be served meanwhile (loading, the model checker, tests).
     pub(crate) busy: Option<&'a mut (dyn Interrupt + 'a)>,
+    /// The error the next `call` returns was already counted in errorstats (a script's error
+    /// raised by `redis.call`, counted when that command failed, as Redis's
+    /// `ignore_error_stats_update`).
+    pub(crate) error_counted: bool,
 }
 
 impl<'a> Exec<'a> {
@@ -91,6 +95,7 @@ impl<'a> Exec<'a> {
             changed_keys: Vec::new(),
             emptied_keys: Vec::new(),
             busy: None,
+            error_counted: false,
         }
     }
 
@@ -127,6 +132,38 @@ impl<'a> Exec<'a> {
             deliveries: self.deliveries,
             block: self.block,
         }
+    }
+
+    /// Where `command` is in the index (INFO commandstats counts by it, without hashing).
+    fn index_of(&self, command: &Command) -> usize {
+        let base = self.commands.as_ptr() as usize;
+        (command as *const Command as usize - base) / size_of::<Command>()
+    }
+
+    /// commandstats and errorstats for a `call` that returned `reply`.
+    fn count_call(&mut self, command: &Command, argv: &[Bytes], reply: &Frame) {
+        let failed = if std::mem::take(&mut self.error_counted) {
+            matches!(reply, Frame::Error(_))
+        } else {
+            self.shared.stats.count_reply(reply)
+        };
+        let index = self.index_of(command);
+        let stat = self.shared.stats.entry(index, command.name, argv);
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
+
+    /// commandstats and errorstats for a command refused before it ran.
+    pub(crate) fn count_rejected(&mut self, command: &Command, argv: &[Bytes], reply: &Frame) {
+        if self.ctx.loading {
+            return;
+        }
+        self.shared.stats.count_reply(reply);
+        let index = self.index_of(command);
+        self.shared
+            .stats
+            .entry(index, command.name, argv)
+            .rejected_calls += 1;
     }
 
     /// The selected database.
@@ -344,11 +381,17 @@ pub(crate) fn dispatch(x: &mut Exec<'_>, id: Option<CommandId>, argv: &[Bytes]) 
         command.filter(|(_, c)| matches!(c.run, Run::Data(_) | Run::Control(_)))
     else {
         x.session.flag_transaction();
-        return reply::unknown_command(argv);
+        let refused = reply::unknown_command(argv);
+        if !x.ctx.loading {
+            x.shared.stats.count_reply(&refused);
+        }
+        return refused;
     };
     if !command.arity_ok(argv.len()) {
         x.session.flag_transaction();
-        return reply::wrong_arity(command.name);
+        let refused = reply::wrong_arity(command.name);
+        x.count_rejected(command, argv, &refused);
+        return refused;
     }
     if let (Some(multi), Run::Data(_)) = (&mut x.session.multi, command.run) {
         let argv = argv.to_vec();
@@ -377,6 +420,9 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
     x.depth += 1;
     let reply = run(x, argv);
     x.depth -= 1;
+    if !x.ctx.loading {
+        x.count_call(command, argv, &reply);
+    }
     if x.dirty > dirty_before {
         x.notify_changes(command, argv);
     }

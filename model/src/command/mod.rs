@@ -18,6 +18,7 @@
 //! This file is the door: it re-exports and wraps; no file of the layer imports from it.
 
 mod bits;
+pub mod cmdstats;
 mod counter;
 mod cursors;
 mod db;
@@ -80,6 +81,7 @@ mod zset_tests;
 use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
+use crate::resp::Frame;
 
 pub(crate) use debug_protocol::debug_protocol;
 
@@ -157,6 +159,26 @@ pub(crate) fn execute_busy(
     x.busy = Some(busy);
     let reply = exec::dispatch(&mut x, id, argv);
     x.finish(reply)
+}
+
+/// INFO commandstats for a command the engine ran (with its `reply`, failed if an error; `None`
+/// when its sub-machine answers later) or, with `rejected`, refused before it ran; an error
+/// `reply` counts in errorstats.
+pub fn count_command(
+    shared: &mut Shared,
+    id: CommandId,
+    argv: &[Bytes],
+    reply: Option<&Frame>,
+    rejected: bool,
+) {
+    let failed = reply.is_some_and(|r| shared.stats.count_reply(r));
+    let stat = shared.stats.entry(id.index(), entry(id).name, argv);
+    if rejected {
+        stat.rejected_calls += 1;
+    } else {
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
 }
 
 /// Whether the command layer runs the command: what the AOF may hold.

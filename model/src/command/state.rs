@@ -90,6 +90,8 @@ pub struct Shared {
     /// command started (set by the engine), so a script may not start writing with a
     /// `denyoom` command.
     pub(crate) pre_command_oom: bool,
+    /// INFO commandstats and errorstats (observations: outside equality and hash).
+    pub stats: super::cmdstats::CommandStats,
 }
 
 /// Inputs every command sees.

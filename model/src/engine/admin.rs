@@ -121,7 +121,10 @@ impl Engine {
             b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
                 self.config_set(now_ms, &argv[2..])
             }
-            b"RESETSTAT" if argv.len() == 2 => Frame::ok(),
+            b"RESETSTAT" if argv.len() == 2 => {
+                self.shared.stats.reset();
+                Frame::ok()
+            }
             b"REWRITE" if argv.len() == 2 => {
                 Frame::error("ERR The server is running without a config file")
             }

@@ -200,6 +200,20 @@ fn function_kill_stops_a_function() {
     );
 }
 
+/// A kill while the loop calls Redis: the error still goes through the script's handler.
+#[test]
+fn script_kill_stops_a_loop_of_redis_calls() {
+    let mut rig = rig(50);
+    let mut host = FakeHost::new(10, vec!["SCRIPT KILL"]);
+    eval(&mut rig, &mut host, "while 1 do redis.call('ping') end");
+    let replies = rig.take_replies();
+    let killed = "ERR Script killed by user with SCRIPT KILL... script: ";
+    assert!(
+        matches!(&replies[..], [Frame::Error(e)] if e.starts_with(killed)),
+        "{replies:?}"
+    );
+}
+
 #[test]
 fn a_script_under_the_threshold_serves_no_one() {
     let mut rig = rig(5_000);

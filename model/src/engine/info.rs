@@ -41,6 +41,8 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) cached_scripts: usize,
     /// The Redis release whose behaviour durakv follows.
     pub(crate) redis_version: &'static str,
+    /// commandstats and errorstats.
+    pub(crate) command_stats: &'a crate::command::cmdstats::CommandStats,
 }
 
 const SECTIONS: &[&str] = &[
@@ -50,8 +52,13 @@ const SECTIONS: &[&str] = &[
     "persistence",
     "stats",
     "replication",
+    "commandstats",
+    "errorstats",
     "keyspace",
 ];
+
+/// Sections only `INFO all|everything|<name>` shows (Redis's non-default sections).
+const NOT_DEFAULT: &[&str] = &["commandstats"];
 
 type Fields = Vec<(String, String)>;
 
@@ -65,13 +72,12 @@ pub(crate) fn render(src: &InfoSources, now_ms: u64, argv: &[Bytes]) -> String {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_lowercase())
         .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
+    let everything = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut out = String::new();
     for section in SECTIONS {
-        if !all && !wanted.iter().any(|w| w == section) {
+        let by_default = default && !NOT_DEFAULT.contains(section);
+        if !everything && !by_default && !wanted.iter().any(|w| w == section) {
             continue;
         }
         if !out.is_empty() {
@@ -119,6 +125,7 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
         "stats" => vec![
             kv("total_connections_received", src.stats.connections_received),
             kv("total_commands_processed", src.stats.commands_processed),
+            kv("total_error_replies", src.command_stats.total_error_replies),
             kv("pubsub_channels", src.pubsub.0),
             kv("pubsub_patterns", src.pubsub.1),
             kv("pubsubshard_channels", src.pubsub.2),
@@ -128,6 +135,11 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             kv("sync_partial_err", src.repl.sync_partial_err),
         ],
         "replication" => replication(src, now_ms),
+        "commandstats" => {
+            let names = |i: usize| crate::command::commands()[i].name;
+            src.command_stats.render_commands(names)
+        }
+        "errorstats" => src.command_stats.render_errors(),
         "keyspace" => src
             .keyspace
             .dbs

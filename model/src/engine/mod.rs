@@ -567,6 +567,7 @@ impl Engine {
             used_memory: self.used_memory_bytes(),
             cached_scripts: command::cached_scripts(&self.shared),
             redis_version: REDIS_VERSION,
+            command_stats: &self.shared.stats,
         };
         info::render(&sources, now_ms, argv)
     }
@@ -578,6 +579,8 @@ mod blocking_tests;
 mod busy_tests;
 #[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod cmdstats_tests;
 #[cfg(test)]
 mod debug_tests;
 #[cfg(test)]

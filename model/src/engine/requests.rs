@@ -141,6 +141,12 @@ impl Engine {
             });
         }
         if let Some(frame) = self.refusal(client, id) {
+            match id {
+                Some(id) => command::count_command(&mut self.shared, id, argv, Some(&frame), true),
+                None => {
+                    self.shared.stats.count_reply(&frame);
+                }
+            }
             self.answer(client, frame, Need::Nothing);
             return;
         }
@@ -155,28 +161,32 @@ impl Engine {
     /// An engine or connection command: refused inside MULTI (it changes state outside the
     /// data set; RESET excepted, which discards the transaction), else run by the engine.
     fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
-        let reset = matches!(entry.run, Run::Engine(EngineCommand::Reset));
-        let session = self
-            .clients
-            .session_mut(client)
-            .filter(|s| s.in_multi() && !reset);
-        let frame = if let Some(session) = session {
-            // As Redis does for a refused queued command, EXEC will abort.
-            session.flag_transaction();
-            Frame::error("ERR Command not allowed inside a transaction")
-        } else if !entry.arity_ok(argv.len()) {
-            Frame::error(command::wrong_arity_text(entry.name))
+        let id = command::resolve(entry.name.as_bytes()).expect("an entry resolves");
+        let frame = if let Some(frame) = self.engine_refusal(client, entry, argv) {
+            command::count_command(&mut self.shared, id, argv, Some(&frame), true);
+            frame
         } else {
-            match entry.run {
-                Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
-                Run::Engine(EngineCommand::Debug) if self.debug_sleep(now_ms, client, argv) => {
-                    return
+            let handled = match entry.run {
+                Run::Engine(which) => {
+                    self.snapshot_command(now_ms, client, which, argv)
+                        || (matches!(which, EngineCommand::Debug)
+                            && self.debug_sleep(now_ms, client, argv))
+                        || self.repl_command(now_ms, client, which, argv)
                 }
-                Run::Engine(which) if self.repl_command(now_ms, client, which, argv) => return,
+                _ => false,
+            };
+            if handled {
+                // Answered (or parked) by its sub-machine.
+                command::count_command(&mut self.shared, id, argv, None, false);
+                return;
+            }
+            let frame = match entry.run {
                 Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
                 // QUIT reaches the engine only from a driver that does not close connections.
                 _ => Frame::ok(),
-            }
+            };
+            command::count_command(&mut self.shared, id, argv, Some(&frame), false);
+            frame
         };
         let need = self.toggle.take_need().unwrap_or_else(|| self.need_now());
         self.answer(client, frame, need);
@@ -187,6 +197,24 @@ impl Engine {
         if self.clients.pause.is_none() && !self.clients.held.is_empty() {
             self.end_pause(now_ms);
         }
+    }
+
+    /// Why an engine command is refused before it runs: inside MULTI (RESET excepted, which
+    /// discards the transaction), or its arity.
+    fn engine_refusal(
+        &mut self,
+        client: ClientId,
+        entry: &Command,
+        argv: &[Bytes],
+    ) -> Option<Frame> {
+        let reset = matches!(entry.run, Run::Engine(EngineCommand::Reset));
+        let session = self.clients.session_mut(client);
+        if let Some(session) = session.filter(|s| s.in_multi() && !reset) {
+            // As Redis does for a refused queued command, EXEC will abort.
+            session.flag_transaction();
+            return Some(Frame::error("ERR Command not allowed inside a transaction"));
+        }
+        (!entry.arity_ok(argv.len())).then(|| Frame::error(command::wrong_arity_text(entry.name)))
     }
 
     /// A command of the command layer (or an unknown one, which it refuses).

@@ -109,6 +109,14 @@ fn run_in(
         wrote: false,
     };
     let unit = RefCell::new((x, flags));
+    // Errors `redis.call`/`pcall` returned: counted in errorstats already.
+    let raised: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let note = |(value, text): (Value, Option<String>)| {
+        if let Some(text) = &text {
+            raised.borrow_mut().push(text.clone());
+        }
+        (value, text)
+    };
     lua.scope(|scope| {
         // The hook's tick: `wrote` decides whether SCRIPT KILL may stop the script.
         let tick = scope.create_function(|_, ()| {
@@ -117,14 +125,13 @@ fn run_in(
             Ok(busy.as_deref_mut().is_some_and(|b| b.tick(wrote)))
         })?;
         lua.set_named_registry_value(vm::BUSY_TICK, tick)?;
-        let call_fn =
-            scope.create_function(
-                |lua, args: MultiValue| match redis_call(lua, &unit, args)? {
-                    (_, Some(text)) => Err(mlua::Error::external(CallError(text))),
-                    (value, None) => Ok(value),
-                },
-            )?;
-        let pcall = scope.create_function(|lua, args| Ok(redis_call(lua, &unit, args)?.0))?;
+        let call_fn = scope.create_function(|lua, args: MultiValue| {
+            match note(redis_call(lua, &unit, args)?) {
+                (_, Some(text)) => Err(mlua::Error::external(CallError(text))),
+                (value, None) => Ok(value),
+            }
+        })?;
+        let pcall = scope.create_function(|lua, args| Ok(note(redis_call(lua, &unit, args)?).0))?;
         vm.redis.raw_set("call", call_fn)?;
         vm.redis.raw_set("pcall", pcall)?;
         let outcome = call(vm);
@@ -132,11 +139,16 @@ fn run_in(
         vm.redis.raw_set("pcall", Value::Nil)?;
         lua.unset_named_registry_value(vm::BUSY_TICK)?;
         let (ok, value) = outcome?;
-        Ok(if ok {
+        let frame = if ok {
             lua_to_frame(&value, vm::resp3())
         } else {
             failure(&value, name)
-        })
+        };
+        if let Frame::Error(text) = &frame {
+            let counted = raised.borrow().iter().any(|e| text.starts_with(e.as_str()));
+            unit.borrow_mut().0.error_counted = counted;
+        }
+        Ok(frame)
     })
 }
 
