@@ -5,9 +5,9 @@
 //! they take no part in the state's equality or hash: the model checker's states (and pinned
 //! counts) are the same with or without them. Counting costs an index and two adds per call
 //! (no allocation on the fast path: commands are counted by their place in the index; only a
-//! container's subcommand, `config|set`, is counted by name). `usec` is the engine's clock
-//! difference, which is 0 for a command that runs within its millisecond: the engine has no
-//! finer clock, and reading one per command is what the fast path cannot afford.
+//! container's subcommand, `config|set`, is counted by name). `usec` is not measured and
+//! stays 0: the engine's clock is the millisecond of the turn, and reading a finer one per
+//! command is what the fast path cannot afford.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
