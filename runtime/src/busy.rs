@@ -28,6 +28,9 @@ pub(crate) struct BusyHost<'a> {
     /// Connections accepted meanwhile: the loop announces them to the engine afterwards
     /// (the engine makes a client's state at its first command anyway).
     pub(crate) opened: &'a mut Vec<usize>,
+    /// Released replies for the connection running the script (out of the table): the loop
+    /// writes them once it is back, before anything released after them.
+    pub(crate) held: &'a mut Vec<(ClientId, Reply)>,
     /// Whether the listeners still accept.
     accepting: bool,
     /// Allocated at the first serve: most steps never run a slow script.
@@ -51,7 +54,11 @@ impl<'a> BusyHost<'a> {
     pub(crate) fn new(
         clients: &'a mut Clients,
         poll: &'a mut Poll,
-        (missed, opened): (&'a mut Vec<Token>, &'a mut Vec<usize>),
+        (missed, opened, held): (
+            &'a mut Vec<Token>,
+            &'a mut Vec<usize>,
+            &'a mut Vec<(ClientId, Reply)>,
+        ),
         accepting: bool,
     ) -> Self {
         BusyHost {
@@ -59,6 +66,7 @@ impl<'a> BusyHost<'a> {
             poll,
             missed,
             opened,
+            held,
             accepting,
             events: None,
         }
@@ -95,11 +103,12 @@ impl WhileBusy for BusyHost<'_> {
     fn serve(&mut self, gate: &mut BusyGate, released: Vec<(ClientId, Reply)>) {
         for (id, reply) in released {
             // Replies the engine held from before the script (the log allowed them).
-            let Some(client) = self
-                .clients
-                .slot_of(id)
-                .and_then(|s| self.clients.get_mut(s))
-            else {
+            let slot = self.clients.slot_of(id);
+            let Some(client) = slot.and_then(|s| self.clients.get_mut(s)) else {
+                if slot.is_some() {
+                    // The running connection: taken out of the table for the step.
+                    self.held.push((id, reply));
+                }
                 continue;
             };
             client.push_reply(reply);

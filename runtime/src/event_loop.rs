@@ -185,11 +185,16 @@ impl EventLoop {
             return;
         };
         let (engine, now_ms, id) = (&mut self.engine, self.now_ms, client.id);
-        let lists = (&mut self.missed, &mut self.opened);
+        let mut held = Vec::new();
+        let lists = (&mut self.missed, &mut self.opened, &mut held);
         let mut host = BusyHost::new(&mut self.clients, &mut self.poll, lists, self.accepting);
         let result = client.serve_input(&mut |command, argv| {
             engine.handle_resolved_busy(now_ms, id, command, argv, &mut host);
         });
+        // Its own replies released while its script was busy, in order, before later ones.
+        for (_, reply) in held {
+            client.push_reply(reply);
+        }
         self.clients.put_back(slot, client);
         if result.is_err() {
             // The peer is gone: what it was owed cannot be delivered.

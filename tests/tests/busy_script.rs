@@ -96,3 +96,52 @@ fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_stops_the_server() {
     other.send(&[b"SHUTDOWN", b"NOSAVE"]).unwrap();
     assert!(server.wait_exit().success());
 }
+
+/// Redis's "Timedout script does not cause a false dead client": FUNCTION LOAD, FCALL and
+/// PING pipelined on one connection; the LOAD's reply, released while the function is busy,
+/// still comes first, then the kill error, then PONG.
+fn pipelined_sequence(port: u16) -> Vec<Frame> {
+    let mut other = RespClient::connect(port).unwrap();
+    other
+        .call_str(&["CONFIG", "SET", "lua-time-limit", "10"])
+        .unwrap();
+    let mut runner = RespClient::connect(port).unwrap();
+    let library = "#!lua name=test\n\
+         redis.register_function('test', function() while 1 do redis.call('ping') end end)";
+    runner
+        .send(&[b"FUNCTION", b"LOAD", b"REPLACE", library.as_bytes()])
+        .unwrap();
+    runner.send(&[b"FCALL", b"test", b"0"]).unwrap();
+    runner.send(&[b"PING"]).unwrap();
+    let mut replies = vec![wait_busy(&mut other)];
+    replies.push(other.call_str(&["FUNCTION", "KILL"]).unwrap());
+    for _ in 0..3 {
+        replies.push(runner.read().unwrap());
+    }
+    replies
+}
+
+#[test]
+fn a_reply_released_while_the_connection_runs_a_function_keeps_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let expected = [
+        Frame::error(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN \
+             NOSAVE.",
+        ),
+        Frame::ok(),
+        Frame::Bulk(bytes::Bytes::from_static(b"test")),
+        Frame::error(
+            "ERR Script killed by user with SCRIPT KILL... script: test, on @user_function:2.",
+        ),
+        Frame::Simple("PONG".into()),
+    ];
+    assert_eq!(pipelined_sequence(server.port()), expected);
+    if have_redis() {
+        let redis_dir = tempfile::tempdir().unwrap();
+        let mut redis = Redis::start(redis_dir.path(), &[]);
+        redis.wait_ready().unwrap();
+        assert_eq!(pipelined_sequence(redis.port()), expected);
+    }
+}
