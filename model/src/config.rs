@@ -176,6 +176,9 @@ pub struct Config {
     pub replica: crate::replica_config::ReplicaConfig,
     /// `notify-keyspace-events` as flags (`keyspace_events.rs`); 0 is none.
     pub notify_keyspace_events: u32,
+    /// `busy-reply-threshold` (alias `lua-time-limit`): after this long a running script lets
+    /// other clients in (`-BUSY`, SCRIPT KILL).
+    pub busy_reply_threshold_ms: u64,
 }
 
 /// `maxmemory-policy`: what to do when a write would need memory above `maxmemory`.
@@ -299,6 +302,7 @@ impl Default for Config {
             repl: crate::repl_config::ReplConfig::default(),
             replica: crate::replica_config::ReplicaConfig::default(),
             notify_keyspace_events: 0,
+            busy_reply_threshold_ms: 5000,
         }
     }
 }
@@ -479,6 +483,11 @@ impl Config {
                 "notify-keyspace-events",
                 crate::keyspace_events::format_flags(self.notify_keyspace_events),
             ),
+            (
+                "busy-reply-threshold",
+                self.busy_reply_threshold_ms.to_string(),
+            ),
+            ("lua-time-limit", self.busy_reply_threshold_ms.to_string()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -521,6 +530,10 @@ impl Config {
             "notify-keyspace-events" => {
                 crate::keyspace_events::parse_flags(value).map(|f| self.notify_keyspace_events = f)
             }
+            "busy-reply-threshold" | "lua-time-limit" => value
+                .parse::<u64>()
+                .map(|ms| self.busy_reply_threshold_ms = ms)
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string()),
             _ => return None,
         };
         Some(result)

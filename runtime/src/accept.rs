@@ -146,6 +146,22 @@ impl Clients {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
+    pub(crate) fn listener_count(&self) -> usize {
+        self.listeners.len()
+    }
+
+    /// Takes the connection out of `slot` while it runs a command (a busy script serves the
+    /// others meanwhile, never it); [`Clients::put_back`] returns it. Its token stays
+    /// registered and its id mapped.
+    pub(crate) fn take(&mut self, slot: usize) -> Option<Client> {
+        self.slots.get_mut(slot).and_then(Option::take)
+    }
+
+    pub(crate) fn put_back(&mut self, slot: usize, client: Client) {
+        assert!(self.slots[slot].is_none(), "a taken slot stays empty");
+        self.slots[slot] = Some(client);
+    }
+
     pub(crate) fn slot_of(&self, id: ClientId) -> Option<usize> {
         self.by_id.get(&id).copied()
     }

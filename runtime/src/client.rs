@@ -22,9 +22,9 @@ use std::io::{self, ErrorKind, Read, Write};
 
 use bytes::Bytes;
 use mio::net::TcpStream;
-use model::command::{self, CommandId, Run};
+use model::command::{self, BusyAnswer, CommandId, Run};
 use model::engine::{ClientAddr, ClientId, Reply};
-use model::resp::{parse_command, Frame, Limits};
+use model::resp::{parse_command, Frame, Limits, Protocol};
 
 use crate::repl_stream::{Chunk, Payload, CHUNK_BYTES};
 
@@ -242,6 +242,64 @@ impl Client {
                 sink(id, argv);
             }
         }
+    }
+
+    /// While a script is busy (`crate::busy`): reads and answers requests as the engine's gate
+    /// says, without the engine. Only a connection with nothing in flight is served, so a
+    /// reply made here never overtakes one the engine still holds; a request the gate leaves
+    /// for later stops this connection until the script ended.
+    pub(crate) fn serve_busy(
+        &mut self,
+        answer: &mut dyn FnMut(Option<CommandId>, &[Bytes]) -> BusyAnswer,
+    ) -> io::Result<()> {
+        if self.in_flight > 0 || self.resume != Resume::AfterRead || self.payload.is_some() {
+            return Ok(());
+        }
+        while self.busy_parse(answer) && self.readable && self.may_read() {
+            self.make_room();
+            match self.stream.read(&mut self.input[self.end..]) {
+                Ok(0) => {
+                    self.readable = false;
+                    self.closing.get_or_insert(None);
+                }
+                Ok(n) => {
+                    self.readable = n == self.input.len() - self.end;
+                    self.end += n;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers the whole requests buffered; `false` once one must wait for the script's end
+    /// (or the input is malformed: the usual path answers that).
+    fn busy_parse(
+        &mut self,
+        answer: &mut dyn FnMut(Option<CommandId>, &[Bytes]) -> BusyAnswer,
+    ) -> bool {
+        while self.closing.is_none() {
+            let parsed = parse_command(&self.input[self.start..self.end], &self.limits);
+            let (argv, consumed) = match parsed {
+                Ok(None) => return true,
+                Ok(Some(parsed)) => parsed,
+                Err(_) => break,
+            };
+            if !argv.is_empty() {
+                match answer(command::resolve(&argv[0]), &argv) {
+                    BusyAnswer::Later => break,
+                    // Errors and +OK read the same in RESP2 and RESP3.
+                    BusyAnswer::Reply(frame) => frame.encode_in(Protocol::Resp2, &mut self.output),
+                    BusyAnswer::Nothing => {}
+                }
+            }
+            self.start += consumed;
+        }
+        // Parsed again by the usual path once the script ended.
+        self.resume = Resume::BelowLimit;
+        false
     }
 
     /// Encodes one reply the engine released, in the protocol attached to it.

@@ -16,11 +16,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::{Events, Poll};
+use mio::{Events, Poll, Token};
 use model::engine::{Engine, Phase, Reply, StartError};
 use model::io::IoDone;
 
 use crate::accept::{self, Clients, Target};
+use crate::busy::BusyHost;
 use crate::client::Status;
 use crate::fs::FileWorkers;
 use crate::io_queue::Wake;
@@ -75,6 +76,8 @@ pub(crate) struct EventLoop {
     pub(crate) syncing: Vec<usize>,
     /// A replica's connection to its master (`master_link.rs`).
     pub(crate) master: Option<crate::master_link::MasterLink>,
+    /// Poll tokens a busy script's serving took from the poller, for the loop to handle.
+    pub(crate) missed: Vec<Token>,
 }
 
 impl EventLoop {
@@ -94,7 +97,7 @@ impl EventLoop {
                 Phase::Loading | Phase::Running | Phase::Stopping => {}
             }
             // Clients left with work by `before_sleep`'s bounded rounds must not wait for I/O.
-            let timeout = if self.touched.is_empty() {
+            let timeout = if self.touched.is_empty() && self.missed.is_empty() {
                 (self.deadline_ms).map(|at| Duration::from_millis(at.saturating_sub(clock_ms())))
             } else {
                 Some(Duration::ZERO)
@@ -105,13 +108,19 @@ impl EventLoop {
                 }
             }
             self.now_ms = clock_ms();
-            for event in events.iter() {
-                match accept::target(event.token()) {
-                    Target::Waker => self.on_wake(),
-                    Target::Listener(i) => self.on_accept(i),
-                    Target::Client(slot) => self.on_client(slot),
-                    Target::MasterLink => self.on_master_link(),
+            let mut tokens: Vec<Token> = events.iter().map(|e| e.token()).collect();
+            tokens.append(&mut self.missed);
+            while !tokens.is_empty() {
+                for token in tokens {
+                    match accept::target(token) {
+                        Target::Waker => self.on_wake(),
+                        Target::Listener(i) => self.on_accept(i),
+                        Target::Client(slot) => self.on_client(slot),
+                        Target::MasterLink => self.on_master_link(),
+                    }
                 }
+                // Readiness a busy script's serving took from the poller (`busy.rs`).
+                tokens = std::mem::take(&mut self.missed);
             }
             if self.deadline_ms.is_some_and(|at| self.now_ms >= at) {
                 self.engine.handle_timeout(self.now_ms);
@@ -174,13 +183,22 @@ impl EventLoop {
     }
 
     fn read_client(&mut self, slot: usize) {
-        let Some(client) = self.clients.get_mut(slot) else {
+        // Out of the table while its commands run: a busy script serves the others (`busy.rs`).
+        let Some(mut client) = self.clients.take(slot) else {
             return;
         };
         let (engine, now_ms, id) = (&mut self.engine, self.now_ms, client.id);
+        let mut held = Vec::new();
+        let lists = (&mut self.missed, &mut self.opened, &mut held);
+        let mut host = BusyHost::new(&mut self.clients, &mut self.poll, lists, self.accepting);
         let result = client.serve_input(&mut |command, argv| {
-            engine.handle_resolved(now_ms, id, command, argv);
+            engine.handle_resolved_busy(now_ms, id, command, argv, &mut host);
         });
+        // Its own replies released while its script was busy, in order, before later ones.
+        for (_, reply) in held {
+            client.push_reply(reply);
+        }
+        self.clients.put_back(slot, client);
         if result.is_err() {
             // The peer is gone: what it was owed cannot be delivered.
             self.close_client(slot);

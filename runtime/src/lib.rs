@@ -16,6 +16,7 @@
 //! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
 
 mod accept;
+mod busy;
 pub mod chunk_queue;
 mod client;
 pub mod config;
@@ -175,6 +176,7 @@ fn acquire(config: &ServerConfig) -> Result<EventLoop, String> {
         waker,
         syncing: Vec::new(),
         master: None,
+        missed: Vec::new(),
     })
 }
 

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use super::index::{self, Run};
 use super::notify;
 use super::reply;
-use super::state::{Block, CommandId, Ctx, Outcome, Propagated, Queued, Session, Shared};
+use super::state::{
+    Block, CommandId, Ctx, Interrupt, Outcome, Propagated, Queued, Session, Shared,
+};
 use crate::keyspace::{Entry, Keyspace, NotCollection, Stored, Value, ValueRef};
 use crate::resp::Frame;
 
@@ -57,6 +59,13 @@ pub(crate) struct Exec<'a> {
     /// Keys the running `call` changed, and collections it emptied (keyspace notifications).
     changed_keys: Vec<(usize, Bytes)>,
     emptied_keys: Vec<(usize, Bytes)>,
+    /// The runtime's clock and sockets for a script that runs long (`script/busy.rs`);
+    /// `None` where nothing can be served meanwhile (loading, the model checker, tests).
+    pub(crate) busy: Option<&'a mut (dyn Interrupt + 'a)>,
+    /// The error the next `call` returns was already counted in errorstats (a script's error
+    /// raised by `redis.call`, counted when that command failed, as Redis's
+    /// `ignore_error_stats_update`).
+    pub(crate) error_counted: bool,
 }
 
 impl<'a> Exec<'a> {
@@ -85,6 +94,8 @@ impl<'a> Exec<'a> {
             block: None,
             changed_keys: Vec::new(),
             emptied_keys: Vec::new(),
+            busy: None,
+            error_counted: false,
         }
     }
 
@@ -122,6 +133,38 @@ impl<'a> Exec<'a> {
         let reply = call(self, self.command(queued.command), &queued.argv);
         self.depth -= 1;
         reply
+    }
+
+    /// Where `command` is in the index (INFO commandstats counts by it, without hashing).
+    fn index_of(&self, command: &Command) -> usize {
+        let base = self.commands.as_ptr() as usize;
+        (command as *const Command as usize - base) / size_of::<Command>()
+    }
+
+    /// commandstats and errorstats for a `call` that returned `reply`.
+    fn count_call(&mut self, command: &Command, argv: &[Bytes], reply: &Frame) {
+        let failed = if std::mem::take(&mut self.error_counted) {
+            matches!(reply, Frame::Error(_))
+        } else {
+            self.shared.stats.count_reply(reply)
+        };
+        let index = self.index_of(command);
+        let stat = self.shared.stats.entry(index, command.name, argv);
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
+
+    /// commandstats and errorstats for a command refused before it ran.
+    pub(crate) fn count_rejected(&mut self, command: &Command, argv: &[Bytes], reply: &Frame) {
+        if self.ctx.loading {
+            return;
+        }
+        self.shared.stats.count_reply(reply);
+        let index = self.index_of(command);
+        self.shared
+            .stats
+            .entry(index, command.name, argv)
+            .rejected_calls += 1;
     }
 
     /// The selected database.
@@ -382,11 +425,17 @@ pub(crate) fn dispatch(x: &mut Exec<'_>, id: Option<CommandId>, argv: &[Bytes]) 
         command.filter(|(_, c)| matches!(c.run, Run::Data(_) | Run::Control(_)))
     else {
         x.session.flag_transaction();
-        return reply::unknown_command(argv);
+        let refused = reply::unknown_command(argv);
+        if !x.ctx.loading {
+            x.shared.stats.count_reply(&refused);
+        }
+        return refused;
     };
     if !command.arity_ok(argv.len()) {
         x.session.flag_transaction();
-        return reply::wrong_arity(command.name);
+        let refused = reply::wrong_arity(command.name);
+        x.count_rejected(command, argv, &refused);
+        return refused;
     }
     if let (Some(multi), Run::Data(_)) = (&mut x.session.multi, command.run) {
         let argv = argv.to_vec();
@@ -415,6 +464,9 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
     x.depth += 1;
     let reply = run(x, argv);
     x.depth -= 1;
+    if !x.ctx.loading {
+        x.count_call(command, argv, &reply);
+    }
     if x.dirty > dirty_before {
         x.notify_changes(command, argv);
     }

@@ -18,6 +18,7 @@
 //! This file is the door: it re-exports and wraps; no file of the layer imports from it.
 
 mod bits;
+pub mod cmdstats;
 mod counter;
 mod cursors;
 mod db;
@@ -80,6 +81,7 @@ mod zset_tests;
 use bytes::Bytes;
 
 use crate::keyspace::Keyspace;
+use crate::resp::Frame;
 
 pub(crate) use debug_protocol::debug_protocol;
 
@@ -94,7 +96,9 @@ pub use glob::string_match;
 pub use index::{wrong_arity_text, Docs, EngineCommand, Flags, Group, Keys, Run};
 pub use notify::removed_key_deliveries;
 pub use pubsub::{is_subscriber, pubsub_totals, subscription_counts};
+pub use script::busy::{BusyAnswer, BusyGate, Replay, BUSY_EVAL, BUSY_FUNCTION};
 pub(crate) use script::load_libraries;
+pub(crate) use state::Interrupt;
 pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
 
 /// The command a request names (any letter case), resolved once, without allocating.
@@ -145,7 +149,7 @@ pub fn exec_begin(
     shared: &mut Shared,
     session: &mut Session,
     ctx: &Ctx,
-) -> Result<Vec<Queued>, crate::resp::Frame> {
+) -> Result<Vec<Queued>, Frame> {
     transaction::exec_begin(shared, session, ctx)
 }
 
@@ -161,6 +165,44 @@ pub fn execute_queued(
     let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
     let reply = x.run_queued(queued);
     x.finish_unwrapped(reply)
+}
+
+/// [`execute_resolved`] with the runtime's clock and sockets at hand, so a script that runs
+/// past `busy-reply-threshold` lets other connections in (see `script/busy.rs`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn execute_busy(
+    ks: &mut Keyspace,
+    shared: &mut Shared,
+    session: &mut Session,
+    ctx: Ctx,
+    id: Option<CommandId>,
+    argv: &[Bytes],
+    busy: &mut dyn Interrupt,
+) -> Outcome {
+    let mut x = exec::Exec::new(ks, shared, session, ctx, table::commands(), table::resolve);
+    x.busy = Some(busy);
+    let reply = exec::dispatch(&mut x, id, argv);
+    x.finish(reply)
+}
+
+/// INFO commandstats for a command the engine ran (with its `reply`, failed if an error; `None`
+/// when its sub-machine answers later) or, with `rejected`, refused before it ran; an error
+/// `reply` counts in errorstats.
+pub fn count_command(
+    shared: &mut Shared,
+    id: CommandId,
+    argv: &[Bytes],
+    reply: Option<&Frame>,
+    rejected: bool,
+) {
+    let failed = reply.is_some_and(|r| shared.stats.count_reply(r));
+    let stat = shared.stats.entry(id.index(), entry(id).name, argv);
+    if rejected {
+        stat.rejected_calls += 1;
+    } else {
+        stat.calls += 1;
+        stat.failed_calls += u64::from(failed);
+    }
 }
 
 /// Whether the command layer runs the command: what the AOF may hold.

@@ -90,6 +90,8 @@ pub struct Shared {
     /// command started (set by the engine), so a script may not start writing with a
     /// `denyoom` command.
     pub(crate) pre_command_oom: bool,
+    /// INFO commandstats and errorstats (observations: outside equality and hash).
+    pub stats: super::cmdstats::CommandStats,
 }
 
 /// Inputs every command sees.
@@ -138,4 +140,14 @@ pub struct Outcome {
     pub deliveries: Vec<(u64, Frame)>,
     /// Set when the command must block: `reply` is then not sent.
     pub block: Option<Block>,
+}
+
+/// The command layer's view of a busy script: what the Lua hook calls (the engine implements
+/// it over the runtime's host and its reply queue, `engine/while_busy.rs`; the decisions are
+/// `script/busy.rs`'s).
+pub(crate) trait Interrupt {
+    /// A script starts.
+    fn start(&mut self, eval: bool);
+    /// A hook tick: serve others if past the threshold; `true` stops the script.
+    fn tick(&mut self, wrote: bool) -> bool;
 }

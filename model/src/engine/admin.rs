@@ -121,7 +121,10 @@ impl Engine {
             b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
                 self.config_set(now_ms, &argv[2..])
             }
-            b"RESETSTAT" if argv.len() == 2 => Frame::ok(),
+            b"RESETSTAT" if argv.len() == 2 => {
+                self.shared.stats.reset();
+                Frame::ok()
+            }
             _ => Frame::error(format!(
                 "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
                 String::from_utf8_lossy(sub)

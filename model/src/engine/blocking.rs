@@ -119,7 +119,7 @@ impl Engine {
             .partition(|h| h.client == client);
         self.clients.held = others.into();
         for h in mine {
-            self.handle_request(now_ms, h.client, h.id, &h.argv);
+            self.handle_request(now_ms, h.client, h.id, &h.argv, None);
         }
     }
 }

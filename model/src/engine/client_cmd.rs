@@ -295,7 +295,7 @@ impl Engine {
         self.clients.pause = None;
         let held = std::mem::take(&mut self.clients.held);
         for h in held {
-            self.handle_request(now_ms, h.client, h.id, &h.argv);
+            self.handle_request(now_ms, h.client, h.id, &h.argv, None);
         }
     }
 

@@ -43,6 +43,8 @@ pub(crate) struct InfoSources<'a> {
     pub(crate) redis_version: &'static str,
     /// A replica's lines from `role:slave` to `replica_announced` (`replica_cmd.rs`).
     pub(crate) replica: Option<Fields>,
+    /// commandstats and errorstats.
+    pub(crate) command_stats: &'a crate::command::cmdstats::CommandStats,
 }
 
 const SECTIONS: &[&str] = &[
@@ -52,10 +54,15 @@ const SECTIONS: &[&str] = &[
     "persistence",
     "stats",
     "replication",
+    "commandstats",
+    "errorstats",
     "keyspace",
 ];
 
-pub(crate) type Fields = Vec<(String, String)>;
+/// Sections only `INFO all|everything|<name>` shows (Redis's non-default sections).
+const NOT_DEFAULT: &[&str] = &["commandstats"];
+
+type Fields = Vec<(String, String)>;
 
 fn kv(k: &str, v: impl ToString) -> (String, String) {
     (k.to_string(), v.to_string())
@@ -67,13 +74,12 @@ pub(crate) fn render(src: &InfoSources, now_ms: u64, argv: &[Bytes]) -> String {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_lowercase())
         .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
+    let everything = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut out = String::new();
     for section in SECTIONS {
-        if !all && !wanted.iter().any(|w| w == section) {
+        let by_default = default && !NOT_DEFAULT.contains(section);
+        if !everything && !by_default && !wanted.iter().any(|w| w == section) {
             continue;
         }
         if !out.is_empty() {
@@ -121,6 +127,7 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
         "stats" => vec![
             kv("total_connections_received", src.stats.connections_received),
             kv("total_commands_processed", src.stats.commands_processed),
+            kv("total_error_replies", src.command_stats.total_error_replies),
             kv("pubsub_channels", src.pubsub.0),
             kv("pubsub_patterns", src.pubsub.1),
             kv("pubsubshard_channels", src.pubsub.2),
@@ -130,6 +137,11 @@ fn section_fields(src: &InfoSources, section: &str, now_ms: u64) -> Fields {
             kv("sync_partial_err", src.repl.sync_partial_err),
         ],
         "replication" => replication(src, now_ms),
+        "commandstats" => {
+            let names = |i: usize| crate::command::commands()[i].name;
+            src.command_stats.render_commands(names)
+        }
+        "errorstats" => src.command_stats.render_errors(),
         "keyspace" => src
             .keyspace
             .dbs

@@ -46,6 +46,7 @@ mod aof_toggle;
 mod aof_upgrade;
 mod aof_writer;
 mod blocking;
+mod busy;
 mod client_cmd;
 mod client_list;
 mod clients;
@@ -56,6 +57,7 @@ mod debug;
 mod debug_types;
 mod event;
 mod info;
+mod info_cmd;
 mod memory;
 mod multi_exec;
 mod outbox;
@@ -76,6 +78,7 @@ mod snapshot;
 mod startup;
 mod stats;
 mod timers;
+mod while_busy;
 
 use bytes::Bytes;
 
@@ -88,7 +91,6 @@ use crate::resp::Frame;
 use self::aof_toggle::AofToggle;
 use self::aof_writer::AofWriter;
 use self::clients::Clients;
-use self::info::InfoSources;
 use self::outbox::Outbox;
 use self::repl::Repl;
 use self::replies::{Need, Replies};
@@ -105,6 +107,7 @@ pub use self::repl::ReplicaSync;
 pub use self::replica::{LinkOp, MASTER_CLIENT};
 pub use self::replies::Reply;
 pub use self::stats::Stats;
+pub use self::while_busy::WhileBusy;
 pub use crate::REDIS_VERSION;
 
 /// Keys looked at per active-expiry run: bounds the work done between two commands.
@@ -256,7 +259,23 @@ impl Engine {
         argv: Vec<Bytes>,
     ) {
         if !argv.is_empty() {
-            self.handle_request(now_ms, client, id, &argv);
+            self.handle_request(now_ms, client, id, &argv, None);
+        }
+        self.turn_at = Some(now_ms);
+    }
+
+    /// [`Engine::handle_resolved`] from a driver that can serve other connections while a
+    /// script runs: past `busy-reply-threshold` the script calls `host` (see `busy.rs`).
+    pub fn handle_resolved_busy(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: Vec<Bytes>,
+        host: &mut dyn WhileBusy,
+    ) {
+        if !argv.is_empty() {
+            self.handle_request(now_ms, client, id, &argv, Some(host));
         }
         self.turn_at = Some(now_ms);
     }
@@ -551,34 +570,16 @@ impl Engine {
     fn disable_aof(&mut self) {
         self.toggle.disable(&mut self.config, &mut self.out);
     }
-
-    /// INFO's text (engine-level command in `admin.rs`).
-    fn info(&self, now_ms: u64, argv: &[Bytes]) -> String {
-        let sources = InfoSources {
-            config: &self.config,
-            phase: &self.phase,
-            keyspace: &self.keyspace,
-            clients: &self.clients,
-            aof: &self.aof,
-            snapshots: &self.snapshots,
-            rewrites: &self.rewrites,
-            stats: &self.stats,
-            repl: &self.repl,
-            pubsub: command::pubsub_totals(&self.shared),
-            started_ms: self.started_ms,
-            used_memory: self.used_memory_bytes(),
-            cached_scripts: command::cached_scripts(&self.shared),
-            redis_version: REDIS_VERSION,
-            replica: self.replica_info(now_ms),
-        };
-        info::render(&sources, now_ms, argv)
-    }
 }
 
 #[cfg(test)]
 mod blocking_tests;
 #[cfg(test)]
+mod busy_tests;
+#[cfg(test)]
 mod client_tests;
+#[cfg(test)]
+mod cmdstats_tests;
 #[cfg(test)]
 mod config_file_tests;
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl Engine {
             self.replica.tx_bytes.clear();
             let discard = vec![Bytes::from_static(b"DISCARD")];
             let id = command::resolve(&discard[0]);
-            self.handle_request(now_ms, MASTER_CLIENT, id, &discard);
+            self.handle_request(now_ms, MASTER_CLIENT, id, &discard, None);
         }
     }
 
@@ -358,7 +358,7 @@ impl Engine {
                     self.replica.send(ack_command(self.repl.offset));
                 } else {
                     let id = command::resolve(&argv[0]);
-                    self.handle_request(now_ms, MASTER_CLIENT, id, &argv);
+                    self.handle_request(now_ms, MASTER_CLIENT, id, &argv, None);
                 }
                 len
             }

@@ -160,6 +160,15 @@ impl Replies {
         self.ready.pop_front()
     }
 
+    /// The next released reply unless it starts a full sync (which the runtime can only start
+    /// between steps, not while a script is busy): it and all after it stay queued.
+    pub(crate) fn pop_ready_plain(&mut self) -> Option<(ClientId, Reply)> {
+        match self.ready.front() {
+            Some((_, Reply::Sync(_))) | None => None,
+            Some(_) => self.ready.pop_front(),
+        }
+    }
+
     pub(crate) fn waiting_count(&self) -> usize {
         self.waiting.len()
     }

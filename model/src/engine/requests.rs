@@ -18,6 +18,7 @@ use crate::resp::{Frame, Protocol};
 use super::clients::{ClientId, ClientInfo, Held, LastCommand};
 use super::phase::Phase;
 use super::replies::{Need, Reply};
+use super::while_busy::WhileBusy;
 use super::Engine;
 
 /// What a propagated command is logged as: itself, except under the known-bad designs the
@@ -51,6 +52,7 @@ impl Engine {
         client: ClientId,
         id: Option<CommandId>,
         argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
     ) {
         if self.clients.killed.contains(&client) {
             return;
@@ -65,7 +67,7 @@ impl Engine {
                 return;
             }
             Phase::Running => {
-                self.execute(now_ms, client, id, argv);
+                self.execute(now_ms, client, id, argv, host);
                 if self.repl.active() {
                     // WAIT's target: the stream's offset after this client's last command.
                     self.repl.woff.insert(client, self.repl.offset);
@@ -113,7 +115,14 @@ impl Engine {
 
     /// Runs a resolved request: the entry travels through the refusal checks to the executor
     /// the index names.
-    fn execute(&mut self, now_ms: u64, client: ClientId, id: Option<CommandId>, argv: &[Bytes]) {
+    fn execute(
+        &mut self,
+        now_ms: u64,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
+    ) {
         self.stats.commands_processed += 1;
         let info = match self.clients.info.entry(client) {
             Entry::Occupied(known) => known.into_mut(),
@@ -136,6 +145,12 @@ impl Engine {
             if let Some(session) = self.clients.session_mut(client) {
                 session.flag_transaction();
             }
+            match id {
+                Some(id) => command::count_command(&mut self.shared, id, argv, Some(&frame), true),
+                None => {
+                    self.shared.stats.count_reply(&frame);
+                }
+            }
             self.answer(client, frame, Need::Nothing);
             return;
         }
@@ -144,33 +159,46 @@ impl Engine {
                 self.engine_request(now_ms, client, entry, argv)
             }
             _ if self.is_mixed_exec(client, id) => self.exec_mixed(now_ms, client, argv),
-            _ => self.data_request(now_ms, client, id, argv),
+            _ => self.data_request(now_ms, client, id, argv, host),
         }
     }
 
     /// An engine or connection command: queued inside MULTI (`multi_exec.rs`; RESET excepted,
     /// which discards the transaction), else run by the engine.
     fn engine_request(&mut self, now_ms: u64, client: ClientId, entry: &Command, argv: &[Bytes]) {
+        let id = command::resolve(entry.name.as_bytes()).expect("an entry resolves");
         let reset = matches!(entry.run, Run::Engine(EngineCommand::Reset));
         let in_multi = self.clients.session(client).is_some_and(|s| s.in_multi());
         let frame = if in_multi && !reset {
+            // Counted when EXEC runs it, as Redis counts queued commands.
             self.queue_engine_command(client, entry, argv)
-        } else if !entry.arity_ok(argv.len()) {
-            Frame::error(command::wrong_arity_text(entry.name))
+        } else if let Some(frame) = self.engine_refusal(entry, argv) {
+            command::count_command(&mut self.shared, id, argv, Some(&frame), true);
+            frame
         } else {
-            match entry.run {
-                Run::Engine(which) if self.snapshot_command(now_ms, client, which, argv) => return,
-                Run::Engine(EngineCommand::Config) if self.config_rewrite_request(client, argv) => {
-                    return
+            let handled = match entry.run {
+                Run::Engine(which) => {
+                    self.snapshot_command(now_ms, client, which, argv)
+                        || (matches!(which, EngineCommand::Config)
+                            && self.config_rewrite_request(client, argv))
+                        || (matches!(which, EngineCommand::Debug)
+                            && self.debug_sleep(now_ms, client, argv))
+                        || self.repl_command(now_ms, client, which, argv)
                 }
-                Run::Engine(EngineCommand::Debug) if self.debug_sleep(now_ms, client, argv) => {
-                    return
-                }
-                Run::Engine(which) if self.repl_command(now_ms, client, which, argv) => return,
+                _ => false,
+            };
+            if handled {
+                // Answered (or parked) by its sub-machine.
+                command::count_command(&mut self.shared, id, argv, None, false);
+                return;
+            }
+            let frame = match entry.run {
                 Run::Engine(which) => self.engine_command(now_ms, client, which, argv),
                 // QUIT reaches the engine only from a driver that does not close connections.
                 _ => Frame::ok(),
-            }
+            };
+            command::count_command(&mut self.shared, id, argv, Some(&frame), false);
+            frame
         };
         let need = self.toggle.take_need().unwrap_or_else(|| self.need_now());
         self.answer(client, frame, need);
@@ -183,6 +211,12 @@ impl Engine {
         }
     }
 
+    /// Why an engine command is refused before it runs: its arity (inside MULTI it was queued
+    /// or refused by `multi_exec.rs` already).
+    fn engine_refusal(&self, entry: &Command, argv: &[Bytes]) -> Option<Frame> {
+        (!entry.arity_ok(argv.len())).then(|| Frame::error(command::wrong_arity_text(entry.name)))
+    }
+
     /// A command of the command layer (or an unknown one, which it refuses).
     fn data_request(
         &mut self,
@@ -190,20 +224,9 @@ impl Engine {
         client: ClientId,
         id: Option<CommandId>,
         argv: &[Bytes],
+        host: Option<&mut dyn WhileBusy>,
     ) {
-        self.random = self
-            .random
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let ctx = Ctx {
-            now_ms,
-            loading: false,
-            random: self.random,
-            write_denial: self.write_denial(),
-        };
-        let session = self.clients.session_or_new(client);
-        let (ks, shared) = (&mut self.keyspace, &mut self.shared);
-        let outcome = command::execute_resolved(ks, shared, session, ctx, id, argv);
+        let (outcome, gate) = self.run_data(now_ms, client, id, argv, host);
         self.stats.dirty += outcome.dirty;
         let mutation = self.config.mutation;
         if let (Some(log), false) = (&mut self.aof.log, self.toggle.disabling) {
@@ -242,6 +265,9 @@ impl Engine {
         match flushed_all.then(|| self.flushall_save(now_ms)).flatten() {
             Some(generation) => self.answer_after_snapshot(client, outcome.reply, need, generation),
             None => self.answer(client, outcome.reply, need),
+        }
+        if let Some(gate) = gate {
+            self.after_busy(now_ms, gate);
         }
     }
 

@@ -22,9 +22,28 @@ pub(crate) struct ScriptFlags {
     pub(crate) wrote: bool,
 }
 
-/// Runs `argv` for a script: `Err` is a refusal (the command never ran), `Ok` the command's
-/// reply, which may itself be an error.
+/// Runs `argv` for a script: `Err` is a refusal (the command never ran; counted as a rejected
+/// call and an error reply, as Redis's `scriptCall` does), `Ok` the command's reply, which may
+/// itself be an error.
 pub(crate) fn script_call(
+    x: &mut Exec<'_>,
+    flags: &mut ScriptFlags,
+    argv: &[Bytes],
+) -> Result<Frame, String> {
+    let result = checked_call(x, flags, argv);
+    if let Err(text) = &result {
+        let refused = Frame::Error(text.clone());
+        match x.resolve(&argv[0]).map(|id| x.command(id)) {
+            Some(command) => x.count_rejected(command, argv, &refused),
+            None => {
+                x.shared.stats.count_reply(&refused);
+            }
+        }
+    }
+    result
+}
+
+fn checked_call(
     x: &mut Exec<'_>,
     flags: &mut ScriptFlags,
     argv: &[Bytes],

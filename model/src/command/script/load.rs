@@ -34,7 +34,7 @@ pub(crate) fn load(vm: &mut Vm, code: &Bytes, body_at: usize) -> Result<Vec<Regi
     let chunk = chunk.map_err(|e| format!("ERR Error compiling function: {}", text(&e)))?;
     let found = RefCell::new(Vec::new());
     // Library code runs once at load: its randomness needs no seed of its own.
-    vm.arm(0);
+    vm.arm(0, false);
     let _ = vm.set_loading.call::<()>(true);
     let ran = vm.lua.scope(|scope| {
         let register = scope.create_function(|lua, args: MultiValue| {

@@ -11,6 +11,7 @@
 //! propagated itself — its writes are (effects replication), wrapped in MULTI/EXEC when more
 //! than one; the caller's selected database is the same after the script as before.
 
+pub(crate) mod busy;
 pub(crate) mod cache;
 mod call;
 mod convert;
@@ -155,7 +156,8 @@ pub(crate) fn script(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
             }
             Err(()) => reply::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
         },
-        // The engine runs one step at a time: no script is ever running when this runs.
+        // A script past the threshold answers SCRIPT KILL itself (`busy.rs`): one that reaches
+        // here runs when no script does.
         _ => reply::err("NOTBUSY No scripts in execution right now."),
     }
 }

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use mlua::{Lua, MultiValue, Table, Value};
 
 use super::super::exec::Exec;
+use super::super::state::Interrupt;
 use super::call::{script_call, ScriptFlags};
 use super::convert::{frame_to_lua, lua_to_arg, lua_to_frame, single};
 use super::vm::{self, with_vm, CallError, Vm};
@@ -44,7 +45,7 @@ pub(crate) fn run(x: &mut Exec<'_>, inv: &Invocation<'_>) -> Frame {
         if let Err(e) = bound {
             return Frame::Error(format!("ERR Error running script: {e}"));
         }
-        guarded(vm, x, inv.read_only, &inv.sha, |vm| {
+        guarded(vm, x, inv.read_only, (&inv.sha, true), |vm| {
             vm.xpcall.call((f, vm.handler.clone()))
         })
     })
@@ -63,32 +64,43 @@ pub(crate) fn run_function(
             Ok(f) => f,
             Err(text) => return Frame::Error(text),
         };
-        guarded(vm, x, read_only, name, |vm| {
+        guarded(vm, x, read_only, (name, false), |vm| {
             let (keys, args) = (array(&vm.lua, keys)?, array(&vm.lua, args)?);
             vm.fcall.call((f, vm.handler.clone(), keys, args))
         })
     })
 }
 
-/// Runs `call` with the budget armed and `redis.call` bound to this unit.
+/// Runs `call` with the budget (or the runtime's busy check) armed and `redis.call` bound to
+/// this unit. `(name, eval)`: the script's SHA-1 or function name, and whether it is an EVAL.
 fn guarded(
     vm: &Vm,
     x: &mut Exec<'_>,
     read_only: bool,
-    name: &[u8],
+    (name, eval): (&[u8], bool),
     call: impl FnOnce(&Vm) -> mlua::Result<(bool, Value)>,
 ) -> Frame {
-    vm.arm(x.ctx.random);
-    let result = run_in(vm, x, read_only, name, call);
+    // Out of the unit while the script runs: the hook uses it between `redis.call`s.
+    let mut busy = x.busy.take();
+    if let Some(busy) = busy.as_deref_mut() {
+        busy.start(eval);
+    }
+    vm.arm(x.ctx.random, busy.is_some());
+    let busy = RefCell::new(busy);
+    let result = run_in(vm, x, read_only, name, &busy, call);
     vm.lua.remove_hook();
+    x.busy = busy.into_inner();
     result.unwrap_or_else(|e| Frame::Error(format!("ERR Error running script: {e}")))
 }
+
+type BusyCell<'b, 'a> = RefCell<Option<&'b mut (dyn Interrupt + 'a)>>;
 
 fn run_in(
     vm: &Vm,
     x: &mut Exec<'_>,
     read_only: bool,
     name: &[u8],
+    busy: &BusyCell<'_, '_>,
     call: impl FnOnce(&Vm) -> mlua::Result<(bool, Value)>,
 ) -> mlua::Result<Frame> {
     let lua = &vm.lua;
@@ -97,26 +109,46 @@ fn run_in(
         wrote: false,
     };
     let unit = RefCell::new((x, flags));
+    // Errors `redis.call`/`pcall` returned: counted in errorstats already.
+    let raised: RefCell<Vec<String>> = RefCell::new(Vec::new());
+    let note = |(value, text): (Value, Option<String>)| {
+        if let Some(text) = &text {
+            raised.borrow_mut().push(text.clone());
+        }
+        (value, text)
+    };
     lua.scope(|scope| {
-        let call_fn =
-            scope.create_function(
-                |lua, args: MultiValue| match redis_call(lua, &unit, args)? {
-                    (_, Some(text)) => Err(mlua::Error::external(CallError(text))),
-                    (value, None) => Ok(value),
-                },
-            )?;
-        let pcall = scope.create_function(|lua, args| Ok(redis_call(lua, &unit, args)?.0))?;
+        // The hook's tick: `wrote` decides whether SCRIPT KILL may stop the script.
+        let tick = scope.create_function(|_, ()| {
+            let wrote = unit.try_borrow().map_or(true, |u| u.1.wrote);
+            let mut busy = busy.borrow_mut();
+            Ok(busy.as_deref_mut().is_some_and(|b| b.tick(wrote)))
+        })?;
+        lua.set_named_registry_value(vm::BUSY_TICK, tick)?;
+        let call_fn = scope.create_function(|lua, args: MultiValue| {
+            match note(redis_call(lua, &unit, args)?) {
+                (_, Some(text)) => Err(mlua::Error::external(CallError(text))),
+                (value, None) => Ok(value),
+            }
+        })?;
+        let pcall = scope.create_function(|lua, args| Ok(note(redis_call(lua, &unit, args)?).0))?;
         vm.redis.raw_set("call", call_fn)?;
         vm.redis.raw_set("pcall", pcall)?;
         let outcome = call(vm);
         vm.redis.raw_set("call", Value::Nil)?;
         vm.redis.raw_set("pcall", Value::Nil)?;
+        lua.unset_named_registry_value(vm::BUSY_TICK)?;
         let (ok, value) = outcome?;
-        Ok(if ok {
+        let frame = if ok {
             lua_to_frame(&value, vm::resp3())
         } else {
             failure(&value, name)
-        })
+        };
+        if let Frame::Error(text) = &frame {
+            let counted = raised.borrow().iter().any(|e| text.starts_with(e.as_str()));
+            unit.borrow_mut().0.error_counted = counted;
+        }
+        Ok(frame)
     })
 }
 

@@ -17,10 +17,13 @@ use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmStat
 
 use super::cache::sha1hex;
 
-/// Instructions a script may run before it is stopped (Redis has no such bound: its
-/// `busy-reply-threshold` lets other clients in to send `SCRIPT KILL`; a single-step engine
-/// cannot, so it stops the script itself). About a second or two of pure Lua.
+/// Instructions a script may run before it is stopped where no runtime can serve other clients
+/// meanwhile (a step without runtime serving others (`busy.rs`): loading, tests, the model checker). With
+/// one, as in Redis, there is no bound: others get `-BUSY` and may send `SCRIPT KILL`. About a
+/// second or two of pure Lua.
 const INSTRUCTIONS_MAX: u64 = 500_000_000;
+/// What a killed script raises (Redis uses the SCRIPT KILL text for functions too).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// How often the budget is checked.
 const HOOK_EVERY: u32 = 10_000;
 
@@ -37,7 +40,13 @@ thread_local! {
     static RESP3: Cell<bool> = const { Cell::new(false) };
     /// `math.random`'s state (Redis's `rand48`), reseeded per script.
     static RAND48: Cell<u64> = const { Cell::new(0) };
+    /// The running script's hook ticks go to [`BUSY_TICK`] (a runtime serves others).
+    static BUSY: Cell<bool> = const { Cell::new(false) };
 }
+
+/// The registry name of the running script's tick function (bound per run in `run.rs`: it
+/// borrows the step's runtime serving others (`busy.rs`), which a `'static` hook cannot hold).
+pub(crate) const BUSY_TICK: &str = "durakv.busy_tick";
 
 pub(crate) struct Vm {
     pub(crate) lua: Lua,
@@ -149,7 +158,8 @@ impl Vm {
     /// Arms the instruction budget and seeds `math.random` for a new script from `seed` (the
     /// engine's randomness: random from one script to the next, as in Redis 7.0, and still a
     /// function of the engine's inputs).
-    pub(crate) fn arm(&self, seed: u64) {
+    pub(crate) fn arm(&self, seed: u64, busy: bool) {
+        BUSY.with(|b| b.set(busy));
         let ticks = BUDGET.with(Cell::get).div_ceil(u64::from(HOOK_EVERY));
         TICKS_LEFT.with(|t| t.set(ticks));
         RAND48.with(|r| r.set(seed & ((1 << 48) - 1)));
@@ -160,9 +170,18 @@ impl Vm {
     }
 }
 
-/// Counts instructions; once the budget is spent, fails every instruction, so a script that
-/// catches the error with `pcall` is stopped at its next instruction outside the `pcall`.
-fn budget_hook(lua: &Lua, _: mlua::Debug) -> mlua::Result<VmState> {
+/// Counts instructions (or asks the runtime's [`BUSY_TICK`]); once the budget is spent or the
+/// script is killed, fails every instruction, so a script that catches the error with `pcall`
+/// is stopped at its next instruction outside the `pcall` (Redis's `LUA_MASKLINE` hook).
+fn budget_hook(lua: &Lua, debug: mlua::Debug) -> mlua::Result<VmState> {
+    if BUSY.with(Cell::get) {
+        let tick: Function = lua.named_registry_value(BUSY_TICK)?;
+        if !tick.call::<bool>(())? {
+            return Ok(VmState::Continue);
+        }
+        lua.set_hook(HookTriggers::new().every_nth_instruction(1), killed_hook);
+        return killed_hook(lua, debug);
+    }
     let left = TICKS_LEFT.with(Cell::get);
     if left > 1 {
         TICKS_LEFT.with(|t| t.set(left - 1));
@@ -173,6 +192,19 @@ fn budget_hook(lua: &Lua, _: mlua::Debug) -> mlua::Result<VmState> {
         lua.set_hook(HookTriggers::new().every_nth_instruction(1), budget_hook);
     }
     Err(mlua::Error::RuntimeError(BUDGET_SPENT.to_string()))
+}
+
+/// The hook of a killed script: every instruction of the script fails. The sandbox's own
+/// wrappers (FCALL's) run on, so the error reaches the error handler as Redis reports it.
+fn killed_hook(_: &Lua, debug: mlua::Debug) -> mlua::Result<VmState> {
+    if debug.source().source.as_deref() == Some("=sandbox") {
+        return Ok(VmState::Continue);
+    }
+    Err(killed())
+}
+
+fn killed() -> mlua::Error {
+    mlua::Error::RuntimeError(KILLED.to_string())
 }
 
 /// Redis's `__redis__err__handler`: the error as a table `{err=..., source=..., line=...}`,
