@@ -39,9 +39,15 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             let mut parts = vec![format!(
                 "crash at {} ms: {} of {} pending directory operations survive",
                 s.now_ms,
-                crash.dir_ops_kept,
+                crash.dir_ops_kept - crash.dropped.len(),
                 s.disk.pending_count()
             )];
+            if !crash.dropped.is_empty() {
+                parts.push(format!(
+                    "(operations {:?} lost: their directory was not fsynced)",
+                    crash.dropped
+                ));
+            }
             for (inode, keep) in &crash.files {
                 let name = s.disk.path_of(*inode).unwrap_or("(unnamed file)");
                 let (written, durable) = s.disk.lengths(*inode);
@@ -58,6 +64,20 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             }
             parts.join("; ")
         }
+        Action::Damage(path, offset) => format!(
+            "disk damage while down: {path} byte {offset} (fsynced before the crash) {}",
+            match m.lies.damage {
+                Some(model::sim::Damage::Flip) => "has its lowest bit flipped",
+                _ => "starts 8 bytes of garbage",
+            }
+        ),
+        Action::Misdirect(victim) => match s.lanes[lane_index(model::io::Lane::Log)].front() {
+            Some(effect) => format!(
+                "disk MISDIRECTS: {} lands over the start of {victim} (reported done)",
+                effect.op.describe()
+            ),
+            None => "disk: (nothing in flight)".to_string(),
+        },
         Action::Kill => format!(
             "kill -9 at {} ms: the process dies, the disk and page cache stay",
             s.now_ms

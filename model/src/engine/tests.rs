@@ -1157,6 +1157,7 @@ fn a_failed_fsync_while_opening_rebuilds_the_aof_from_memory() {
     // Power loss now: only what is durable survives, and it holds both keys.
     let crashed = rig.disk.crash(&crate::sim::Crash {
         dir_ops_kept: 0,
+        dropped: Vec::new(),
         files: Vec::new(),
     });
     let rig = Rig::boot(config(FsyncPolicy::Everysec), crashed, 0);

@@ -1,0 +1,84 @@
+//! The weak-disk configurations: the engine over a disk that lies (`lies.rs`), and the lies
+//! under which a guarantee legitimately fails, each caught with its counterexample.
+//!
+//! Bounds: one client, two writes, one crash (power loss or kill -9) and the one procedure
+//! each lie is about. Per-directory metadata matters only where an operation of one
+//! directory is followed by one of another before a directory fsync covers the first (the
+//! AOF directory's creation, a rewrite's base renamed across directories, a switch's
+//! manifest), so one rewrite or one switch puts every such pair in reach; damage hits any
+//! synced byte of any file (every byte for a flip, every 8th for garbage), and one record
+//! plus its checksum line is every kind of byte an incr file holds.
+
+use model::config::FsyncPolicy;
+use model::sim::{Damage, Metadata};
+
+use crate::aof_model::AofModel;
+use crate::catalog::{bounds, check, model, rdb, rewriting, Check, Mutant};
+use crate::lies::Lies;
+use crate::properties as p;
+
+fn lying(lies: Lies, m: AofModel) -> AofModel {
+    AofModel { lies, ..m }
+}
+
+const PER_DIR: Lies = Lies {
+    metadata: Metadata::PerDirectory,
+    damage: None,
+    misdirect: false,
+};
+
+fn damaged(damage: Damage) -> Lies {
+    Lies {
+        damage: Some(damage),
+        ..Lies::default()
+    }
+}
+
+pub fn checks() -> Vec<Check> {
+    vec![
+        check(
+            "always-per-dir-rewrite",
+            lying(
+                PER_DIR,
+                rewriting(FsyncPolicy::Always, bounds(1, 2, 1, 0, 0)),
+            ),
+        ),
+        check(
+            "always-per-dir-rotation",
+            lying(PER_DIR, model(FsyncPolicy::Always, bounds(1, 2, 1, 1, 0))),
+        ),
+        check("rdb-per-dir", lying(PER_DIR, rdb(bounds(1, 2, 1, 0, 0), 2))),
+        check(
+            "always-bit-flip",
+            lying(
+                damaged(Damage::Flip),
+                model(FsyncPolicy::Always, bounds(1, 2, 1, 0, 0)),
+            ),
+        ),
+        check(
+            "everysec-garbage",
+            lying(
+                damaged(Damage::Garbage),
+                model(FsyncPolicy::Everysec, bounds(1, 2, 1, 0, 1000)),
+            ),
+        ),
+    ]
+}
+
+/// Lies under which a guarantee fails whatever the engine does: each must be caught, and
+/// its counterexample is recorded in INVARIANTS.md.
+pub fn violations() -> Vec<Mutant> {
+    vec![Mutant {
+        name: "misdirected-write",
+        about: "the disk acknowledges a log append but writes it over the start of another file: \
+                the acknowledged bytes were never on the disk",
+        breaks: p::ACK_SURVIVES,
+        model: lying(
+            Lies {
+                misdirect: true,
+                ..Lies::default()
+            },
+            model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)),
+        ),
+    }]
+}
