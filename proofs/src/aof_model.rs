@@ -157,6 +157,9 @@ pub struct State {
     pub lies: u8,
     /// After a crash, per file, the leading bytes fsynced before it (where damage may hit).
     pub synced: Vec<(String, u64)>,
+    /// Per path, how many leading bytes the engine's own fsyncs made durable (tracked only
+    /// where damage is configured: what a crash kept beyond them is a torn tail).
+    pub engine_synced: std::collections::BTreeMap<String, u64>,
     /// After damage: what the undamaged disk recovers (`None`: it refuses to start).
     pub undamaged: Option<Option<reference::Data>>,
     pub findings: Findings,
@@ -286,6 +289,7 @@ impl AofModel {
             }
             (op, _) => s.disk.execute(op),
         };
+        self.note_completion(s, &effect.op, &result);
         let engine = s.engine.as_mut().expect("effects only while up");
         let failed_before = engine.aof_error().is_some();
         engine.handle_io(
@@ -430,6 +434,7 @@ impl Model for AofModel {
             recovering: false,
             lies: 0,
             synced: Vec::new(),
+            engine_synced: Default::default(),
             undamaged: None,
             findings: Findings::default(),
         };
@@ -477,7 +482,8 @@ impl Model for AofModel {
         if Self::running(s) && s.toggles < self.bounds.toggles {
             actions.push(Action::ToggleAof);
         }
-        if s.crashes < self.bounds.crashes {
+        // A damaged start is judged against the undamaged disk: no crash until it is.
+        if s.crashes < self.bounds.crashes && s.undamaged.is_none() {
             actions.push(Action::Kill);
             actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
         }

@@ -12,7 +12,7 @@
 //! [`SimDisk::misdirect`]: model::sim::SimDisk::misdirect
 
 use model::engine::Phase;
-use model::io::{IoDone, Lane, Op};
+use model::io::{IoDone, IoResult, Lane, Op};
 use model::sim::{Damage, Metadata, GARBAGE_LEN};
 
 use crate::aof_model::{applied, lane_index, Action, AofModel, State};
@@ -26,6 +26,9 @@ pub struct Lies {
     pub damage: Option<Damage>,
     /// Whether a log append may be misdirected over another file's synced bytes.
     pub misdirect: bool,
+    /// Hold this disk to every property of the honest disk, to show which ones it breaks
+    /// (the known lies of `weak_disk::violations`).
+    pub held_as_honest: bool,
 }
 
 impl Lies {
@@ -69,10 +72,52 @@ impl AofModel {
         }
     }
 
-    /// Which synced bytes damage may hit after a crash or kill that left `after`.
+    /// Which synced bytes damage may hit after a crash or kill that left `s.disk`: what the
+    /// engine's own fsyncs made durable before it (not what the crash happened to keep).
     pub(crate) fn note_synced(&self, s: &mut State, before: &model::sim::SimDisk) {
         if self.lies.damage.is_some() {
-            s.synced = before.synced_before(&s.disk);
+            let engine_synced = &s.engine_synced;
+            s.synced = (before.synced_before(&s.disk).into_iter())
+                .filter_map(|(path, len)| {
+                    let len = len.min(engine_synced.get(&path).copied().unwrap_or(0));
+                    (len > 0).then_some((path, len))
+                })
+                .collect();
+        }
+    }
+
+    /// Follows the engine's fsyncs per path (damage configurations only): an fsync makes the
+    /// file's bytes engine-synced; a truncate, recreate, rename or delete moves or cuts them.
+    /// Conservative where a crash undoes a rename: the old name counts as never synced.
+    pub(crate) fn note_completion(&self, s: &mut State, op: &Op, result: &IoResult) {
+        if self.lies.damage.is_none()
+            || !matches!(result, IoResult::Done | IoResult::Written { .. })
+        {
+            return;
+        }
+        let synced = &mut s.engine_synced;
+        match op {
+            Op::Fsync { path } => {
+                let len = s.disk.contents(path).map_or(0, |c| c.len() as u64);
+                synced.insert(path.clone(), len);
+            }
+            Op::Truncate { path, len } => {
+                if let Some(n) = synced.get_mut(path) {
+                    *n = (*n).min(*len);
+                }
+            }
+            Op::Create { path } | Op::WriteView { path, .. } | Op::Delete { path } => {
+                synced.remove(path);
+            }
+            Op::Rename { from, to } => match synced.remove(from) {
+                Some(n) => {
+                    synced.insert(to.clone(), n);
+                }
+                None => {
+                    synced.remove(to);
+                }
+            },
+            _ => {}
         }
     }
 
@@ -103,16 +148,17 @@ impl AofModel {
     }
 
     /// Judges a restart over damaged bytes. `true` if start-up refused (the damage was
-    /// caught: nothing more to judge); else the recovery is judged as any other too.
+    /// caught: nothing more to judge, and every later start over the same bytes is judged
+    /// so too); else the recovery is judged as any other too.
     pub(crate) fn judge_damage(&self, s: &mut State) -> bool {
-        let Some(undamaged) = s.undamaged.take() else {
-            return false;
-        };
         let engine = s.engine.as_ref().expect("engine up");
-        if matches!(engine.phase(), Phase::Refused(_)) {
+        if s.undamaged.is_some() && matches!(engine.phase(), Phase::Refused(_)) {
             s.findings.damage_refused = true;
             return true;
         }
+        let Some(undamaged) = s.undamaged.take() else {
+            return false;
+        };
         let recovered = reference::dump(engine.keyspace());
         if undamaged.as_ref() == Some(&recovered) {
             return false;

@@ -9,11 +9,11 @@
 //! synced byte of any file (every byte for a flip, every 8th for garbage), and one record
 //! plus its checksum line is every kind of byte an incr file holds.
 
-use model::config::FsyncPolicy;
+use model::config::{FsyncPolicy, Mutation};
 use model::sim::{Damage, Metadata};
 
 use crate::aof_model::AofModel;
-use crate::catalog::{bounds, check, model, rdb, rewriting, Check, Mutant};
+use crate::catalog::{bounds, check, model, mutated, rdb, rewriting, Check, Mutant};
 use crate::lies::Lies;
 use crate::properties as p;
 
@@ -25,6 +25,7 @@ const PER_DIR: Lies = Lies {
     metadata: Metadata::PerDirectory,
     damage: None,
     misdirect: false,
+    held_as_honest: false,
 };
 
 fn damaged(damage: Damage) -> Lies {
@@ -56,6 +57,13 @@ pub fn checks() -> Vec<Check> {
             ),
         ),
         check(
+            "everysec-flip-two-crashes",
+            lying(
+                damaged(Damage::Flip),
+                model(FsyncPolicy::Everysec, bounds(1, 1, 2, 0, 0)),
+            ),
+        ),
+        check(
             "everysec-garbage",
             lying(
                 damaged(Damage::Garbage),
@@ -68,17 +76,47 @@ pub fn checks() -> Vec<Check> {
 /// Lies under which a guarantee fails whatever the engine does: each must be caught, and
 /// its counterexample is recorded in INVARIANTS.md.
 pub fn violations() -> Vec<Mutant> {
-    vec![Mutant {
-        name: "misdirected-write",
-        about: "the disk acknowledges a log append but writes it over the start of another file: \
+    vec![
+        Mutant {
+            name: "skip-startup-seal",
+            about: "start-up makes a last incr file whose checksum line a crash tore off durable \
+                    without sealing it: a later flip in that record loads silently",
+            breaks: p::DAMAGE_CAUGHT,
+            model: lying(
+                damaged(Damage::Flip),
+                mutated(
+                    Mutation::SkipStartupSeal,
+                    FsyncPolicy::Everysec,
+                    bounds(1, 1, 2, 0, 0),
+                ),
+            ),
+        },
+        Mutant {
+            name: "damaged-manifest",
+            about: "the disk flips a bit of the synced manifest: it no longer parses (start-up \
+                    refuses it, naming the line)",
+            breaks: p::MANIFEST_DURABLE,
+            model: lying(
+                Lies {
+                    held_as_honest: true,
+                    ..damaged(Damage::Flip)
+                },
+                model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)),
+            ),
+        },
+        Mutant {
+            name: "misdirected-write",
+            about:
+                "the disk acknowledges a log append but writes it over the start of another file: \
                 the acknowledged bytes were never on the disk",
-        breaks: p::ACK_SURVIVES,
-        model: lying(
-            Lies {
-                misdirect: true,
-                ..Lies::default()
-            },
-            model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)),
-        ),
-    }]
+            breaks: p::ACK_SURVIVES,
+            model: lying(
+                Lies {
+                    misdirect: true,
+                    ..Lies::default()
+                },
+                model(FsyncPolicy::Always, bounds(1, 1, 1, 0, 0)),
+            ),
+        },
+    ]
 }
