@@ -346,6 +346,82 @@ mod tests {
         assert_eq!(disk.crashes(Tears::EveryByte).len(), 1);
     }
 
+    /// Goal: with per-directory metadata, a directory fsync covers only its own directory,
+    /// a crash keeps any prefix per directory, and a cross-directory rename is two halves.
+    #[test]
+    fn per_directory_metadata_keeps_each_directory_separately() {
+        let mut disk = SimDisk::with_metadata(Metadata::PerDirectory);
+        disk.execute(&Op::CreateDir { path: "d".into() });
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&Op::Create { path: "t".into() });
+        disk.execute(&Op::Create { path: "d/a".into() });
+        disk.execute(&Op::FsyncDir { path: "d".into() });
+        // "d/a" is durable although "t", pending in the root, came first.
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 2, "the root's one pending op: kept or not");
+        assert!(views.iter().all(|v| v.contains_key("d/a")));
+        assert!(views.iter().any(|v| !v.contains_key("t")));
+        let dropped = disk.crashes(Tears::Sampled);
+        assert!(dropped.iter().any(|c| c.dropped == vec![0]));
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&Op::Rename {
+            from: "t".into(),
+            to: "d/t".into(),
+        });
+        // Link in d, unlink in the root: both names, one, or the other survive.
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 4);
+        assert!(views
+            .iter()
+            .any(|v| v.contains_key("t") && v.contains_key("d/t")));
+        assert!(views
+            .iter()
+            .any(|v| !v.contains_key("t") && !v.contains_key("d/t")));
+        disk.execute(&Op::FsyncDir { path: "d".into() });
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 2);
+        assert!(views.iter().all(|v| v.contains_key("d/t")));
+    }
+
+    /// Goal: damage changes synced bytes where reads and the media see them; a misdirected
+    /// append is acknowledged, lands over another file, and its own file keeps zeros.
+    #[test]
+    fn damage_and_misdirected_appends_change_what_survives() {
+        use crate::sim::Damage;
+        let mut disk = SimDisk::new();
+        for path in ["a", "b"] {
+            disk.execute(&Op::Create { path: path.into() });
+            disk.execute(&op_append(path, b"1234567890"));
+            disk.execute(&Op::Fsync { path: path.into() });
+        }
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.damage("a", 0, Damage::Flip);
+        assert_eq!(disk.contents("a"), Some(&b"0234567890"[..]));
+        disk.damage("a", 4, Damage::Garbage);
+        assert_eq!(
+            disk.contents("a"),
+            Some(&b"0234\xa5\xa5\xa5\xa5\xa5\xa5"[..])
+        );
+        assert!(disk.is_quiescent());
+        assert_eq!(disk.misdirect_victims("b"), vec!["a".to_string()]);
+        assert_eq!(disk.misdirect(&op_append("b", b"XY"), "a"), IoResult::Done);
+        assert_eq!(
+            disk.contents("b"),
+            Some(&b"1234567890XY"[..]),
+            "the page cache has it"
+        );
+        disk.execute(&Op::Fsync { path: "b".into() });
+        let after = disk.crash(&disk.crashes(Tears::Sampled)[0]);
+        assert_eq!(after.contents("b"), Some(&b"1234567890\0\0"[..]));
+        assert!(after.contents("a").unwrap().starts_with(b"XY34"));
+    }
+
     #[test]
     fn rename_survives_only_after_directory_fsync() {
         let mut disk = SimDisk::new();
