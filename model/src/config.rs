@@ -55,6 +55,9 @@ pub enum Mutation {
     /// At start, trust what was read without fsyncing it (a killed run may have left it only
     /// in the page cache).
     SkipStartupSync,
+    /// At start, make the last incr file durable without first sealing the bytes after its
+    /// last checksum line (a crash tore that line off): damage to them then loads silently.
+    SkipStartupSeal,
     /// Delete the files a rewrite replaced before the manifest without them is durable.
     DeleteHistoryFirst,
     /// Write the snapshot straight over `dump.rdb` instead of a temp file renamed into place.

@@ -18,6 +18,12 @@
 //!   a file whose un-synced change is not an append (truncate, recreate) keeps either version;
 //! - a rename is atomic; fsync and directory fsync never lie.
 //!
+//! A lying disk (for the model checker's weak-disk configurations) relaxes these, each
+//! separately: [`Metadata::PerDirectory`] makes a directory fsync cover only its own
+//! directory's operations (a crash keeps any prefix per directory); [`SimDisk::damage`]
+//! flips a bit or writes garbage over synced bytes; [`SimDisk::misdirect`] acknowledges an
+//! append whose bytes landed over another file's synced data.
+//!
 //! Invariant kept by every operation here: `live` is always `durable` with every pending
 //! operation applied; only `fsync` (file bytes) and a directory fsync (pending operations, in
 //! order) make anything durable.
@@ -30,8 +36,21 @@ mod crash;
 mod state;
 
 pub use crash::{Crash, Keep, Surviving};
+use state::PendingOp;
 use state::{parent, Data, DirOp, Node};
-pub use state::{SimDisk, Tears};
+pub use state::{Metadata, SimDisk, Tears};
+
+/// Media damage to synced bytes (a lying disk; see [`SimDisk::damage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Damage {
+    /// The lowest bit of one byte flips (a digit becomes another digit: the silent kind).
+    Flip,
+    /// [`GARBAGE_LEN`] bytes from the offset (fewer at the end of the file) become 0xA5.
+    Garbage,
+}
+
+/// How many bytes a garbage fault overwrites (a sector, scaled to the model's tiny files).
+pub const GARBAGE_LEN: u64 = 8;
 
 fn fail(kind: &str, message: &str) -> IoResult {
     IoResult::Failed(IoError {
@@ -43,6 +62,14 @@ fn fail(kind: &str, message: &str) -> IoResult {
 impl SimDisk {
     pub fn new() -> SimDisk {
         SimDisk::default()
+    }
+
+    /// An empty disk whose directory operations become durable as `metadata` says.
+    pub fn with_metadata(metadata: Metadata) -> SimDisk {
+        SimDisk {
+            metadata,
+            ..SimDisk::default()
+        }
     }
 
     /// Performs one operation as a correct POSIX file system would.
@@ -113,7 +140,16 @@ impl SimDisk {
 
     fn push(&mut self, op: DirOp) {
         op.apply(&mut self.live);
-        self.pending.push(op);
+        self.pending.push(PendingOp { op, synced: false });
+    }
+
+    /// Moves the synced operations at the head of `pending` into `durable`: every crash
+    /// keeps them.
+    fn fold_synced(&mut self) {
+        let head = self.pending.iter().take_while(|p| p.synced).count();
+        for p in self.pending.drain(..head) {
+            p.op.apply(&mut self.durable);
+        }
     }
 
     fn mkdir(&mut self, path: &str) -> IoResult {
@@ -175,11 +211,19 @@ impl SimDisk {
         if !self.dir_exists(dir) {
             return fail("ENOENT", "No such file or directory");
         }
-        if let Some(last) = self.pending.iter().rposition(|op| op.touches(dir)) {
-            for op in self.pending.drain(..=last) {
-                op.apply(&mut self.durable);
+        match self.metadata {
+            Metadata::Journal => {
+                let last = self.pending.iter().rposition(|p| p.op.touches(dir));
+                let covered = last.map_or(0, |last| last + 1);
+                self.pending[..covered]
+                    .iter_mut()
+                    .for_each(|p| p.synced = true);
             }
+            Metadata::PerDirectory => (self.pending.iter_mut())
+                .filter(|p| p.op.journal() == dir)
+                .for_each(|p| p.synced = true),
         }
+        self.fold_synced();
         IoResult::Done
     }
 
@@ -190,7 +234,18 @@ impl SimDisk {
         if !self.dir_exists(parent(to)) {
             return fail("ENOENT", "No such file or directory");
         }
-        self.push(DirOp::Rename(from.to_string(), to.to_string()));
+        let node = self.live.get(from).cloned();
+        match node {
+            // Two directories, two journals: the new name and the old one's removal become
+            // durable separately (a crash may keep both names, or neither).
+            Some(Node::File(inode))
+                if self.metadata == Metadata::PerDirectory && parent(from) != parent(to) =>
+            {
+                self.push(DirOp::Create(to.to_string(), inode));
+                self.push(DirOp::Unlink(from.to_string()));
+            }
+            _ => self.push(DirOp::Rename(from.to_string(), to.to_string())),
+        }
         IoResult::Done
     }
 
@@ -253,5 +308,67 @@ impl SimDisk {
             }
             _ => fail("EIO", "Input/output error"),
         }
+    }
+
+    /// Damages the synced bytes of `path` at `offset` (media rot, seen after a restart):
+    /// the media and the page cache both hold the damaged bytes from now on.
+    pub fn damage(&mut self, path: &str, offset: u64, damage: Damage) {
+        let inode = self.inode(path).expect("damage an existing file");
+        let data = self.data.get_mut(&inode).expect("inode data");
+        let len = data.durable.len().min(data.written.len()) as u64;
+        assert!(offset < len, "damage only synced bytes");
+        let end = match damage {
+            Damage::Flip => offset + 1,
+            Damage::Garbage => (offset + GARBAGE_LEN).min(len),
+        };
+        for bytes in [&mut data.durable, &mut data.written] {
+            for b in &mut bytes[offset as usize..end as usize] {
+                *b = match damage {
+                    Damage::Flip => *b ^ 1,
+                    Damage::Garbage => 0xA5,
+                };
+            }
+        }
+    }
+
+    /// Performs an append the disk acknowledges but writes to the wrong place: the bytes land
+    /// over the start of `victim`'s synced data (as far as it goes), and `path` keeps them
+    /// only in the page cache: its write-back is lost, the disk keeps zeros there.
+    pub fn misdirect(&mut self, op: &Op, victim: &str) -> IoResult {
+        let Op::Append { path, bytes } = op else {
+            return self.execute(op);
+        };
+        let (Some(inode), Some(victim)) = (self.inode(path), self.inode(victim)) else {
+            return self.execute(op);
+        };
+        let data = self.data.get_mut(&inode).expect("inode data");
+        let from = data.written.len() as u64;
+        data.written.extend_from_slice(bytes);
+        data.appends.push(data.written.len() as u64);
+        let to = data.written.len() as u64;
+        data.lost = Some(
+            data.lost
+                .map_or((from, to), |(f, t)| (f.min(from), t.max(to))),
+        );
+        let hit = self.data.get_mut(&victim).expect("inode data");
+        for media in [&mut hit.durable, &mut hit.written] {
+            let n = bytes.len().min(media.len());
+            media[..n].copy_from_slice(&bytes[..n]);
+        }
+        IoResult::Done
+    }
+
+    /// Files whose synced bytes a misdirected append to `path` could land on (every other
+    /// file holding synced bytes), for the model checker.
+    pub fn misdirect_victims(&self, path: &str) -> Vec<String> {
+        self.live
+            .iter()
+            .filter_map(|(p, node)| match node {
+                Node::File(inode) if p != path && !self.data[inode].durable.is_empty() => {
+                    Some(p.clone())
+                }
+                _ => None,
+            })
+            .collect()
     }
 }

@@ -21,6 +21,7 @@ use stateright::{Model, Property};
 
 use crate::faults::{self, FailScope};
 pub use crate::findings::{Findings, LastCrash};
+use crate::lies::Lies;
 use crate::reference;
 
 /// How far the checker explores.
@@ -85,6 +86,8 @@ pub struct AofModel {
     /// Check "acknowledged write survives crash" whatever the policy (to show everysec and no
     /// do not give it).
     pub ack_survival: bool,
+    /// How the disk may lie (`lies.rs`).
+    pub lies: Lies,
 }
 
 /// One write a client sent and the engine applied.
@@ -150,6 +153,15 @@ pub struct State {
     pub durable_point: u8,
     pub last_crash: Option<LastCrash>,
     pub recovering: bool,
+    /// Lies the disk told on this path (`lies.rs`).
+    pub lies: u8,
+    /// After a crash, per file, the leading bytes fsynced before it (where damage may hit).
+    pub synced: Vec<(String, u64)>,
+    /// Per path, how many leading bytes the engine's own fsyncs made durable (tracked only
+    /// where damage is configured: what a crash kept beyond them is a torn tail).
+    pub engine_synced: std::collections::BTreeMap<String, u64>,
+    /// After damage: what the undamaged disk recovers (`None`: it refuses to start).
+    pub undamaged: Option<Option<reference::Data>>,
     pub findings: Findings,
 }
 
@@ -170,6 +182,10 @@ pub enum Action {
     Tick,
     Rotate,
     Crash(Crash),
+    /// While the server is down, the disk damages synced bytes of a file at an offset.
+    Damage(String, u64),
+    /// The disk acknowledges the log's head append but writes it over this file.
+    Misdirect(String),
     /// kill -9: the process dies, the machine does not.
     Kill,
     Restart,
@@ -273,6 +289,7 @@ impl AofModel {
             }
             (op, _) => s.disk.execute(op),
         };
+        self.note_completion(s, &effect.op, &result);
         let engine = s.engine.as_mut().expect("effects only while up");
         let failed_before = engine.aof_error().is_some();
         engine.handle_io(
@@ -317,7 +334,10 @@ impl AofModel {
             && s.engine
                 .as_ref()
                 .is_some_and(|e| *e.phase() == Phase::Loading && e.stats().truncations > 0);
-        s.disk = s.disk.crash(crash);
+        s.findings.dir_op_dropped |= !crash.dropped.is_empty();
+        let after = s.disk.crash(crash);
+        let before = std::mem::replace(&mut s.disk, after);
+        self.note_synced(s, &before);
         info.disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);
         s.last_crash = Some(info);
         s.engine = None;
@@ -351,6 +371,10 @@ impl AofModel {
             });
         }
         Self::exit(s);
+        if self.lies.damage.is_some() {
+            let disk = s.disk.clone();
+            self.note_synced(s, &disk);
+        }
         s.crashes += 1;
     }
 
@@ -385,7 +409,7 @@ impl Model for AofModel {
         let mut s = State {
             now_ms: 0,
             engine: None,
-            disk: SimDisk::new(),
+            disk: SimDisk::with_metadata(self.lies.metadata),
             lanes: Default::default(),
             outstanding: vec![None; self.bounds.clients as usize],
             read_point: 0,
@@ -408,6 +432,10 @@ impl Model for AofModel {
             durable_point: 0,
             last_crash: None,
             recovering: false,
+            lies: 0,
+            synced: Vec::new(),
+            engine_synced: Default::default(),
+            undamaged: None,
             findings: Findings::default(),
         };
         self.seed_legacy_aof(&mut s);
@@ -416,6 +444,7 @@ impl Model for AofModel {
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        self.lie_actions(s, actions);
         let Some(_) = &s.engine else {
             actions.push(Action::Restart);
             return;
@@ -453,7 +482,8 @@ impl Model for AofModel {
         if Self::running(s) && s.toggles < self.bounds.toggles {
             actions.push(Action::ToggleAof);
         }
-        if s.crashes < self.bounds.crashes {
+        // A damaged start is judged against the undamaged disk: no crash until it is.
+        if s.crashes < self.bounds.crashes && s.undamaged.is_none() {
             actions.push(Action::Kill);
             actions.extend(s.disk.crashes(self.tears).into_iter().map(Action::Crash));
         }
@@ -502,9 +532,15 @@ impl Model for AofModel {
             }
             Action::ToggleAof => Self::toggle_aof(&mut s)?,
             Action::Crash(crash) => self.crash(&mut s, &crash),
+            Action::Damage(path, offset) => {
+                self.damage(&mut s, &path, offset);
+                return Some(s);
+            }
+            Action::Misdirect(victim) => self.misdirect(&mut s, &victim),
             Action::Kill => self.kill(&mut s),
             Action::Restart => {
                 s.recovering = true;
+                s.synced.clear();
                 self.boot(&mut s);
                 return Some(s);
             }

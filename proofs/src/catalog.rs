@@ -40,6 +40,7 @@ pub(crate) fn model(policy: FsyncPolicy, bounds: Bounds) -> AofModel {
         bounds,
         tears: Tears::Sampled,
         fault: DiskFault::None,
+        lies: crate::lies::Lies::default(),
     }
 }
 
@@ -125,6 +126,7 @@ pub fn checks() -> Vec<Check> {
     .into_iter()
     .chain(fault_checks())
     .chain(crate::families::checks())
+    .chain(crate::weak_disk::checks())
     .collect()
 }
 
@@ -301,6 +303,7 @@ pub fn mutants() -> Vec<Mutant> {
         startup_and_switch_mutants(),
         policy_mutants(),
         crate::families::mutants(),
+        crate::weak_disk::violations(),
     ]
     .into_iter()
     .flatten()

@@ -57,19 +57,36 @@ fn refresh_properties(doc: &str) -> Result<String, String> {
     ))
 }
 
-/// Every property any configuration checks: its kind, where it is checked, which mutants
-/// must break it.
+/// The disk a configuration runs on, in the table's words.
+fn disk_mode(m: &crate::aof_model::AofModel) -> &'static str {
+    use model::sim::{Damage, Metadata};
+    match (m.lies.metadata, m.lies.damage) {
+        (_, Some(Damage::Flip)) => "bit flip",
+        (_, Some(Damage::Garbage)) => "garbage",
+        (Metadata::PerDirectory, None) => "per-directory",
+        (Metadata::Journal, None) => "honest",
+    }
+}
+
+/// Every property any configuration checks: its kind, where it is checked and on which
+/// disks, which mutants (and known lies) must break it.
 pub fn properties_table() -> String {
     let mut rows: BTreeMap<(bool, &'static str), Vec<&'static str>> = BTreeMap::new();
+    let mut disks: BTreeMap<&'static str, std::collections::BTreeSet<&str>> = BTreeMap::new();
     for check in checks() {
         for p in check.model.properties() {
             let always = p.expectation == Expectation::Always;
             rows.entry((!always, p.name)).or_default().push(check.name);
+            disks
+                .entry(p.name)
+                .or_default()
+                .insert(disk_mode(&check.model));
         }
     }
     let total = checks().len();
-    let mut out =
-        String::from("| property | kind | checked in | broken by mutants |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| property | kind | checked in | disks | broken by mutants |\n|---|---|---|---|---|\n",
+    );
     for ((sometimes, name), configs) in rows {
         let kind = if sometimes { "sometimes" } else { "always" };
         let wherever = if configs.len() == total {
@@ -82,8 +99,10 @@ pub fn properties_table() -> String {
             .filter(|m| m.breaks == name)
             .map(|m| m.name)
             .collect();
+        let on: Vec<&str> = disks[name].iter().copied().collect();
         out.push_str(&format!(
-            "| {name} | {kind} | {wherever} | {} |\n",
+            "| {name} | {kind} | {wherever} | {} | {} |\n",
+            on.join(", "),
             breakers.join(", ")
         ));
     }

@@ -83,6 +83,16 @@ pub struct Findings {
     pub crash_during_upgrade: bool,
     /// A completed snapshot (BGSAVE) while the AOF is on.
     pub snapshot_with_aof: bool,
+    /// A crash kept a directory operation and dropped an earlier one of another directory
+    /// (per-directory metadata).
+    pub dir_op_dropped: bool,
+    /// Start-up refused to load damaged synced bytes.
+    pub damage_refused: bool,
+    /// A restart over damaged synced bytes loaded something else than the undamaged disk
+    /// holds, beyond cutting never-acknowledged writes.
+    pub damage_loaded: bool,
+    /// The disk misdirected a log append.
+    pub misdirected: bool,
 }
 
 /// What the last crash did, kept until the restart is judged.

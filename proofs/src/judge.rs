@@ -13,6 +13,9 @@ use crate::reference::{self, Data, Step};
 
 impl AofModel {
     pub(crate) fn judge_recovery(&self, s: &mut State) {
+        if self.judge_damage(s) {
+            return;
+        }
         let engine = s.engine.as_ref().expect("engine up");
         let crash = s.last_crash.clone().unwrap_or_default();
         if let Phase::Refused(e) = engine.phase() {

@@ -33,6 +33,7 @@ impl AofModel {
         s.findings.shutdown_completed = true;
         s.disk = s.disk.crash(&Crash {
             dir_ops_kept: 0,
+            dropped: Vec::new(),
             files: Vec::new(),
         });
         let disk_had_data = crate::inspect::aof_dir_has_data(&s.disk, &self.config);

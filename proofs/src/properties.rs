@@ -74,8 +74,20 @@ pub const SOME_CRASH_UPGRADE: &str = "a crash during the pre-7.0 upgrade";
 pub const SOME_RESP_BASE: &str = "recovery from a rewritten RESP base (aof-use-rdb-preamble no)";
 pub const SOME_SNAPSHOT_WITH_AOF: &str = "a completed BGSAVE with the AOF on";
 
+pub const DAMAGE_CAUGHT: &str = "a damaged synced byte never loads silently";
+pub const SOME_DAMAGE_REFUSED: &str = "start-up refuses damaged synced bytes";
+pub const SOME_DIR_OP_DROPPED: &str =
+    "a crash keeps one directory's operation and drops an earlier one of another directory";
+pub const SOME_MISDIRECTED: &str = "a misdirected log append";
+
 pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
     let mut props = contract_properties();
+    if m.lies.damage.is_some() && !m.lies.held_as_honest {
+        // Damage rewrites a manifest's bytes after the engine made it durable: no protocol
+        // can keep this one (the counterexample is `damaged-manifest`); start-up refusing the
+        // damaged manifest is what DAMAGE_CAUGHT checks instead.
+        props.retain(|p| p.name != MANIFEST_DURABLE);
+    }
     props.extend(family_properties(m));
     match m.config.appendfsync {
         _ if !m.config.appendonly => {}
@@ -114,6 +126,7 @@ pub fn all(m: &AofModel) -> Vec<Property<AofModel>> {
         props.extend(shutdown_properties());
     }
     props.extend(timing_sentinels(m));
+    props.extend(lie_properties(m));
     if m.bounds.fail_scope == FailScope::Anywhere {
         props.extend(fault_sentinels(m));
     }
@@ -168,6 +181,35 @@ fn contract_properties() -> Vec<Property<AofModel>> {
         // correct disk's ENOENT/EEXIST in a report means the engine raced its own files.
         Property::<AofModel>::always(NO_UNINJECTED_ERROR, |_, s| !s.findings.uninjected_error),
     ]
+}
+
+/// The lying disk (`lies.rs`): what each lie must be shown to do, and the guarantee damage to
+/// synced bytes is held to.
+fn lie_properties(m: &AofModel) -> Vec<Property<AofModel>> {
+    let mut props = Vec::new();
+    if m.lies.metadata == model::sim::Metadata::PerDirectory {
+        props.push(Property::<AofModel>::sometimes(
+            SOME_DIR_OP_DROPPED,
+            |_, s| s.findings.dir_op_dropped,
+        ));
+    }
+    if m.lies.damage.is_some() {
+        // Start-up refuses (file, offset, both checksums), or loads what the undamaged disk
+        // holds, or cuts only never-acknowledged writes as a torn tail.
+        props.push(Property::<AofModel>::always(DAMAGE_CAUGHT, |_, s| {
+            !s.findings.damage_loaded
+        }));
+        props.push(Property::<AofModel>::sometimes(
+            SOME_DAMAGE_REFUSED,
+            |_, s| s.findings.damage_refused,
+        ));
+    }
+    if m.lies.misdirect {
+        props.push(Property::<AofModel>::sometimes(SOME_MISDIRECTED, |_, s| {
+            s.findings.misdirected
+        }));
+    }
+    props
 }
 
 /// Which timing sentinels a configuration checks. The model records a finding only where it

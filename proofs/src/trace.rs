@@ -35,35 +35,58 @@ pub fn describe(m: &AofModel, s: &State, action: &Action) -> String {
             )
         }
         Action::Rotate => "server: start a new incr file (first step of a rewrite)".to_string(),
-        Action::Crash(crash) => {
-            let mut parts = vec![format!(
-                "crash at {} ms: {} of {} pending directory operations survive",
-                s.now_ms,
-                crash.dir_ops_kept,
-                s.disk.pending_count()
-            )];
-            for (inode, keep) in &crash.files {
-                let name = s.disk.path_of(*inode).unwrap_or("(unnamed file)");
-                let (written, durable) = s.disk.lengths(*inode);
-                parts.push(match keep {
-                    Keep::Prefix(len) => {
-                        format!("{name} keeps {len} of {written} bytes ({durable} were fsynced)")
-                    }
-                    Keep::PrefixZeroFilled(len) => {
-                        format!("{name} keeps {len} of {written} bytes, then zeros up to {written}")
-                    }
-                    Keep::Durable => format!("{name} keeps its last fsynced version"),
-                    Keep::Written => format!("{name} keeps its newest version"),
-                });
+        Action::Crash(crash) => describe_crash(s, crash),
+        Action::Damage(path, offset) => format!(
+            "disk damage while down: {path} byte {offset} (fsynced before the crash) {}",
+            match m.lies.damage {
+                Some(model::sim::Damage::Flip) => "has its lowest bit flipped",
+                _ => "starts 8 bytes of garbage",
             }
-            parts.join("; ")
-        }
+        ),
+        Action::Misdirect(victim) => match s.lanes[lane_index(model::io::Lane::Log)].front() {
+            Some(effect) => format!(
+                "disk MISDIRECTS: {} lands over the start of {victim} (reported done)",
+                effect.op.describe()
+            ),
+            None => "disk: (nothing in flight)".to_string(),
+        },
         Action::Kill => format!(
             "kill -9 at {} ms: the process dies, the disk and page cache stay",
             s.now_ms
         ),
         Action::Restart => "restart: durakv-server starts and recovers from the disk".to_string(),
     }
+}
+
+/// A crash outcome in plain words: what survives of directory operations and each file.
+fn describe_crash(s: &State, crash: &model::sim::Crash) -> String {
+    let mut parts = vec![format!(
+        "crash at {} ms: {} of {} pending directory operations survive",
+        s.now_ms,
+        crash.dir_ops_kept - crash.dropped.len(),
+        s.disk.pending_count()
+    )];
+    if !crash.dropped.is_empty() {
+        parts.push(format!(
+            "(operations {:?} lost: their directory was not fsynced)",
+            crash.dropped
+        ));
+    }
+    for (inode, keep) in &crash.files {
+        let name = s.disk.path_of(*inode).unwrap_or("(unnamed file)");
+        let (written, durable) = s.disk.lengths(*inode);
+        parts.push(match keep {
+            Keep::Prefix(len) => {
+                format!("{name} keeps {len} of {written} bytes ({durable} were fsynced)")
+            }
+            Keep::PrefixZeroFilled(len) => {
+                format!("{name} keeps {len} of {written} bytes, then zeros up to {written}")
+            }
+            Keep::Durable => format!("{name} keeps its last fsynced version"),
+            Keep::Written => format!("{name} keeps its newest version"),
+        });
+    }
+    parts.join("; ")
 }
 
 /// What the final state shows: the violated guarantee's evidence.
@@ -133,8 +156,43 @@ fn first_boot_len(steps: &[(State, Option<Action>)]) -> usize {
         .count()
 }
 
-/// A whole path, numbered; the first start-up folded into one line, each later step followed
-/// by the engine's state after it.
+/// Whether a step is a disk completion while the engine loads (a start-up's own I/O).
+fn boot_step(state: &State, action: &Option<Action>) -> bool {
+    matches!(action, Some(Action::Complete(_)))
+        && (state.engine.as_ref()).is_some_and(|e| *e.phase() == Phase::Loading)
+}
+
+/// A later start-up's run of disk steps from `at`, as one line if it is 3 or more long
+/// (every operation still named, in order): the line and the steps it covers.
+fn fold_restart(
+    m: &AofModel,
+    steps: &[(State, Option<Action>)],
+    at: usize,
+) -> Option<(String, usize)> {
+    let run = steps[at..]
+        .iter()
+        .take_while(|(state, action)| boot_step(state, action))
+        .count();
+    if run < 3 {
+        return None;
+    }
+    let ops: Vec<String> = steps[at..at + run]
+        .iter()
+        .map(|(state, action)| {
+            let text = describe(m, state, action.as_ref().expect("an action"));
+            text.strip_prefix("disk: ").unwrap_or(&text).to_string()
+        })
+        .collect();
+    let after = engine_state(&steps[at + run].0);
+    Some((
+        format!("start-up, {run} disk steps: {} {after}", ops.join("; ")),
+        run,
+    ))
+}
+
+/// A whole path, numbered; the first start-up folded into one line (it is the same in every
+/// counterexample) and each later start-up's disk steps into one line naming them all; each
+/// step followed by the engine's state after it.
 pub fn render(m: &AofModel, path: stateright::Path<State, Action>) -> String {
     let steps = path.into_vec();
     let mut out = String::new();
@@ -150,7 +208,17 @@ pub fn render(m: &AofModel, path: stateright::Path<State, Action>) -> String {
     }
     let mut number = if folded > 1 { folded } else { 0 };
     let mut before_restart = Vec::new();
+    let mut skip_to = number;
     for (i, (state, action)) in steps.iter().enumerate().skip(number) {
+        if i < skip_to {
+            continue;
+        }
+        if let Some((line, run)) = fold_restart(m, &steps, i) {
+            out.push_str(&format!("  {}-{}. {line}\n", number + 1, number + run));
+            number += run;
+            skip_to = i + run;
+            continue;
+        }
         match action {
             Some(action) => {
                 number += 1;

@@ -104,11 +104,25 @@ fn torn_tail_at_every_offset_loads_the_whole_records() {
         let server = ServerProcess::start(copy.path(), &["--aof-load-truncated", "yes"]);
         let (sets, good) = whole_before(&records, &lines, cut);
         assert_keys(&server, sets, &format!("cut at {cut}"));
-        let len = std::fs::metadata(files::last_incr(copy.path()))
-            .unwrap()
-            .len();
+        let after = std::fs::read(files::last_incr(copy.path())).unwrap();
+        let line_end = lines.iter().map(|l| l.1).filter(|&end| end <= cut).max();
+        // Whole records after the last whole checksum line are sealed by a new line at
+        // start-up, before they are made durable.
+        let seal = &after[(good as usize).min(after.len())..];
+        if good > line_end.unwrap_or(0) {
+            assert!(
+                seal.starts_with(b"#durakv crc64=") && seal.ends_with(b"\r\n"),
+                "cut at {cut}: the records after the last line are sealed"
+            );
+        } else {
+            assert!(
+                seal.is_empty(),
+                "cut at {cut}: truncated to the last whole record"
+            );
+        }
         assert_eq!(
-            len, good,
+            &after[..good as usize],
+            &bytes[..good as usize],
             "cut at {cut}: the file must be truncated to the last whole record"
         );
         if cut != good {

@@ -3,8 +3,10 @@
 //! Owns the manifest text format both ways and the naming of base, incr and temp files.
 //! Invariants: [`Manifest::parse`] accepts exactly what Redis 7.0's `aofLoadManifestFromFile`
 //! accepts, with the same reasons for what it refuses (so a directory real Redis would refuse
-//! is refused here too, naming the line); and `parse(encode(m)) == m` for every manifest with
-//! at least one file whose names are non-empty bare file names.
+//! is refused here too, naming the line), except a manifest whose durakv checksum line does
+//! not match the bytes before it (damage: one flipped bit turns `type i` into `type h`, and
+//! the incr file into history to delete); and `parse(encode(m)) == m` for every manifest with
+//! at least one file whose names are non-empty bare file names, sealed or not.
 //!
 //! ```text
 //! file appendonly.aof.2.base.rdb seq 2 type b
@@ -17,6 +19,7 @@
 
 use std::fmt;
 
+use crate::aof::checksum::{self, Running};
 use crate::sds_args::{is_c_space, split_args};
 
 /// Longest line, newline included, Redis reads (`MANIFEST_MAX_LINE`).
@@ -119,6 +122,11 @@ impl Manifest {
             // C string functions stop at a NUL byte.
             let line = c_str(piece);
             if line.first() == Some(&b'#') {
+                let mut before = Running::new();
+                before.write(&bytes[..at]);
+                checksum::check(piece, &before, at as u64).map_err(|reason| {
+                    fail(format!("{INVALID_FORMAT}: {reason} (a damaged manifest)"))
+                })?;
                 continue;
             }
             if !line.contains(&b'\n') {
@@ -170,6 +178,18 @@ impl Manifest {
             out.extend_from_slice(
                 format!(" seq {} type {}\n", file.seq, kind.type_char()).as_bytes(),
             );
+        }
+        out
+    }
+
+    /// [`Manifest::encode`] followed by a checksum line (`aof::checksum`) over it, which
+    /// Redis skips as a comment and [`Manifest::parse`] verifies: what durakv writes.
+    pub fn encode_sealed(&self) -> Vec<u8> {
+        let mut out = self.encode();
+        if !out.is_empty() {
+            let mut running = Running::new();
+            running.write(&out);
+            out.extend_from_slice(&running.line());
         }
         out
     }
@@ -402,6 +422,10 @@ mod tests {
         };
         let text = manifest.encode();
         assert_eq!(Manifest::parse(&text).unwrap(), manifest);
+        assert_eq!(
+            Manifest::parse(&manifest.encode_sealed()).unwrap(),
+            manifest
+        );
         let first_line = text.split(|&b| b == b'\n').next().unwrap();
         assert_eq!(
             first_line,
@@ -435,6 +459,38 @@ mod tests {
                 .next_incr_seq(),
             6
         );
+    }
+
+    /// Goal: a sealed manifest with any one bit flipped is refused or means the same files
+    /// (the flip `type i` -> `type h` would silently demote the incr file to history).
+    /// Method: every bit of every byte of the example, sealed.
+    #[test]
+    fn a_flipped_bit_in_a_sealed_manifest_never_changes_its_meaning() {
+        let manifest = Manifest::parse(EXAMPLE).unwrap();
+        let sealed = manifest.encode_sealed();
+        assert!(sealed.starts_with(EXAMPLE) && sealed.len() > EXAMPLE.len());
+        let mut refused = 0;
+        for at in 0..sealed.len() {
+            for bit in 0..8 {
+                let mut damaged = sealed.clone();
+                damaged[at] ^= 1 << bit;
+                match Manifest::parse(&damaged) {
+                    Ok(m) => assert_eq!(m, manifest, "flip at {at} bit {bit} changed the manifest"),
+                    Err(_) => refused += 1,
+                }
+            }
+        }
+        assert!(refused > sealed.len(), "most flips are refused");
+        let mut silent = EXAMPLE.to_vec();
+        let type_i = silent.iter().rposition(|&b| b == b'i').unwrap();
+        silent[type_i] ^= 1;
+        let demoted = Manifest::parse(&silent).unwrap();
+        assert!(
+            demoted.incrs.is_empty() && demoted.history.len() == 1,
+            "without the seal, one flip demotes the incr file to history, silently"
+        );
+        silent.extend_from_slice(&sealed[EXAMPLE.len()..]);
+        assert!(Manifest::parse(&silent).is_err(), "the seal catches it");
     }
 
     /// Goal: every refusal of `aofLoadManifestFromFile`, with Redis's reason, line and offset.

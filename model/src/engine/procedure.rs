@@ -120,7 +120,7 @@ pub(crate) fn persist_manifest(dir: &str, prefix: &str, manifest: &Manifest) -> 
         step(Op::Create { path: temp.clone() }),
         step(Op::Append {
             path: temp.clone(),
-            bytes: Bytes::from(manifest.encode()),
+            bytes: Bytes::from(manifest.encode_sealed()),
         }),
         step(Op::Fsync { path: temp.clone() }),
         step(Op::Rename {

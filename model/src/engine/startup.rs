@@ -6,7 +6,9 @@
 //! - with the AOF on, `dump.rdb` is never loaded (unless a mutation says so): the AOF is the
 //!   whole truth;
 //! - before serving, every file read and its directory are fsynced, so nothing a killed run
-//!   left only in the page cache is trusted;
+//!   left only in the page cache is trusted; bytes after the last incr file's last checksum
+//!   line (a crash tore the line off) are sealed by a new line before that fsync, so no synced
+//!   byte of an incr file is ever unvouched (damage to it is refused, not loaded);
 //! - a fresh or partial AOF directory gets a base, an incr file and a manifest naming them, in
 //!   the crash-safe order, before the first reply;
 //! - the cleanup deletes only temp names, and nothing depends on those deletes being durable;
@@ -213,6 +215,7 @@ pub(crate) fn open_procedure(
     ));
     let dir = &config.appenddirname;
     let mut steps = repair_steps(&loaded.truncations, stats, out);
+    let (last_len, last_crc) = seal_last_incr(&loaded, config, &mut steps);
     if config.mutation != Mutation::SkipStartupSync {
         steps.extend(sync_steps(&loaded.files, dir));
     }
@@ -240,11 +243,7 @@ pub(crate) fn open_procedure(
         changed = true;
     }
     let (path, file_len, crc) = match manifest.incrs.last() {
-        Some(last) => (
-            join(dir, &last.name),
-            loaded.last_incr_len,
-            loaded.last_incr_crc.clone(),
-        ),
+        Some(last) => (join(dir, &last.name), last_len, last_crc),
         None => {
             changed = true;
             let path = first_incr(config, &mut manifest, &mut steps, out);
@@ -315,6 +314,30 @@ pub(crate) fn rebuild_procedure(
         rebuild_from: None,
     };
     Procedure::new(purpose, steps)
+}
+
+/// Bytes after the last incr file's last checksum line (a crash tore the line off, or Redis
+/// appended them) are about to be made durable: a checksum line vouching for them goes in
+/// first, before the repair's fsync of that file, so damage to them is refused later instead
+/// of loaded. Returns the file's length and running digest after it.
+fn seal_last_incr(loaded: &Loaded, config: &Config, steps: &mut Vec<Step>) -> (u64, Running) {
+    let last_incr = (loaded.manifest.as_ref())
+        .and_then(|m| m.incrs.last())
+        .map(|last| join(&config.appenddirname, &last.name));
+    let unsealed = !loaded.last_incr_crc.is_empty();
+    match last_incr {
+        Some(path) if unsealed && config.mutation != Mutation::SkipStartupSeal => {
+            let line = loaded.last_incr_crc.line();
+            let len = loaded.last_incr_len + line.len() as u64;
+            let repair_fsync =
+                (steps.iter()).position(|s| matches!(&s.op, Op::Fsync { path: p } if *p == path));
+            let at = repair_fsync.unwrap_or(steps.len());
+            let bytes = line.into();
+            steps.insert(at, step(Op::Append { path, bytes }));
+            (len, Running::new())
+        }
+        _ => (loaded.last_incr_len, loaded.last_incr_crc.clone()),
+    }
 }
 
 /// Cutting each torn tail found while loading, made durable before anything else.

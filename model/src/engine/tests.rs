@@ -145,7 +145,7 @@ fn fresh_start_creates_the_multi_part_layout() {
         .expect("manifest");
     assert_eq!(
         manifest,
-        b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        sealed(b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n")
     );
     assert!(rig
         .disk
@@ -639,7 +639,7 @@ fn rewrite_swaps_in_a_new_base_and_deletes_history_last() {
     );
     assert_eq!(
         rig.disk.contents("appendonlydir/appendonly.aof.manifest").unwrap(),
-        b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        sealed(b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n")
     );
     assert!(rig.disk.contents(INCR1).is_none());
     let replies = rig.take_replies();
@@ -691,7 +691,7 @@ fn appendonly_can_be_switched_at_run_time() {
         .to_vec();
     assert_eq!(
         manifest,
-        b"file appendonly.aof.1700000000.base.rdb seq 1700000000 type b\nfile appendonly.aof.1700000000.incr.aof seq 1700000000 type i\n"
+        sealed(b"file appendonly.aof.1700000000.base.rdb seq 1700000000 type b\nfile appendonly.aof.1700000000.incr.aof seq 1700000000 type i\n")
     );
     rig.send(1, "SET c 3");
     rig.send(1, "CONFIG SET appendonly no");
@@ -736,7 +736,9 @@ fn reenabling_the_aof_never_reuses_a_named_file() {
         .to_vec();
     assert_eq!(
         String::from_utf8_lossy(&manifest),
-        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        String::from_utf8_lossy(&sealed(
+            b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        ))
     );
     let old = rig.disk.contents("appendonlydir/appendonly.aof.1.incr.aof");
     assert!(
@@ -805,7 +807,7 @@ fn old_style_aof_is_upgraded_into_the_multi_part_layout() {
         rig.disk
             .contents("appendonlydir/appendonly.aof.manifest")
             .unwrap(),
-        b"file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        sealed(b"file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n")
     );
     // Interrupted after the move, before the manifest.
     interrupted.execute(&Op::CreateDir {
@@ -922,9 +924,16 @@ fn a_flipped_bit_in_a_synced_batch_refuses_with_both_checksums() {
     assert_eq!(e.offset, Some(first_line as u64), "{e}");
 }
 
-/// A checksum line cut by a power loss is a torn tail: the records before it load, and the
-/// next run's first line vouches for them together with its own records, so the file keeps
-/// loading across any number of restarts.
+/// The manifest durakv writes for `text`: Redis's text and a checksum line over it.
+fn sealed(text: &[u8]) -> Vec<u8> {
+    crate::aof::manifest::Manifest::parse(text)
+        .expect("a manifest")
+        .encode_sealed()
+}
+
+/// A checksum line cut by a power loss is a torn tail: the records before it load, and
+/// start-up seals them with a new line before making them durable (so a later flip in them is
+/// refused, not loaded), and the file keeps loading across any number of restarts.
 #[test]
 fn a_torn_checksum_line_is_a_torn_tail_and_the_next_line_covers_its_records() {
     let (mut disk, _) = disk_with_records(&["SET a 1"]);
@@ -935,7 +944,16 @@ fn a_torn_checksum_line_is_a_torn_tail_and_the_next_line_covers_its_records() {
     });
     let mut rig = Rig::boot(config(FsyncPolicy::Always), disk, 0);
     assert_eq!(*rig.engine.phase(), Phase::Running);
-    assert_eq!(rig.disk.contents(INCR1).unwrap().len(), end, "line cut");
+    let repaired = rig.disk.contents(INCR1).unwrap().to_vec();
+    let seal = &repaired[end..];
+    assert!(
+        seal.starts_with(b"#durakv crc64=") && seal.ends_with(b"\r\n"),
+        "line cut, then sealed"
+    );
+    assert!(
+        rig.disk.is_quiescent(),
+        "the seal is durable before serving"
+    );
     rig.send(1, "SET b 2");
     rig.settle();
     let file = rig.disk.contents(INCR1).unwrap().to_vec();
@@ -943,7 +961,10 @@ fn a_torn_checksum_line_is_a_torn_tail_and_the_next_line_covers_its_records() {
     assert_eq!(*rig.engine.phase(), Phase::Running);
     assert_eq!(rig.engine.keyspace().len(), 2);
     let lines = file.windows(7).filter(|w| w == b"#durakv").count();
-    assert_eq!(lines, 1, "one line covers both runs' records");
+    assert_eq!(
+        lines, 2,
+        "the seal covers the first run's records, a line the second's"
+    );
 }
 
 /// A file Redis wrote (no checksum lines) loads as before; durakv's first line then vouches
@@ -1157,6 +1178,7 @@ fn a_failed_fsync_while_opening_rebuilds_the_aof_from_memory() {
     // Power loss now: only what is durable survives, and it holds both keys.
     let crashed = rig.disk.crash(&crate::sim::Crash {
         dir_ops_kept: 0,
+        dropped: Vec::new(),
         files: Vec::new(),
     });
     let rig = Rig::boot(config(FsyncPolicy::Everysec), crashed, 0);

@@ -2,13 +2,13 @@
 //! views of the disk that checks describe crashes with. Imports only `sim/state.rs`.
 //!
 //! Invariant: every outcome is the durable state plus a prefix of pending directory operations
-//! plus, per file, a prefix of un-synced appended bytes (optionally zero-filled to the written
+//! (with [`Metadata::PerDirectory`], a prefix of each directory's own) plus, per file, a prefix of un-synced appended bytes (optionally zero-filled to the written
 //! length); nothing else can appear after a crash. A crashed or synced disk it builds has no
 //! pending operation and `live` equal to `durable`.
 
 use std::collections::BTreeMap;
 
-use super::state::{Data, DirOp, Inode, Node, SimDisk, Tears};
+use super::state::{Data, DirOp, Inode, Metadata, Node, SimDisk, Tears};
 
 /// What survives of one file's un-synced change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,7 +26,11 @@ pub enum Keep {
 /// One way a crash can turn out.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Crash {
+    /// Pending directory operations up to this one (exclusive) may survive ...
     pub dir_ops_kept: usize,
+    /// ... except these (only with [`Metadata::PerDirectory`]: their directory was not
+    /// fsynced, a later operation of another directory's was).
+    pub dropped: Vec<usize>,
     pub files: Vec<(Inode, Keep)>,
 }
 
@@ -40,19 +44,47 @@ pub struct Surviving {
 }
 
 impl SimDisk {
-    fn tree_with(&self, kept: usize) -> BTreeMap<String, Node> {
+    fn tree_with(&self, kept: usize, dropped: &[usize]) -> BTreeMap<String, Node> {
         let mut tree = self.durable.clone();
-        for op in &self.pending[..kept] {
-            op.apply(&mut tree);
+        for (i, p) in self.pending[..kept].iter().enumerate() {
+            if !dropped.contains(&i) {
+                p.op.apply(&mut tree);
+            }
         }
         tree
+    }
+
+    /// Which pending directory operations a crash may keep: (`dir_ops_kept`, `dropped`).
+    fn survivals(&self) -> Vec<(usize, Vec<usize>)> {
+        if self.metadata == Metadata::Journal {
+            return (0..=self.pending.len()).map(|k| (k, Vec::new())).collect();
+        }
+        let mut journals: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, p) in self.pending.iter().enumerate() {
+            journals.entry(p.op.journal()).or_default().push(i);
+        }
+        let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+        for ops in journals.values() {
+            // What a directory fsync covered survives: the prefix reaches past it.
+            let synced = ops.iter().rposition(|&i| self.pending[i].synced);
+            let least = synced.map_or(0, |j| j + 1);
+            sets = (sets.iter())
+                .flat_map(|kept| (least..=ops.len()).map(move |k| [&kept[..], &ops[..k]].concat()))
+                .collect();
+        }
+        sets.into_iter()
+            .map(|kept| {
+                let n = kept.iter().max().map_or(0, |last| last + 1);
+                (n, (0..n).filter(|i| !kept.contains(i)).collect())
+            })
+            .collect()
     }
 
     /// Every distinct crash outcome from this state.
     pub fn crashes(&self, tears: Tears) -> Vec<Crash> {
         let mut all = Vec::new();
-        for kept in 0..=self.pending.len() {
-            let tree = self.tree_with(kept);
+        for (kept, dropped) in self.survivals() {
+            let tree = self.tree_with(kept, &dropped);
             let mut choices: Vec<(Inode, Vec<Keep>)> = Vec::new();
             for node in tree.values() {
                 if let Node::File(inode) = node {
@@ -67,6 +99,7 @@ impl SimDisk {
             product(&choices, 0, &mut Vec::new(), &mut |files| {
                 all.push(Crash {
                     dir_ops_kept: kept,
+                    dropped: dropped.clone(),
                     files: files.to_vec(),
                 });
             });
@@ -76,7 +109,7 @@ impl SimDisk {
 
     /// The disk after `crash`: everything on it is durable.
     pub fn crash(&self, crash: &Crash) -> SimDisk {
-        let tree = self.tree_with(crash.dir_ops_kept);
+        let tree = self.tree_with(crash.dir_ops_kept, &crash.dropped);
         let mut data = BTreeMap::new();
         for node in tree.values() {
             if let Node::File(inode) = node {
@@ -105,15 +138,16 @@ impl SimDisk {
             pending: Vec::new(),
             data,
             inode_next: self.inode_next,
+            metadata: self.metadata,
         }
     }
 
-    /// For each prefix of pending directory operations, the files a crash could leave, with
-    /// what is certain of their content. Used to check what a manifest may name.
+    /// For each way a crash can keep pending directory operations, the files it could leave,
+    /// with what is certain of their content. Used to check what a manifest may name.
     pub fn crash_views(&self) -> Vec<BTreeMap<String, Surviving>> {
-        (0..=self.pending.len())
-            .map(|kept| {
-                let tree = self.tree_with(kept);
+        (self.survivals().into_iter())
+            .map(|(kept, dropped)| {
+                let tree = self.tree_with(kept, &dropped);
                 tree.iter()
                     .filter_map(|(path, node)| match node {
                         Node::File(inode) => {
@@ -131,6 +165,21 @@ impl SimDisk {
             .collect()
     }
 
+    /// Per file of `after` (this disk after a crash or kill), how many leading bytes were
+    /// fsynced here: the bytes that media damage to *synced* data may hit.
+    pub fn synced_before(&self, after: &SimDisk) -> Vec<(String, u64)> {
+        (after.live.iter())
+            .filter_map(|(path, node)| match node {
+                Node::File(inode) => {
+                    let before = self.data.get(inode).map_or(0, |d| d.durable.len());
+                    let len = before.min(after.data[inode].written.len()) as u64;
+                    (len > 0).then(|| (path.clone(), len))
+                }
+                Node::Dir => None,
+            })
+            .collect()
+    }
+
     /// The bytes reads see now, for checks and tests.
     pub fn contents(&self, path: &str) -> Option<&[u8]> {
         self.inode(path).map(|i| self.data[&i].written.as_slice())
@@ -144,8 +193,8 @@ impl SimDisk {
     /// The disk as if everything written and every directory operation were durable now.
     pub fn as_if_synced(&self) -> SimDisk {
         let mut disk = self.clone();
-        for op in std::mem::take(&mut disk.pending) {
-            op.apply(&mut disk.durable);
+        for p in std::mem::take(&mut disk.pending) {
+            p.op.apply(&mut disk.durable);
         }
         for data in disk.data.values_mut() {
             let image = data.image();
@@ -176,7 +225,7 @@ impl SimDisk {
     pub fn rename_pending_to(&self, path: &str) -> bool {
         self.pending
             .iter()
-            .any(|op| matches!(op, DirOp::Rename(_, to) if to == path))
+            .any(|p| matches!(&p.op, DirOp::Rename(_, to) if to == path))
     }
 
     /// Pending directory operations.
@@ -295,6 +344,82 @@ mod tests {
         });
         assert!(disk.is_quiescent());
         assert_eq!(disk.crashes(Tears::EveryByte).len(), 1);
+    }
+
+    /// Goal: with per-directory metadata, a directory fsync covers only its own directory,
+    /// a crash keeps any prefix per directory, and a cross-directory rename is two halves.
+    #[test]
+    fn per_directory_metadata_keeps_each_directory_separately() {
+        let mut disk = SimDisk::with_metadata(Metadata::PerDirectory);
+        disk.execute(&Op::CreateDir { path: "d".into() });
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&Op::Create { path: "t".into() });
+        disk.execute(&Op::Create { path: "d/a".into() });
+        disk.execute(&Op::FsyncDir { path: "d".into() });
+        // "d/a" is durable although "t", pending in the root, came first.
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 2, "the root's one pending op: kept or not");
+        assert!(views.iter().all(|v| v.contains_key("d/a")));
+        assert!(views.iter().any(|v| !v.contains_key("t")));
+        let dropped = disk.crashes(Tears::Sampled);
+        assert!(dropped.iter().any(|c| c.dropped == vec![0]));
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&Op::Rename {
+            from: "t".into(),
+            to: "d/t".into(),
+        });
+        // Link in d, unlink in the root: both names, one, or the other survive.
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 4);
+        assert!(views
+            .iter()
+            .any(|v| v.contains_key("t") && v.contains_key("d/t")));
+        assert!(views
+            .iter()
+            .any(|v| !v.contains_key("t") && !v.contains_key("d/t")));
+        disk.execute(&Op::FsyncDir { path: "d".into() });
+        let views = disk.crash_views();
+        assert_eq!(views.len(), 2);
+        assert!(views.iter().all(|v| v.contains_key("d/t")));
+    }
+
+    /// Goal: damage changes synced bytes where reads and the media see them; a misdirected
+    /// append is acknowledged, lands over another file, and its own file keeps zeros.
+    #[test]
+    fn damage_and_misdirected_appends_change_what_survives() {
+        use crate::sim::Damage;
+        let mut disk = SimDisk::new();
+        for path in ["a", "b"] {
+            disk.execute(&Op::Create { path: path.into() });
+            disk.execute(&op_append(path, b"1234567890"));
+            disk.execute(&Op::Fsync { path: path.into() });
+        }
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.damage("a", 0, Damage::Flip);
+        assert_eq!(disk.contents("a"), Some(&b"0234567890"[..]));
+        disk.damage("a", 4, Damage::Garbage);
+        assert_eq!(
+            disk.contents("a"),
+            Some(&b"0234\xa5\xa5\xa5\xa5\xa5\xa5"[..])
+        );
+        assert!(disk.is_quiescent());
+        assert_eq!(disk.misdirect_victims("b"), vec!["a".to_string()]);
+        assert_eq!(disk.misdirect(&op_append("b", b"XY"), "a"), IoResult::Done);
+        assert_eq!(
+            disk.contents("b"),
+            Some(&b"1234567890XY"[..]),
+            "the page cache has it"
+        );
+        disk.execute(&Op::Fsync { path: "b".into() });
+        let after = disk.crash(&disk.crashes(Tears::Sampled)[0]);
+        assert_eq!(after.contents("b"), Some(&b"1234567890\0\0"[..]));
+        assert!(after.contents("a").unwrap().starts_with(b"XY34"));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! - `live` is always `durable` with every `pending` operation applied in order, each through
 //!   `DirOp::apply`, the one definition of what a directory operation does;
 //! - every inode named in `live` or `durable` has its `Data`, and `inode_next` is above every
-//!   inode ever allocated.
+//!   inode ever allocated;
+//! - no pending operation at the head of `pending` is `synced` (synced heads are folded into
+//!   `durable` at once), so with [`Metadata::Journal`] no pending operation is ever synced.
 //!
 //! The model checker hashes a `SimDisk` as part of each state: the fields and their order are
 //! part of every pinned state count.
@@ -56,6 +58,29 @@ pub(super) enum DirOp {
     Unlink(String),
 }
 
+/// Which directory operations a directory fsync makes durable, and what a crash may keep.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Metadata {
+    /// One global journal: a directory fsync makes durable every pending operation up to the
+    /// last one touching that directory; a crash keeps a prefix of the pending operations.
+    #[default]
+    Journal,
+    /// A journal per directory (a lying disk by POSIX's letter): an operation is durable only
+    /// after an fsync of its own directory; a crash keeps, per directory, any prefix of that
+    /// directory's pending operations, independently of the others. A rename across
+    /// directories is two operations: the link in the target's journal, the unlink in the
+    /// source's.
+    PerDirectory,
+}
+
+/// A pending directory operation; `synced` once a directory fsync covered it (only possible
+/// behind an unsynced operation of another directory, with [`Metadata::PerDirectory`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct PendingOp {
+    pub(super) op: DirOp,
+    pub(super) synced: bool,
+}
+
 /// How finely a crash may tear un-synced bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tears {
@@ -69,9 +94,10 @@ pub enum Tears {
 pub struct SimDisk {
     pub(super) live: BTreeMap<String, Node>,
     pub(super) durable: BTreeMap<String, Node>,
-    pub(super) pending: Vec<DirOp>,
+    pub(super) pending: Vec<PendingOp>,
     pub(super) data: BTreeMap<Inode, Data>,
     pub(super) inode_next: Inode,
+    pub(super) metadata: Metadata,
 }
 
 /// The directory holding `path` (`""` for the root).
@@ -87,14 +113,31 @@ impl DirOp {
         }
     }
 
-    pub(super) fn apply(&self, tree: &mut BTreeMap<String, Node>) {
+    /// The directory whose fsync makes this operation durable with [`Metadata::PerDirectory`]
+    /// (a rename's target: cross-directory renames are pushed as link + unlink there).
+    pub(super) fn journal(&self) -> &str {
         match self {
+            DirOp::Mkdir(p) | DirOp::Create(p, _) | DirOp::Unlink(p) => parent(p),
+            DirOp::Rename(_, to) => parent(to),
+        }
+    }
+
+    /// Applies the operation; one whose directory is missing from `tree` (its mkdir did not
+    /// survive a crash) leaves no name behind, as an orphaned inode.
+    pub(super) fn apply(&self, tree: &mut BTreeMap<String, Node>) {
+        let dir_exists = |tree: &BTreeMap<String, Node>, p: &str| {
+            let dir = parent(p);
+            dir.is_empty() || tree.get(dir) == Some(&Node::Dir)
+        };
+        match self {
+            DirOp::Mkdir(p) | DirOp::Create(p, _) if !dir_exists(tree, p) => {}
             DirOp::Mkdir(p) => {
                 tree.insert(p.clone(), Node::Dir);
             }
             DirOp::Create(p, inode) => {
                 tree.insert(p.clone(), Node::File(*inode));
             }
+            DirOp::Rename(_, to) if !dir_exists(tree, to) => {}
             DirOp::Rename(from, to) => {
                 if let Some(node) = tree.remove(from) {
                     tree.insert(to.clone(), node);
