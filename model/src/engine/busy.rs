@@ -33,7 +33,15 @@ impl Engine {
             random: self.random,
             write_denial: self.write_denial(),
         };
-        let gate = BusyGate::new(self.config.busy_reply_threshold_ms);
+        let mut gate = BusyGate::new(self.config.busy_reply_threshold_ms);
+        if host.is_some() && id.is_some_and(may_run_a_script) {
+            // Only these can run long enough to serve others: the scan stays off the fast path.
+            let sessions = self.clients.sessions.iter();
+            gate.in_multi = sessions
+                .filter(|(_, s)| s.in_multi())
+                .map(|(c, _)| *c)
+                .collect();
+        }
         let offsets = self.aof.log.as_ref();
         let offsets = offsets.map_or((0, 0), |l| (l.offset_written, l.offset_durable));
         let session = self.clients.session_or_new(client);
@@ -89,4 +97,18 @@ impl Engine {
             self.handle_shutdown_with(now_ms, Some(false));
         }
     }
+}
+
+/// Commands that may run a script (EXEC: one queued inside its transaction).
+fn may_run_a_script(id: CommandId) -> bool {
+    const SCRIPTED: [&str; 7] = [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+        "exec",
+    ];
+    SCRIPTED.contains(&command::entry(id).name)
 }

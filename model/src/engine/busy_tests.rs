@@ -227,3 +227,39 @@ fn a_script_under_the_threshold_serves_no_one() {
     assert_eq!(host.serves, 0);
     assert_eq!(rig.take_replies(), [Frame::Integer(200_000)]);
 }
+
+/// Goal: an EXEC that arrives while a script is busy, from a client that queued its
+/// transaction before the script, answers `EXECABORT … BUSY` and ends the transaction (Redis's
+/// `execCommandAbort`): nothing of it runs, then or after; a client not in MULTI gets BUSY.
+#[test]
+fn exec_during_a_busy_script_aborts_the_transaction() {
+    let mut rig = rig(100);
+    rig.send(2, "SET xx 1");
+    rig.send(2, "MULTI");
+    rig.send(2, "INCR xx");
+    rig.settle();
+    rig.take_replies();
+    let mut host = FakeHost::new(10, vec!["EXEC", "EXEC", "SCRIPT KILL"]);
+    eval(&mut rig, &mut host, "while true do end");
+    let abort = format!("EXECABORT Transaction discarded because of: {BUSY_EVAL}");
+    assert_eq!(
+        host.answers,
+        [
+            reply(&abort),
+            reply(BUSY_EVAL),
+            BusyAnswer::Reply(Frame::ok())
+        ]
+    );
+    rig.settle();
+    rig.take_replies();
+    rig.send(2, "EXEC");
+    rig.send(2, "GET xx");
+    rig.settle();
+    assert_eq!(
+        rig.take_replies(),
+        [
+            Frame::error("ERR EXEC without MULTI"),
+            Frame::Bulk(Bytes::from_static(b"1"))
+        ]
+    );
+}

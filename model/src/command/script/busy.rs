@@ -75,6 +75,9 @@ pub struct BusyGate {
     pub(crate) shutdown: bool,
     /// Sessions to update after the step, in arrival order.
     pub(crate) replays: Vec<(u64, Replay)>,
+    /// Clients queuing a transaction (when the step began, plus MULTIs answered meanwhile):
+    /// their EXEC is aborted, not merely refused.
+    pub(crate) in_multi: std::collections::BTreeSet<u64>,
 }
 
 impl BusyGate {
@@ -112,7 +115,23 @@ impl BusyGate {
                 self.kill = true;
                 BusyAnswer::Nothing
             }
+            // Redis's `execCommandAbort`: EXEC refused with BUSY ends the transaction.
+            "exec" if self.in_multi.remove(&client) => {
+                let discard = vec![Bytes::from_static(b"DISCARD")];
+                self.replays.push((client, Replay::Run(discard)));
+                let Frame::Error(busy) = self.busy_error(self.eval) else {
+                    unreachable!("BUSY is an error")
+                };
+                BusyAnswer::Reply(Frame::error(format!(
+                    "EXECABORT Transaction discarded because of: {busy}"
+                )))
+            }
             "multi" | "discard" | "watch" | "unwatch" => {
+                match command.name {
+                    "multi" => _ = self.in_multi.insert(client),
+                    "discard" => _ = self.in_multi.remove(&client),
+                    _ => {}
+                }
                 self.replays.push((client, Replay::Run(argv.to_vec())));
                 BusyAnswer::Reply(Frame::ok())
             }
