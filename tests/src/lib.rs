@@ -16,6 +16,7 @@ pub mod files;
 pub mod load;
 pub mod raw;
 pub mod redis;
+pub mod repl_check;
 pub mod server;
 
 pub use client::RespClient;
