@@ -36,6 +36,21 @@ pub fn have_redis() -> bool {
     found
 }
 
+/// Whether `binary --version` runs; if not, says which Debian package to install and the
+/// caller's test passes with that note (`.ci/run` installs them, so CI always runs it).
+pub fn have_tool(binary: &str, package: &str) -> bool {
+    let found = Command::new(binary)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        println!("note: {binary} is not installed; skipping (apt-get install {package})");
+    }
+    found
+}
+
 /// A real `redis-server` on 127.0.0.1, killed with SIGKILL when dropped.
 pub struct Redis {
     child: Option<Child>,

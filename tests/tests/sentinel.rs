@@ -19,40 +19,21 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use durakv_tests::client::{bulk, integer};
-use durakv_tests::redis::{have_redis, Redis};
+use durakv_tests::redis::{have_redis, have_tool, Redis};
+use durakv_tests::repl_check::wait_for;
 use durakv_tests::server::free_port;
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
 
 const SENTINELS: usize = 3;
-const WAIT: Duration = Duration::from_secs(90);
 /// Writes between two `WAIT 1` confirmations.
 const BATCH: u64 = 10;
 
 fn have_sentinel() -> bool {
-    let found = Command::new("redis-sentinel")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        println!(
-            "note: redis-sentinel is not installed; skipping (apt-get install redis-sentinel)"
-        );
-    }
-    found && have_redis()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    have_tool("redis-sentinel", "redis-sentinel") && have_redis()
 }
 
 /// A running `redis-sentinel`, killed when dropped.

@@ -19,9 +19,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use durakv_tests::client::{bulk, integer};
+use durakv_tests::redis::have_tool;
+use durakv_tests::repl_check::wait_for;
 use durakv_tests::server::free_port;
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
@@ -29,20 +31,10 @@ use model::resp::Frame;
 const SHARDS: usize = 3;
 const CLIENTS: u64 = 6;
 const CYCLES: usize = 3;
-const WAIT: Duration = Duration::from_secs(60);
 const TEMPLATE: &str = include_str!("../../deploy/twemproxy/nutcracker.yml");
 
 fn have_nutcracker() -> bool {
-    let found = Command::new("nutcracker")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        println!("note: nutcracker is not installed; skipping (apt-get install nutcracker)");
-    }
-    found
+    have_tool("nutcracker", "nutcracker")
 }
 
 /// A running `nutcracker`, killed when dropped.
@@ -86,14 +78,6 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
