@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 
-use crate::command::{self, Ctx};
+use crate::command;
 use crate::resp::{parse_integer, Frame};
 
 use super::clients::{Blocked, ClientId, Held};
@@ -38,16 +38,7 @@ impl Engine {
                 return;
             };
             let b = self.clients.blocked[at].clone();
-            self.random = self
-                .random
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let ctx = Ctx {
-                now_ms,
-                loading: false,
-                random: self.random,
-                write_denial: None,
-            };
+            let ctx = self.next_ctx(now_ms, None);
             let session = self.clients.session_or_new(b.client);
             let (ks, shared) = (&mut self.keyspace, &mut self.shared);
             let outcome = command::execute_resolved(ks, shared, session, ctx, b.id, &b.argv);

@@ -23,16 +23,8 @@ impl Engine {
         argv: &[Bytes],
         host: Option<&mut dyn WhileBusy>,
     ) -> (Outcome, Option<BusyGate>) {
-        self.random = self
-            .random
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let ctx = Ctx {
-            now_ms,
-            loading: false,
-            random: self.random,
-            write_denial: self.write_denial(),
-        };
+        let write_denial = self.write_denial();
+        let ctx = self.next_ctx(now_ms, write_denial);
         let mut gate = BusyGate::new(self.config.busy_reply_threshold_ms);
         if host.is_some() && id.is_some_and(may_run_a_script) {
             // Only these can run long enough to serve others: the scan stays off the fast path.
@@ -111,4 +103,21 @@ fn may_run_a_script(id: CommandId) -> bool {
         "exec",
     ];
     SCRIPTED.contains(&command::entry(id).name)
+}
+
+impl Engine {
+    /// The context of one command the engine hands to the command layer, with the next value
+    /// of the engine's random sequence (SPOP, SRANDMEMBER, scripts' `math.random`).
+    pub(super) fn next_ctx(&mut self, now_ms: u64, write_denial: Option<String>) -> Ctx {
+        self.random = self
+            .random
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Ctx {
+            now_ms,
+            loading: false,
+            random: self.random,
+            write_denial,
+        }
+    }
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use super::clients::ClientId;
 use super::Engine;
-use crate::command::{self, Command, Ctx, EngineCommand, Queued, Run};
+use crate::command::{self, Command, EngineCommand, Queued, Run};
 use crate::config::Mutation;
 use crate::resp::Frame;
 
@@ -70,12 +70,8 @@ impl Engine {
     /// EXEC of a transaction holding an engine command: EXEC's checks, then each queued
     /// command in order, then one propagation of everything the data commands wrote.
     pub(super) fn exec_mixed(&mut self, now_ms: u64, client: ClientId, argv: &[Bytes]) {
-        let ctx = Ctx {
-            now_ms,
-            loading: false,
-            random: self.random,
-            write_denial: self.write_denial(),
-        };
+        let write_denial = self.write_denial();
+        let ctx = self.next_ctx(now_ms, write_denial);
         let session = self.clients.session_or_new(client);
         let queued = match command::exec_begin(&mut self.shared, session, &ctx) {
             Ok(queued) => queued,
