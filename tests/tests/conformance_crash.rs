@@ -32,10 +32,11 @@
 //! layer is used (no root here): power is cut by the replay, as the issue allows.
 //!
 //! Schedules: random ones (quickcheck, `DURAKV_QC_TESTS`, default 100, seed `DURAKV_QC_SEED`),
-//! one by hand (create, directory fsync, two append + fdatasync pairs), and three captured
+//! one by hand (create, directory fsync, two append + fdatasync pairs), and four captured
 //! from the real engine over SimDisk: start-up + writes + an incr-file rotation, a
-//! BGREWRITEAOF (base view, manifest temp + rename + directory fsync, deletes), and two BGSAVEs
-//! (temp file + fsync + rename onto dump.rdb + directory fsync). Broken twins, which the check
+//! BGREWRITEAOF (base view, manifest temp + rename + directory fsync, deletes), two BGSAVEs
+//! (temp file + fsync + rename onto dump.rdb + directory fsync), and start-up repair of an
+//! incr file a power cut tore (truncate to the last whole record, seal, fsyncs). Broken twins, which the check
 //! must catch at a named acknowledged step of the fixed schedules: a worker that skips every
 //! directory fsync, one that skips only the one after a rename, and one that acknowledges an
 //! fdatasync before making it (it makes it before its next call).
@@ -65,7 +66,7 @@ use model::config::{Config, FsyncPolicy};
 use model::engine::{ClientAddr, Engine};
 use model::io::{Effect, EffectId, IoDone, IoResult, Lane, Op, Owner, ViewFormat, ViewWriter};
 use model::keyspace::{Entry, Keyspace, Value};
-use model::sim::{FateTree, SimDisk};
+use model::sim::{FateTree, SimDisk, Tears};
 use quickcheck::{Arbitrary, Gen, TestResult};
 
 #[allow(dead_code)]
@@ -708,9 +709,14 @@ enum Action {
 /// in the order issued (a legal order: the workers may always run them one at a time), with
 /// the clock moving 100 ms at a time for 3 s after each action so timers fire.
 fn engine_schedule(config: Config, actions: &[Action]) -> Vec<Step> {
+    engine_run(config, SimDisk::new(), actions).0
+}
+
+/// As [`engine_schedule`], starting on `disk`; also returns the disk at the end.
+fn engine_run(config: Config, disk: SimDisk, actions: &[Action]) -> (Vec<Step>, SimDisk) {
     let mut now_ms = 1_700_000_000_000;
     let mut engine = Engine::new(config, now_ms);
-    let mut disk = SimDisk::new();
+    let mut disk = disk;
     let mut steps = Vec::new();
     let mut settle = |engine: &mut Engine, now_ms: u64| {
         while let Some(effect) = engine.poll_effect() {
@@ -748,7 +754,7 @@ fn engine_schedule(config: Config, actions: &[Action]) -> Vec<Step> {
         }
         settle(&mut engine, now_ms);
     }
-    steps
+    (steps, disk)
 }
 
 fn aof_config(policy: FsyncPolicy) -> Config {
@@ -820,6 +826,7 @@ fn engine_schedules_survive_a_power_cut_at_every_point() {
                     && has(&steps, "delete appendonlydir/appendonly.aof.1.incr.aof")
             }
             "snapshot" => has(&steps, "temp-2.rdb -> dump.rdb") && has(&steps, "fsync directory ."),
+            "repair" => has(&steps, "truncate appendonlydir/appendonly.aof.1.incr.aof"),
             _ => true,
         };
         assert!(named, "{name} lacks its procedure: {ops:#?}");
@@ -853,9 +860,59 @@ fn append_fsync() -> Vec<Step> {
     ops.into_iter().map(step).collect()
 }
 
-/// The engine's three schedules, by name.
-fn engine_schedules() -> [(&'static str, Vec<Step>); 3] {
+/// Start-up repair: a run under `appendfsync no` loses power with the incr file torn inside
+/// its last record; the schedule first lays that directory down (every file written and
+/// synced), then is what the engine issues when it starts on it (the truncate back to the
+/// last whole record, its fsync, ...) and serves one more write.
+fn repair() -> Vec<Step> {
+    let incr = "appendonlydir/appendonly.aof.1.incr.aof";
+    let actions = [Action::Command("SET k v1"), Action::Command("SET k v2")];
+    let (_, disk) = engine_run(aof_config(FsyncPolicy::No), SimDisk::new(), &actions);
+    let (durable, written) = (disk.as_if_synced(), disk.contents(incr).map(<[u8]>::len));
+    let torn = |after: &SimDisk| {
+        let len = after.contents(incr).map_or(0, <[u8]>::len);
+        after.paths().len() == durable.paths().len() && Some(len + 5) < written && len > 40
+    };
+    let crashes = disk.crashes(Tears::Sampled).into_iter();
+    let after = crashes
+        .map(|c| disk.crash(&c))
+        .find(torn)
+        .expect("a torn crash");
+    let mut steps = Vec::new();
+    let step = |op| Step {
+        lane: Lane::Worker,
+        op,
+    };
+    let paths = after.paths();
+    for path in &paths {
+        let Some(bytes) = after.contents(path) else {
+            steps.push(step(Op::CreateDir { path: path.clone() }));
+            continue;
+        };
+        let bytes = Bytes::copy_from_slice(bytes);
+        steps.push(step(Op::Create { path: path.clone() }));
+        steps.push(step(Op::Append {
+            path: path.clone(),
+            bytes,
+        }));
+        steps.push(step(Op::Fsync { path: path.clone() }));
+    }
+    let dirs = paths
+        .iter()
+        .filter(|p| after.contents(p).is_none())
+        .cloned();
+    for path in std::iter::once(String::new()).chain(dirs) {
+        steps.push(step(Op::FsyncDir { path }));
+    }
+    let write = [Action::Command("SET k v3")];
+    steps.extend(engine_run(aof_config(FsyncPolicy::Always), after, &write).0);
+    steps
+}
+
+/// The engine's four schedules, by name.
+fn engine_schedules() -> [(&'static str, Vec<Step>); 4] {
     [
+        ("repair", repair()),
         ("rotation", rotation()),
         ("rewrite", rewrite()),
         ("snapshot", snapshot()),
