@@ -49,6 +49,7 @@ impl Syscalls for Os {
     #[inline]
     fn create(&self, path: &Path) -> io::Result<File> {
         OpenOptions::new()
+            .read(false)
             .write(true)
             .create(true)
             .truncate(true)

@@ -36,10 +36,12 @@
 //! from the real engine over SimDisk: start-up + writes + an incr-file rotation, a
 //! BGREWRITEAOF (base view, manifest temp + rename + directory fsync, deletes), two BGSAVEs
 //! (temp file + fsync + rename onto dump.rdb + directory fsync), and start-up repair of an
-//! incr file a power cut tore (truncate to the last whole record, seal, fsyncs). Broken twins, which the check
-//! must catch at a named acknowledged step of the fixed schedules: a worker that skips every
-//! directory fsync, one that skips only the one after a rename, and one that acknowledges an
-//! fdatasync before making it (it makes it before its next call).
+//! incr file a power cut tore (truncate to the last whole record, seal, fsyncs).
+//!
+//! Broken twins, which the check must catch at a named acknowledged step of the fixed
+//! schedules: a worker that skips every directory fsync, one that skips only the one after a
+//! rename, and one that acknowledges an fdatasync before making it (it makes it before its
+//! next call).
 //!
 //! Found on the way (SimDisk allows fewer outcomes than a real disk; both left as they are,
 //! README "Crash conformance"): a truncate after un-synced appends never keeps them whole
@@ -1114,6 +1116,9 @@ fn prop_power_cut_leaves_what_simdisk_allows(steps: Vec<Step>) -> TestResult {
     }
 }
 
+/// Goal: any schedule of the ops the engine issues, on any lane, leaves after a power cut at
+/// any point only what SimDisk allows. Method: quickcheck schedules over a few names in a
+/// directory, a subdirectory and one that may not exist; `run_schedule` does the rest.
 #[test]
 fn random_schedules_survive_a_power_cut_at_every_point() {
     qc_check::check(
@@ -1123,5 +1128,8 @@ fn random_schedules_survive_a_power_cut_at_every_point() {
         prop_power_cut_leaves_what_simdisk_allows as fn(Vec<Step>) -> TestResult,
     );
     let [points, trees, cuts] = TOTALS.each_ref().map(|t| t.load(Ordering::Relaxed));
-    eprintln!("checked {points} crash points ({trees} ways of keeping directory operations), {cuts} power-cut directories on disk");
+    eprintln!(
+        "checked {points} crash points ({trees} ways of keeping directory operations), \
+         {cuts} power-cut directories on disk"
+    );
 }
