@@ -621,11 +621,14 @@ fn run_schedule(twin: Twin, steps: &[Step]) -> Result<Checked, String> {
     let mut real = real(twin).lock().unwrap_or_else(|e| e.into_inner());
     let case = format!("case-{}", real.next_case.fetch_add(1, Ordering::Relaxed));
     let case_dir = real.root.join(&case);
-    std::fs::create_dir(&case_dir).expect("case directory");
+    // The workers only join names onto the root: it may come and go between cases.
+    std::fs::create_dir_all(&case_dir).expect("case directory");
     real.take_calls();
     let outcome = run_case(&mut real, &case, steps);
     let _ = std::fs::remove_dir_all(&case_dir);
     let _ = std::fs::remove_dir_all(real.root.join(format!("{case}-cut")));
+    // Nothing is left behind in the temporary directory once the case is done.
+    std::fs::remove_dir(&real.root).expect("an empty root");
     outcome
 }
 
