@@ -35,7 +35,7 @@ use crate::io::{IoError, IoResult, Op};
 mod crash;
 mod state;
 
-pub use crash::{Crash, Keep, Surviving};
+pub use crash::{Crash, FateTree, FileFate, Keep, Surviving};
 use state::PendingOp;
 use state::{parent, Data, DirOp, Node};
 pub use state::{Metadata, SimDisk, Tears};

@@ -15,10 +15,12 @@
 //!   is an [`IoResult::Failed`] carrying the errno name and the OS message, never a panic;
 //! - `Append` writes the whole buffer (looping over short writes and EINTR) or fails;
 //! - a cached append handle is only used while the names in `dir` still mean the files they
-//!   meant when it was opened: any rename or delete, on any lane, invalidates every cache.
+//!   meant when it was opened: any rename or delete, on any lane, invalidates every cache;
+//! - every call that changes a file or a name, or makes one durable, goes through the
+//!   [`Syscalls`] seam (`Os` in the server), so a test can record exactly what was called.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use model::io::{Effect, EffectId, IoDone, IoError, IoResult, Lane, Op, Owner, Vi
 use crate::inline_lane::InlineLane;
 use crate::io_queue::{Completions, LaneQueue, Wake};
 use crate::sync::Arc;
+use crate::syscalls::{write_all, Os, Syscalls};
 
 /// Buffer between the view serialiser and the file: large writes, few syscalls.
 const VIEW_BUFFER_BYTES: usize = 1 << 20;
@@ -41,13 +44,14 @@ const LANES: [(Lane, &str); 3] = [
     (Lane::Worker, "durakv-worker"),
 ];
 
-/// The three lane threads, the queues that feed them, and the inline appender.
-pub(crate) struct FileWorkers<W: Wake + 'static> {
+/// The three lane threads, the queues that feed them, and the inline appender; every
+/// state-changing call goes through `S` (the operating system itself in the server).
+pub(crate) struct FileWorkers<W: Wake + 'static, S: Syscalls = Os> {
     lanes: Vec<Arc<LaneQueue<Effect>>>,
     threads: Vec<JoinHandle<()>>,
     completions: Arc<Completions<IoDone, W>>,
     /// The caller's own executor, for appends written inline.
-    inline: Fs,
+    inline: Fs<S>,
     abort: Arc<AbortHook>,
     /// The log lane's split between the caller's thread and the lane's thread.
     log: InlineLane<EffectId>,
@@ -58,6 +62,13 @@ pub(crate) struct FileWorkers<W: Wake + 'static> {
 impl<W: Wake + 'static> FileWorkers<W> {
     /// Starts one thread per lane, executing effects against `dir`.
     pub(crate) fn start(dir: &Path, waker: W) -> io::Result<Self> {
+        FileWorkers::start_with(dir, waker, Os)
+    }
+}
+
+impl<W: Wake + 'static, S: Syscalls> FileWorkers<W, S> {
+    /// Starts one thread per lane, executing effects against `dir` through `sys`.
+    pub(crate) fn start_with(dir: &Path, waker: W, sys: S) -> io::Result<Self> {
         let completions = Arc::new(Completions::new(waker));
         let renames = Arc::new(AtomicU64::new(0));
         let abort = Arc::new(AbortHook::from_env());
@@ -65,14 +76,14 @@ impl<W: Wake + 'static> FileWorkers<W> {
             lanes: Vec::new(),
             threads: Vec::new(),
             completions,
-            inline: Fs::new(dir.to_path_buf(), renames.clone()),
+            inline: Fs::new(dir.to_path_buf(), renames.clone(), sys.clone()),
             abort: abort.clone(),
             log: InlineLane::new(),
             turn: Vec::new(),
         };
         for (_, name) in LANES {
             let queue: Arc<LaneQueue<Effect>> = Arc::new(LaneQueue::new());
-            let mut fs = Fs::new(dir.to_path_buf(), renames.clone());
+            let mut fs = Fs::new(dir.to_path_buf(), renames.clone(), sys.clone());
             let (thread_queue, done) = (queue.clone(), workers.completions.clone());
             let abort = abort.clone();
             let thread = std::thread::Builder::new()
@@ -191,7 +202,8 @@ fn queue<W: Wake>(
 
 /// One lane's executor: syscalls for effects, with append handles (also used to fsync) kept
 /// open.
-struct Fs {
+struct Fs<S: Syscalls> {
+    sys: S,
     dir: PathBuf,
     appenders: HashMap<String, File>,
     /// Count of renames and deletes done by any lane; `renames_seen` is the count when the
@@ -200,9 +212,10 @@ struct Fs {
     renames_seen: u64,
 }
 
-impl Fs {
-    fn new(dir: PathBuf, renames: Arc<AtomicU64>) -> Self {
+impl<S: Syscalls> Fs<S> {
+    fn new(dir: PathBuf, renames: Arc<AtomicU64>, sys: S) -> Self {
         Fs {
+            sys,
             dir,
             appenders: HashMap::new(),
             renames,
@@ -225,31 +238,28 @@ impl Fs {
                 len_max,
             } => read(&self.path(&path), offset, len_max),
             Op::List { path } => list(&self.path(&path)),
-            Op::CreateDir { path } => create_dir(&self.path(&path)),
+            Op::CreateDir { path } => create_dir(&self.sys, &self.path(&path)),
             Op::Create { path } => {
-                open_truncated(&self.path(&path))?;
+                self.sys.create(&self.path(&path))?;
                 Ok(IoResult::Done)
             }
             Op::Append { path, bytes } => self.append(path, &bytes),
             Op::Fsync { path } => self.fsync(&path),
-            Op::FsyncDir { path } => fsync_dir(&self.path(&path)),
+            Op::FsyncDir { path } => fsync_dir(&self.sys, &self.path(&path)),
             Op::Rename { from, to } => {
                 self.names_changed();
-                std::fs::rename(self.path(&from), self.path(&to))?;
+                self.sys.rename(&self.path(&from), &self.path(&to))?;
                 Ok(IoResult::Done)
             }
             Op::Delete { path } => {
                 self.names_changed();
-                delete(&self.path(&path))
+                delete(&self.sys, &self.path(&path))
             }
             Op::Truncate { path, len } => {
-                OpenOptions::new()
-                    .write(true)
-                    .open(self.path(&path))?
-                    .set_len(len)?;
+                self.sys.truncate(&self.path(&path), len)?;
                 Ok(IoResult::Done)
             }
-            Op::WriteView { path, view } => write_view(&self.path(&path), &view),
+            Op::WriteView { path, view } => write_view(&self.sys, &self.path(&path), &view),
         }
     }
 
@@ -275,7 +285,7 @@ impl Fs {
         }
         if !self.appenders.contains_key(path) {
             // No O_CREAT: the engine creates its files explicitly; a missing one is an error.
-            let file = OpenOptions::new().append(true).open(self.path(path))?;
+            let file = self.sys.open_append(&self.path(path))?;
             self.appenders.insert(path.to_string(), file);
         }
         self.appenders
@@ -284,7 +294,8 @@ impl Fs {
     }
 
     fn append(&mut self, path: String, bytes: &Bytes) -> io::Result<IoResult> {
-        let result = self.appender(&path)?.write_all(bytes);
+        let sys = self.sys.clone();
+        let result = write_all(&sys, self.appender(&path)?, bytes);
         if let Err(error) = result {
             // Reopen next time: the handle may be in an unknown state after a failed write.
             self.appenders.remove(&path);
@@ -297,7 +308,8 @@ impl Fs {
         // fdatasync acts on the inode, so any descriptor of the file will do: the cached one
         // (valid while no name changed, see `appender`) saves an open, a path walk and a close
         // per fsync.
-        let result = self.appender(path)?.sync_data();
+        let sys = self.sys.clone();
+        let result = sys.sync_data(self.appender(path)?);
         if let Err(error) = result {
             self.appenders.remove(path);
             return Err(error);
@@ -346,8 +358,8 @@ fn list(path: &Path) -> io::Result<IoResult> {
     Ok(IoResult::Listed { names })
 }
 
-fn create_dir(path: &Path) -> io::Result<IoResult> {
-    match std::fs::create_dir(path) {
+fn create_dir<S: Syscalls>(sys: &S, path: &Path) -> io::Result<IoResult> {
+    match sys.mkdir(path) {
         Err(error) if error.kind() == ErrorKind::AlreadyExists && path.is_dir() => {
             Ok(IoResult::Done)
         }
@@ -355,26 +367,16 @@ fn create_dir(path: &Path) -> io::Result<IoResult> {
     }
 }
 
-fn open_truncated(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(false)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-}
-
-fn fsync_dir(path: &Path) -> io::Result<IoResult> {
-    let dir = File::open(path)?;
-    match dir.sync_all() {
+fn fsync_dir<S: Syscalls>(sys: &S, path: &Path) -> io::Result<IoResult> {
+    match sys.sync_dir(path) {
         // As Redis's fsyncFileDir: some file systems cannot fsync a directory.
         Err(error) if matches!(error.raw_os_error(), Some(EBADF | EINVAL)) => Ok(IoResult::Done),
         other => other.map(|()| IoResult::Done),
     }
 }
 
-fn delete(path: &Path) -> io::Result<IoResult> {
-    match std::fs::remove_file(path) {
+fn delete<S: Syscalls>(sys: &S, path: &Path) -> io::Result<IoResult> {
+    match sys.unlink(path) {
         Err(error) if error.kind() == ErrorKind::NotFound => Ok(IoResult::Done),
         other => other.map(|()| IoResult::Done),
     }
@@ -382,9 +384,10 @@ fn delete(path: &Path) -> io::Result<IoResult> {
 
 /// Runs the engine's serialiser into the file, on this (worker) thread: the bytes stream out
 /// through the buffer in chunks, so memory stays bounded however large the view.
-fn write_view(path: &Path, view: &ViewWriter) -> io::Result<IoResult> {
+fn write_view<S: Syscalls>(sys: &S, path: &Path, view: &ViewWriter) -> io::Result<IoResult> {
     let file = IncrementalSync {
-        file: open_truncated(path)?,
+        sys,
+        file: sys.create(path)?,
         unsynced: 0,
     };
     let mut out = BufWriter::with_capacity(VIEW_BUFFER_BYTES, file);
@@ -393,14 +396,15 @@ fn write_view(path: &Path, view: &ViewWriter) -> io::Result<IoResult> {
         .into_inner()
         .map_err(|error| enospc_on_zero_write(error.into_error()))?;
     // Not required by the engine (it fsyncs the file next), but it keeps the later fsync short.
-    sync.file.sync_data()?;
+    sys.sync_data(&sync.file)?;
     Ok(IoResult::Written { len })
 }
 
 /// Redis's `aof-rewrite-incremental-fsync` / `rdb-save-incremental-fsync` (both on by
 /// default): a view being written is fdatasynced every 4 MB, so dirty pages never pile up and
 /// the engine's final fsync of the file is short. Durability does not depend on it.
-struct IncrementalSync {
+struct IncrementalSync<'s, S: Syscalls> {
+    sys: &'s S,
     file: File,
     unsynced: u64,
 }
@@ -408,12 +412,12 @@ struct IncrementalSync {
 /// Redis 7.0's `REDIS_AUTOSYNC_BYTES`.
 const AUTOSYNC_BYTES: u64 = 4 << 20;
 
-impl Write for IncrementalSync {
+impl<S: Syscalls> Write for IncrementalSync<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
+        let n = self.sys.write(&mut self.file, buf)?;
         self.unsynced += n as u64;
         if self.unsynced >= AUTOSYNC_BYTES {
-            self.file.sync_data()?;
+            self.sys.sync_data(&self.file)?;
             self.unsynced = 0;
         }
         Ok(n)

@@ -13,7 +13,9 @@
 //! - `repl_stream`: a replica's full-sync payload, serialised on its own thread and handed to
 //!   the loop through [`chunk_queue`] (bounded, loom-checked);
 //! - `master_link`: a replica's connection to its master (bytes only; the engine decides);
-//! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr.
+//! - `shutdown`: SIGTERM/SIGINT; `logging`: Redis-style lines on stderr;
+//! - [`syscalls`]: the seam every state-changing file call of `fs` goes through (the OS in
+//!   the server; a recorder in the crash-conformance test).
 
 mod accept;
 mod busy;
@@ -29,6 +31,7 @@ mod master_link;
 mod repl_stream;
 mod shutdown;
 mod sync;
+pub mod syscalls;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -42,16 +45,25 @@ use crate::accept::Clients;
 use crate::config::{Cli, ServerConfig};
 use crate::event_loop::{clock_ms, EventLoop, Exit, LoopWaker};
 use crate::fs::FileWorkers;
+use crate::syscalls::{Os, Syscalls};
 
 /// Test hook, not an API: the file threads ([`fs`]'s `FileWorkers`), reached by
 /// `tests/tests/conformance.rs` to check them against `model::sim::SimDisk`.
 #[doc(hidden)]
-pub struct FileWorkersForTests<W: io_queue::Wake + 'static>(FileWorkers<W>);
+pub struct FileWorkersForTests<W: io_queue::Wake + 'static, S: Syscalls = Os>(FileWorkers<W, S>);
 
 impl<W: io_queue::Wake + 'static> FileWorkersForTests<W> {
     /// Starts the lane threads on `dir`.
     pub fn start(dir: &Path, waker: W) -> std::io::Result<Self> {
         FileWorkers::start(dir, waker).map(FileWorkersForTests)
+    }
+}
+
+impl<W: io_queue::Wake + 'static, S: Syscalls> FileWorkersForTests<W, S> {
+    /// Starts the lane threads on `dir`, every state-changing call going through `sys`
+    /// (`tests/tests/conformance_crash.rs` records them).
+    pub fn start_with(dir: &Path, waker: W, sys: S) -> std::io::Result<Self> {
+        FileWorkers::start_with(dir, waker, sys).map(FileWorkersForTests)
     }
 
     /// Runs `effect` as the server does: an append inline when its lane allows, published as

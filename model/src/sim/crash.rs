@@ -239,10 +239,11 @@ impl SimDisk {
     }
 }
 
-fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
-    let image = data.image();
+/// Where a crash may tear the un-synced bytes of `image` from, and whether the old durable
+/// version may survive whole; `None` when everything written is durable.
+fn tear_from(data: &Data, image: &[u8]) -> Option<(u64, bool)> {
     if data.durable == image {
-        return Vec::new();
+        return None;
     }
     // A recreated or truncated file: the old version, or the new one torn anywhere from its
     // first byte (the truncate may reach the disk before the data).
@@ -251,6 +252,14 @@ fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
         Some(floor) => floor.min(data.durable.len() as u64),
         None if recreated => 0,
         None => data.durable.len() as u64,
+    };
+    Some((from, recreated))
+}
+
+fn keeps(data: &Data, tears: Tears) -> Vec<Keep> {
+    let image = data.image();
+    let Some((from, recreated)) = tear_from(data, &image) else {
+        return Vec::new();
     };
     let to = image.len() as u64;
     let mut cuts: Vec<u64> = match tears {
@@ -289,6 +298,71 @@ fn surviving_bytes(data: &Data, keep: Option<Keep>) -> Vec<u8> {
             bytes.resize(image.len(), 0);
             bytes
         }
+    }
+}
+
+/// Every content a crash may leave in one file, tearing at every byte ([`Tears::EveryByte`]),
+/// held without listing them: for checking bytes found on a real disk after a power cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFate {
+    data: Data,
+}
+
+impl FileFate {
+    /// Each content a crash may leave, as [`SimDisk::crash`] would (tears at every byte).
+    pub fn outcomes(&self) -> Vec<Vec<u8>> {
+        let keeps = keeps(&self.data, Tears::EveryByte);
+        if keeps.is_empty() {
+            return vec![self.data.durable.clone()];
+        }
+        let keeps = keeps.into_iter().map(Some);
+        keeps.map(|k| surviving_bytes(&self.data, k)).collect()
+    }
+
+    /// Whether a crash may leave `bytes` in this file: the same answer as searching
+    /// [`FileFate::outcomes`], in one pass over the bytes.
+    pub fn allows(&self, bytes: &[u8]) -> bool {
+        let image = self.data.image();
+        let Some((from, recreated)) = tear_from(&self.data, &image) else {
+            return bytes == self.data.durable;
+        };
+        let (from, to, len) = (from as usize, image.len(), bytes.len());
+        if (recreated && bytes == self.data.durable)
+            || ((from..=to).contains(&len) && image.starts_with(bytes))
+        {
+            return true;
+        }
+        // Zero-filled: image[..c] then zeros up to `to`, for some c in from..to.
+        let common = bytes.iter().zip(&image).take_while(|(a, b)| a == b).count();
+        let zeros_from = len - bytes.iter().rev().take_while(|b| **b == 0).count();
+        len == to && zeros_from.max(from) <= common.min(to.saturating_sub(1)) && from < to
+    }
+}
+
+/// One way a crash can keep the pending directory operations: each surviving name, `None`
+/// for a directory, or what its file may hold.
+pub type FateTree = BTreeMap<String, Option<FileFate>>;
+
+impl SimDisk {
+    /// Every crash outcome, grouped: per way of keeping the pending directory operations, the
+    /// names that survive and each file's possible contents (a crash outcome picks one content
+    /// per file independently). Equal, once expanded, to [`SimDisk::crashes`] with
+    /// [`Tears::EveryByte`] applied by [`SimDisk::crash`].
+    pub fn crash_fates(&self) -> Vec<FateTree> {
+        let fate = |node: &Node| match node {
+            Node::Dir => None,
+            Node::File(inode) => Some(FileFate {
+                data: self.data[inode].clone(),
+            }),
+        };
+        (self.survivals().into_iter())
+            .map(|(kept, dropped)| {
+                let tree = self.tree_with(kept, &dropped);
+                tree.iter()
+                    .map(|(p, node)| (p.clone(), fate(node)))
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -420,6 +494,76 @@ mod tests {
         let after = disk.crash(&disk.crashes(Tears::Sampled)[0]);
         assert_eq!(after.contents("b"), Some(&b"1234567890\0\0"[..]));
         assert!(after.contents("a").unwrap().starts_with(b"XY34"));
+    }
+
+    /// Goal: `crash_fates` describes exactly the outcomes `crashes(EveryByte)` + `crash` give,
+    /// and `allows` answers as a search of `outcomes` (zero-filled and recreated files too).
+    #[test]
+    fn crash_fates_match_every_byte_crashes() {
+        let mut disk = SimDisk::new();
+        disk.execute(&Op::Create { path: "a".into() });
+        disk.execute(&op_append("a", b"ab\0c"));
+        disk.execute(&Op::Fsync { path: "a".into() });
+        disk.execute(&Op::FsyncDir {
+            path: String::new(),
+        });
+        disk.execute(&op_append("a", b"x\0y"));
+        disk.execute(&Op::Create { path: "b".into() });
+        disk.execute(&op_append("b", b"12"));
+        disk.execute(&Op::Truncate {
+            path: "a".into(),
+            len: 3,
+        });
+        disk.execute(&op_append("a", b"zz"));
+        let mut expanded = std::collections::BTreeSet::new();
+        for tree in disk.crash_fates() {
+            let files: Vec<(String, Vec<Vec<u8>>)> = (tree.iter())
+                .filter_map(|(p, f)| f.as_ref().map(|f| (p.clone(), f.outcomes())))
+                .collect();
+            assert!(files.len() <= 2);
+            let second = files.get(1).map_or(vec![Vec::new()], |f| f.1.clone());
+            for x in files.first().map_or(vec![Vec::new()], |f| f.1.clone()) {
+                for y in &second {
+                    expanded.insert((
+                        tree.keys().cloned().collect::<Vec<_>>(),
+                        x.clone(),
+                        y.clone(),
+                    ));
+                }
+            }
+        }
+        let mut direct = std::collections::BTreeSet::new();
+        for crash in disk.crashes(Tears::EveryByte) {
+            let after = disk.crash(&crash);
+            let names = after.paths();
+            let mut contents = names.iter().filter_map(|p| after.contents(p));
+            let x = contents.next().map_or(Vec::new(), <[u8]>::to_vec);
+            let y = contents.next().map_or(Vec::new(), <[u8]>::to_vec);
+            direct.insert((names, x, y));
+        }
+        assert_eq!(expanded, direct);
+        for tree in disk.crash_fates() {
+            for fate in tree.values().flatten() {
+                let outcomes = fate.outcomes();
+                // Each outcome, and each one changed by a byte (set to 0 or 'x', cut, or
+                // extended by a 0): `allows` agrees with a search of the outcomes.
+                let mut probes = outcomes.clone();
+                for o in &outcomes {
+                    for i in 0..o.len() {
+                        for b in [0, b'x'] {
+                            let mut p = o.clone();
+                            p[i] = b;
+                            probes.push(p);
+                        }
+                    }
+                    probes.push(o[..o.len().saturating_sub(1)].to_vec());
+                    probes.push([&o[..], &[0]].concat());
+                }
+                for probe in probes {
+                    assert_eq!(fate.allows(&probe), outcomes.contains(&probe), "{probe:?}");
+                }
+            }
+        }
     }
 
     #[test]
