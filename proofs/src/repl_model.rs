@@ -173,7 +173,7 @@ impl ReplModel {
     }
 
     /// Request `i` (0-based) of the client: the writes, with the WAIT after `wait_after`.
-    fn op(&self, i: u8) -> ClientOp {
+    pub(crate) fn op(&self, i: u8) -> ClientOp {
         match self.bounds.wait_after {
             Some(w) if i == w => ClientOp::Wait,
             Some(w) if i > w => ClientOp::Write(i),

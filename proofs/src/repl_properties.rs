@@ -10,7 +10,8 @@ use stateright::Property;
 
 use crate::reference::{self, matching_prefix};
 use crate::repl_model::{
-    add_point, argv, node_time, Point, ReplAction, ReplBounds, ReplModel, ReplState, OPERATOR,
+    add_point, argv, node_time, ClientOp, Point, ReplAction, ReplBounds, ReplModel, ReplState,
+    OPERATOR,
 };
 
 pub const REPL_PREFIX: &str =
@@ -342,9 +343,20 @@ pub fn render(
     let steps = path.into_vec();
     let mut out = String::new();
     for (i, window) in steps.windows(2).enumerate() {
-        let action = window[0].1.as_ref().expect("an action");
+        let (before, action) = (&window[0].0, window[0].1.as_ref().expect("an action"));
+        let action = match action {
+            ReplAction::Send => match m.op(before.sent) {
+                ClientOp::Write(n) => {
+                    let argv = reference::command(n, ReplModel::workload());
+                    let words: Vec<String> = argv.iter().map(|w| show(w)).collect();
+                    format!("Send({})", words.join(" "))
+                }
+                ClientOp::Wait => "Send(WAIT 1 1000)".to_string(),
+            },
+            other => format!("{other:?}"),
+        };
         let (line, _) = summary(&window[1].0);
-        out.push_str(&format!("  {}. {action:?} => {line}\n", i + 1));
+        out.push_str(&format!("  {}. {action} => {line}\n", i + 1));
         if condition.is_some_and(|holds| !holds(m, &window[1].0)) {
             break;
         }
@@ -355,7 +367,11 @@ pub fn render(
 /// Both nodes' state, and whether some `always` finding is set.
 fn summary(s: &ReplState) -> (String, bool) {
     let node = |i: u8| {
-        let role = if i == s.master { "master" } else { "replica" };
+        let role = match (i == s.master, s.promotions > 0 && !s.demoted) {
+            (true, _) => "master",
+            (false, true) => "old master (cut off)",
+            (false, false) => "replica",
+        };
         match &s.nodes[i as usize].engine {
             None => format!("node{i} {role}: down"),
             Some(e) => {
