@@ -78,6 +78,17 @@ pub enum Mutation {
     ExecUnwrapped,
     /// A relative EXPIRE is logged as sent, so a replay restarts its countdown.
     ExpireRelative,
+    /// A partial resync is served from one byte past the offset the replica asked for.
+    BacklogOffByOne,
+    /// REPLICAOF NO ONE keeps the replication id instead of shifting it to replid2.
+    NoReplidShift,
+    /// A full sync buffers the stream from the moment the replica asked, not from the
+    /// snapshot's offset: bytes already in the snapshot are sent again.
+    StreamBeforeSnapshot,
+    /// REPLCONF ACK gets a reply, which travels back on the replication link.
+    AckAnswered,
+    /// WAIT counts every online replica, acknowledged or not.
+    WaitCountsUnacked,
 }
 
 /// One `save <seconds> <changes>` point: snapshot when at least `changes` writes happened and

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use stateright::{Expectation, Model};
 
 use crate::catalog::{checks, mutants};
+use crate::repl_properties as repl;
 use crate::runner::run_mutant;
 
 const PROPERTIES: &str = "<!-- properties -->";
@@ -106,10 +107,45 @@ pub fn properties_table() -> String {
             breakers.join(", ")
         ));
     }
+    out + &repl_rows()
+}
+
+/// The replication model's properties: where each is checked and the mutants that break it.
+fn repl_rows() -> String {
+    let mut rows: BTreeMap<(bool, &'static str), Vec<&'static str>> = BTreeMap::new();
+    for check in repl::checks() {
+        for p in check.model.properties() {
+            let always = p.expectation == Expectation::Always;
+            rows.entry((!always, p.name)).or_default().push(check.name);
+        }
+    }
+    let mut out = String::new();
+    for ((sometimes, name), configs) in rows {
+        let kind = if sometimes { "sometimes" } else { "always" };
+        let breakers: Vec<&str> = (repl::mutants().into_iter())
+            .filter(|m| m.breaks == name)
+            .map(|m| m.name)
+            .collect();
+        out.push_str(&format!(
+            "| {name} | {kind} | {} | two engines, honest | {} |\n",
+            configs.join(", "),
+            breakers.join(", ")
+        ));
+    }
     out
 }
 
 fn render(name: &str) -> Result<String, String> {
+    if let Some(mutant) = repl::mutants().into_iter().find(|m| m.name == name) {
+        let caught = crate::runner::run_repl_mutant(&mutant, false);
+        let trace = caught
+            .counterexample
+            .ok_or_else(|| format!("mutant {name} was not caught"))?;
+        return Ok(format!(
+            "durakv-check check {name}\nbreaks \"{}\"\n{trace}",
+            mutant.breaks
+        ));
+    }
     let mutant = mutants()
         .into_iter()
         .find(|m| m.name == name)

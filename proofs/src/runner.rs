@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use stateright::{Checker, Expectation, HasDiscoveries, Model};
 
-use crate::aof_model::AofModel;
 use crate::catalog::{Check, Mutant};
+use crate::repl_model::ReplModel;
+use crate::repl_properties::{ReplCheck, ReplMutant};
 use crate::trace;
 
 /// A property's result in one run.
@@ -40,7 +41,7 @@ impl Report {
     }
 }
 
-fn wait<C: Checker<AofModel>>(checker: C, name: &str, progress: bool, started: Instant) -> C {
+fn wait<M: Model, C: Checker<M>>(checker: C, name: &str, progress: bool, started: Instant) -> C {
     while !checker.is_done() {
         std::thread::sleep(Duration::from_millis(200));
         if progress && started.elapsed().as_millis() % 2000 < 200 {
@@ -56,13 +57,40 @@ fn wait<C: Checker<AofModel>>(checker: C, name: &str, progress: bool, started: I
     checker.join()
 }
 
+/// How a counterexample path of model `M` to a violation of the named property is printed.
+pub type Render<M> =
+    fn(&M, &str, stateright::Path<<M as Model>::State, <M as Model>::Action>) -> String;
+
 /// Explores a configuration exhaustively (depth-first, little memory).
 pub fn run_check(check: &Check, threads: usize, progress: bool) -> Report {
+    explore(check.name, &check.model, threads, progress, |m, _, p| {
+        trace::render(m, p)
+    })
+}
+
+/// Explores a replication configuration exhaustively.
+pub fn run_repl_check(check: &ReplCheck, threads: usize, progress: bool) -> Report {
+    let render: Render<ReplModel> = crate::repl_properties::render;
+    explore(check.name, &check.model, threads, progress, render)
+}
+
+/// Explores `model` exhaustively (depth-first) and gives each property's verdict.
+pub fn explore<M>(
+    name: &'static str,
+    model: &M,
+    threads: usize,
+    progress: bool,
+    render: Render<M>,
+) -> Report
+where
+    M: Model + Clone + Send + Sync + 'static,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static,
+    M::Action: Clone + std::fmt::Debug + Eq + Send + Sync + 'static,
+{
     let started = Instant::now();
-    let model = check.model.clone();
     let properties = model.properties();
-    let checker = model.checker().threads(threads).spawn_dfs();
-    let checker = wait(checker, check.name, progress, started);
+    let checker = model.clone().checker().threads(threads).spawn_dfs();
+    let checker = wait(checker, name, progress, started);
     let verdicts = properties
         .iter()
         .map(|p| {
@@ -71,13 +99,13 @@ pub fn run_check(check: &Check, threads: usize, progress: bool) -> Report {
                 (Expectation::Sometimes, Some(_)) => Verdict::Discovered,
                 (Expectation::Sometimes, None) => Verdict::NotDiscovered,
                 (_, None) => Verdict::Holds,
-                (_, Some(path)) => Verdict::Violated(trace::render(&check.model, path)),
+                (_, Some(path)) => Verdict::Violated(render(model, p.name, path)),
             };
             (p.name, p.expectation.clone(), verdict)
         })
         .collect();
     Report {
-        name: check.name,
+        name,
         unique_states: checker.unique_state_count(),
         states: checker.state_count(),
         max_depth: checker.max_depth(),
@@ -97,20 +125,46 @@ pub struct Caught {
 
 /// Searches breadth-first (shortest counterexample) until the expected property breaks.
 pub fn run_mutant(mutant: &Mutant, progress: bool) -> Caught {
+    search(
+        mutant.name,
+        mutant.breaks,
+        &mutant.model,
+        progress,
+        |m, _, p| trace::render(m, p),
+    )
+}
+
+/// A replication mutant, searched as [`run_mutant`] does.
+pub fn run_repl_mutant(mutant: &ReplMutant, progress: bool) -> Caught {
+    let render: Render<ReplModel> = crate::repl_properties::render;
+    search(mutant.name, mutant.breaks, &mutant.model, progress, render)
+}
+
+/// Searches `model` breadth-first until property `breaks` is violated.
+pub fn search<M>(
+    name: &'static str,
+    breaks: &'static str,
+    model: &M,
+    progress: bool,
+    render: Render<M>,
+) -> Caught
+where
+    M: Model + Clone + Send + Sync + 'static,
+    M::State: Clone + std::fmt::Debug + std::hash::Hash + Eq + Send + Sync + 'static,
+    M::Action: Clone + std::fmt::Debug + Eq + Send + Sync + 'static,
+{
     let started = Instant::now();
-    let model = mutant.model.clone();
-    let wanted: BTreeSet<&'static str> = [mutant.breaks].into_iter().collect();
+    let wanted: BTreeSet<&'static str> = [breaks].into_iter().collect();
     let checker = model
+        .clone()
         .checker()
         .finish_when(HasDiscoveries::AnyOf(wanted))
         .spawn_bfs();
-    let checker = wait(checker, mutant.name, progress, started);
+    let checker = wait(checker, name, progress, started);
     Caught {
-        name: mutant.name,
-        breaks: mutant.breaks,
-        counterexample: checker
-            .discovery(mutant.breaks)
-            .map(|p| trace::render(&mutant.model, p)),
+        name,
+        breaks,
+        counterexample: checker.discovery(breaks).map(|p| render(model, breaks, p)),
         unique_states: checker.unique_state_count(),
         seconds: started.elapsed().as_secs_f64(),
     }

@@ -4,7 +4,10 @@
 //! every known-bad design caught with a counterexample.
 
 use durakv_proofs::catalog::{checks, mutants};
-use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
+use durakv_proofs::repl_properties as repl;
+use durakv_proofs::runner::{
+    print_caught, print_report, run_check, run_mutant, run_repl_check, run_repl_mutant, Report,
+};
 
 /// Unique states per configuration (depth-first, exhaustive).
 const PINNED: &[(&str, usize)] = &[
@@ -44,29 +47,44 @@ const PINNED: &[(&str, usize)] = &[
     ("always-bit-flip", 55963),
     ("everysec-flip-two-crashes", 927448),
     ("everysec-garbage", 52688),
+    ("repl-failover", 211498),
+    ("repl-restarts", 109324),
 ];
+
+/// A report's failures: a property that failed, or a state count that is not the pinned one.
+fn judge(report: &Report, failures: &mut Vec<String>) {
+    let mut text = Vec::new();
+    print_report(&mut text, report).unwrap();
+    println!("{}", String::from_utf8_lossy(&text));
+    if !report.ok() {
+        failures.push(format!("{}: a property failed", report.name));
+    }
+    let pinned = PINNED
+        .iter()
+        .find(|(n, _)| *n == report.name)
+        .map(|(_, c)| *c);
+    if pinned != Some(report.unique_states) {
+        failures.push(format!(
+            "{}: {} unique states, pinned {pinned:?}",
+            report.name, report.unique_states
+        ));
+    }
+}
 
 #[test]
 fn every_configuration_holds_and_reaches_what_matters() {
     let mut failures = Vec::new();
     for check in checks() {
-        let report = run_check(&check, 2, false);
-        let mut text = Vec::new();
-        print_report(&mut text, &report).unwrap();
-        println!("{}", String::from_utf8_lossy(&text));
-        if !report.ok() {
-            failures.push(format!("{}: a property failed", check.name));
-        }
-        let pinned = PINNED
-            .iter()
-            .find(|(n, _)| *n == check.name)
-            .map(|(_, c)| *c);
-        if pinned != Some(report.unique_states) {
-            failures.push(format!(
-                "{}: {} unique states, pinned {pinned:?}",
-                check.name, report.unique_states
-            ));
-        }
+        judge(&run_check(&check, 2, false), &mut failures);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn every_replication_configuration_holds_and_reaches_what_matters() {
+    let mut failures = Vec::new();
+    for check in repl::checks() {
+        judge(&run_repl_check(&check, 2, false), &mut failures);
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
@@ -87,6 +105,21 @@ fn every_mutant_is_caught() {
 }
 
 #[test]
+fn every_replication_mutant_is_caught() {
+    let mut missed = Vec::new();
+    for mutant in repl::mutants() {
+        let caught = run_repl_mutant(&mutant, false);
+        let mut text = Vec::new();
+        print_caught(&mut text, &caught, mutant.about).unwrap();
+        println!("{}", String::from_utf8_lossy(&text));
+        if caught.counterexample.is_none() {
+            missed.push(mutant.name);
+        }
+    }
+    assert!(missed.is_empty(), "not caught: {missed:?}");
+}
+
+#[test]
 fn invariants_document_quotes_todays_counterexamples() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/INVARIANTS.md");
     let doc = std::fs::read_to_string(path).unwrap();
@@ -95,11 +128,11 @@ fn invariants_document_quotes_todays_counterexamples() {
         fresh == doc,
         "proofs/INVARIANTS.md is out of date: run `cargo run -p durakv-proofs --bin durakv-check -- invariants --write`"
     );
-    for mutant in mutants() {
+    let names = mutants().into_iter().map(|m| m.name);
+    for name in names.chain(repl::mutants().into_iter().map(|m| m.name)) {
         assert!(
-            doc.contains(&format!("<!-- counterexample: {} -->", mutant.name)),
-            "{} not documented",
-            mutant.name
+            doc.contains(&format!("<!-- counterexample: {name} -->")),
+            "{name} not documented"
         );
     }
 }

@@ -103,7 +103,7 @@ use self::timers::{Timer, TimerTable};
 pub use self::clients::{ClientAddr, ClientId};
 pub use self::event::{Event, Level};
 pub use self::phase::{Phase, StartError};
-pub use self::repl::ReplicaSync;
+pub use self::repl::{ReplPosition, ReplicaSync};
 pub use self::replica::{LinkOp, MASTER_CLIENT};
 pub use self::replies::Reply;
 pub use self::stats::Stats;

@@ -43,6 +43,21 @@ pub struct ReplicaSync {
     pub eof_mark: Option<[u8; 40]>,
 }
 
+/// Where an engine's replication stands (`Engine::repl_position`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReplPosition {
+    /// `master_replid`: on a replica, the history it holds.
+    pub replid: String,
+    /// `master_repl_offset` (a replica's `slave_repl_offset`).
+    pub offset: u64,
+    /// A backlog exists: replicas can hold (and continue) this process's history.
+    pub active: bool,
+    /// It follows a master.
+    pub replica: bool,
+    /// It follows a master over a link that is applying the stream.
+    pub connected: bool,
+}
+
 /// Where a replica is in its synchronisation (Redis's `replstate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SyncState {

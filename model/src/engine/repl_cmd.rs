@@ -12,12 +12,13 @@
 use bytes::Bytes;
 
 use crate::command::{self, CommandId, EngineCommand, Propagated};
+use crate::config::Mutation;
 use crate::io::ViewFormat;
 use crate::resp::{parse_integer, Frame};
 use crate::view::ViewWriter;
 
 use super::clients::ClientId;
-use super::repl::{Fed, ReplicaSync, SyncState, Wait, GETACK, PING};
+use super::repl::{Fed, ReplPosition, ReplicaSync, SyncState, Wait, GETACK, PING};
 use super::replies::Reply;
 use super::Engine;
 
@@ -86,6 +87,9 @@ impl Engine {
                 b"ack" => {
                     let offset = parse_integer(value).filter(|&o| o >= 0)?;
                     self.repl_ack(now_ms, client, offset as u64);
+                    if self.config.mutation == Mutation::AckAnswered {
+                        return Some(Frame::ok());
+                    }
                     return None;
                 }
                 b"getack" => return None,
@@ -146,9 +150,10 @@ impl Engine {
         };
         self.repl.ensure_backlog(&self.config.repl);
         if let Some(from) = from {
+            let skew = u64::from(self.config.mutation == Mutation::BacklogOffByOne);
             let held = u64::try_from(from)
                 .ok()
-                .and_then(|f| self.repl.partial(&argv[1], f));
+                .and_then(|f| self.repl.partial(&argv[1], f + skew));
             if let Some(bytes) = held {
                 return self.continue_sync(now_ms, client, from as u64, bytes);
             }
@@ -198,7 +203,9 @@ impl Engine {
         let peer = self.repl.peer(client);
         let (pre_psync, eof) = (peer.pre_psync, diskless && peer.capa_eof && !peer.pre_psync);
         peer.state = Some(SyncState::SendBulk { eof, sent: false });
-        (peer.owed, peer.owed_bytes) = (Vec::new(), 0);
+        if self.config.mutation != Mutation::StreamBeforeSnapshot {
+            (peer.owed, peer.owed_bytes) = (Vec::new(), 0);
+        }
         let eof_mark = eof.then(|| self.repl.eof_mark());
         self.repl.forget_selected_db();
         let format = ViewFormat::Rdb { aof_base: false };
@@ -261,6 +268,12 @@ impl Engine {
 
     fn repl_feed(&mut self, bytes: Bytes) {
         let fed: Fed = self.repl.feed(&bytes, &self.config.repl);
+        if self.config.mutation == Mutation::StreamBeforeSnapshot {
+            let waiting = self.repl.peers.values_mut();
+            for peer in waiting.filter(|p| matches!(p.state, Some(SyncState::WaitBgsave { .. }))) {
+                peer.owed.push(bytes.clone());
+            }
+        }
         let need = self.need_now();
         for client in fed.now {
             self.replies.push(client, Reply::Raw(bytes.clone()), need);
@@ -292,7 +305,10 @@ impl Engine {
             ));
         }
         let target = self.repl.woff.get(&client).copied().unwrap_or(0);
-        let count = self.repl.acked(target);
+        let count = match self.config.mutation {
+            Mutation::WaitCountsUnacked => self.repl.acked(0),
+            _ => self.repl.acked(target),
+        };
         if i128::from(count) >= i128::from(replicas) {
             return Some(Frame::Integer(count as i64));
         }
@@ -399,6 +415,24 @@ impl Engine {
         if master && self.repl.replica_count() > 0 && second.is_multiple_of(config.ping_period_s) {
             self.repl_feed(Bytes::from_static(PING));
         }
+    }
+
+    /// Where replication stands, for a driver that checks it (the model checker).
+    pub fn repl_position(&self) -> ReplPosition {
+        ReplPosition {
+            replid: self.repl.replid.clone(),
+            offset: self.repl.offset,
+            active: self.repl.active(),
+            replica: self.replica.is_replica(),
+            connected: self.replica.is_connected(),
+        }
+    }
+
+    /// The backlog's window: the offset of its first byte and the bytes it holds.
+    pub fn repl_backlog(&self) -> Option<(u64, Bytes)> {
+        let backlog = self.repl.backlog.as_ref()?;
+        let bytes = backlog.bytes_from(backlog.first())?;
+        Some((backlog.first(), bytes))
     }
 
     /// `-NOREPLICAS` when `min-replicas-to-write` is set and too few replicas are good.

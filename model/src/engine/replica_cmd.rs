@@ -447,7 +447,9 @@ impl Engine {
     fn promote(&mut self, now_ms: u64) {
         self.replica.set_master(None, now_ms);
         self.reset_master_client();
-        self.repl.shift_id();
+        if self.config.mutation != crate::config::Mutation::NoReplidShift {
+            self.repl.shift_id();
+        }
         self.drop_sub_replicas();
         (self.out).notice("MASTER MODE enabled (user request from REPLICAOF NO ONE)".to_string());
     }

@@ -13,7 +13,10 @@
 use std::process::ExitCode;
 
 use durakv_proofs::catalog::{checks, mutants};
-use durakv_proofs::runner::{print_caught, print_report, run_check, run_mutant};
+use durakv_proofs::repl_properties as repl;
+use durakv_proofs::runner::{
+    print_caught, print_report, run_check, run_mutant, run_repl_check, run_repl_mutant,
+};
 use stateright::Model;
 
 fn threads() -> usize {
@@ -26,6 +29,12 @@ fn all() -> bool {
     for check in checks() {
         eprintln!("checking {} ({})", check.name, check.about);
         let report = run_check(&check, threads(), true);
+        print_report(&mut out, &report).expect("stdout");
+        ok &= report.ok();
+    }
+    for check in repl::checks() {
+        eprintln!("checking {} ({})", check.name, check.about);
+        let report = run_repl_check(&check, threads(), true);
         print_report(&mut out, &report).expect("stdout");
         ok &= report.ok();
     }
@@ -48,6 +57,12 @@ fn all_mutants() -> bool {
         print_caught(&mut std::io::stdout(), &caught, mutant.about).expect("stdout");
         ok &= caught.counterexample.is_some();
     }
+    for mutant in repl::mutants() {
+        eprintln!("mutant {}", mutant.name);
+        let caught = run_repl_mutant(&mutant, true);
+        print_caught(&mut std::io::stdout(), &caught, mutant.about).expect("stdout");
+        ok &= caught.counterexample.is_some();
+    }
     println!(
         "{}",
         if ok {
@@ -65,6 +80,16 @@ fn one(name: &str) -> Option<bool> {
         print_report(&mut std::io::stdout(), &report).expect("stdout");
         return Some(report.ok());
     }
+    if let Some(check) = repl::checks().into_iter().find(|c| c.name == name) {
+        let report = run_repl_check(&check, threads(), true);
+        print_report(&mut std::io::stdout(), &report).expect("stdout");
+        return Some(report.ok());
+    }
+    if let Some(mutant) = repl::mutants().into_iter().find(|m| m.name == name) {
+        let caught = run_repl_mutant(&mutant, true);
+        print_caught(&mut std::io::stdout(), &caught, mutant.about).expect("stdout");
+        return Some(caught.counterexample.is_some());
+    }
     let mutant = mutants().into_iter().find(|m| m.name == name)?;
     let caught = run_mutant(&mutant, true);
     print_caught(&mut std::io::stdout(), &caught, mutant.about).expect("stdout");
@@ -72,6 +97,20 @@ fn one(name: &str) -> Option<bool> {
 }
 
 fn explore(name: &str, addr: &str) -> Option<bool> {
+    let repl_model = (repl::checks()
+        .into_iter()
+        .find(|c| c.name == name)
+        .map(|c| c.model))
+    .or_else(|| {
+        (repl::mutants().into_iter())
+            .find(|m| m.name == name)
+            .map(|m| m.model)
+    });
+    if let Some(model) = repl_model {
+        println!("Explorer for {name} on http://{addr}/ (Ctrl-C to stop)");
+        model.checker().serve(addr);
+        return Some(true);
+    }
     let model = checks()
         .into_iter()
         .find(|c| c.name == name)
@@ -117,8 +156,14 @@ fn list() {
     for c in checks() {
         println!("  {:24} {}", c.name, c.about);
     }
+    for c in repl::checks() {
+        println!("  {:24} {}", c.name, c.about);
+    }
     println!("mutants (durakv-check mutants):");
     for m in mutants() {
+        println!("  {:28} breaks \"{}\": {}", m.name, m.breaks, m.about);
+    }
+    for m in repl::mutants() {
         println!("  {:28} breaks \"{}\": {}", m.name, m.breaks, m.about);
     }
 }
