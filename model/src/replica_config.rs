@@ -1,6 +1,6 @@
 //! The replica side's settings, Redis 7.0's names and defaults: `replicaof` (alias `slaveof`,
 //! config file and command line only, as in Redis: the runtime parses it with [`parse_master`]), `masterauth`, `masteruser`,
-//! `replica-read-only`, `replica-priority`, `replica-announced`.
+//! `replica-read-only`, `replica-priority`, `replica-announced`, `replica-serve-stale-data`.
 //!
 //! Owns their parsing for CONFIG GET/SET and the config file. Invariant: a value outside the
 //! range Redis accepts is refused with Redis's reason, never clamped in silence.
@@ -20,6 +20,9 @@ pub struct ReplicaConfig {
     pub priority: u64,
     /// `replica-announced`: INFO's `replica_announced`.
     pub announced: bool,
+    /// `replica-serve-stale-data` (alias `slave-serve-stale-data`): with `no`, a replica whose
+    /// link is down answers commands not flagged `stale` with `-MASTERDOWN`.
+    pub serve_stale_data: bool,
 }
 
 impl Default for ReplicaConfig {
@@ -31,6 +34,7 @@ impl Default for ReplicaConfig {
             read_only: true,
             priority: 100,
             announced: true,
+            serve_stale_data: true,
         }
     }
 }
@@ -70,6 +74,10 @@ impl ReplicaConfig {
             ("replica-read-only".into(), yes_no(self.read_only)),
             ("replica-priority".into(), self.priority.to_string()),
             ("replica-announced".into(), yes_no(self.announced)),
+            (
+                "replica-serve-stale-data".into(),
+                yes_no(self.serve_stale_data),
+            ),
         ]
     }
 
@@ -87,6 +95,9 @@ impl ReplicaConfig {
             }
             "replica-read-only" | "slave-read-only" => yes_no(value).map(|b| self.read_only = b),
             "replica-announced" => yes_no(value).map(|b| self.announced = b),
+            "replica-serve-stale-data" | "slave-serve-stale-data" => {
+                yes_no(value).map(|b| self.serve_stale_data = b)
+            }
             "replica-priority" | "slave-priority" => match value.parse::<u64>() {
                 Ok(n) if n <= i32::MAX as u64 => {
                     self.priority = n;
@@ -123,5 +134,8 @@ mod tests {
         assert_eq!(c.set("masterauth", "pw"), Some(Ok(())));
         assert_eq!(c.masterauth.as_deref(), Some("pw"));
         assert_eq!(c.set("maxmemory", "1"), None);
+        assert!(c.serve_stale_data, "Redis's default");
+        assert_eq!(c.set("slave-serve-stale-data", "no"), Some(Ok(())));
+        assert!(!c.serve_stale_data);
     }
 }

@@ -149,11 +149,12 @@ pub enum EngineCommand {
     Info,
     Shutdown,
     Reset,
-    /// Replication (`engine/repl_cmd.rs`): REPLCONF, SYNC and PSYNC, WAIT, ROLE,
+    /// Replication (`engine/repl_cmd.rs`): REPLCONF, SYNC and PSYNC, WAIT, WAITAOF, ROLE,
     /// REPLICAOF and SLAVEOF.
     Replconf,
     Sync,
     Wait,
+    Waitaof,
     Role,
     Replicaof,
 }
@@ -214,6 +215,27 @@ impl<H> Command<H> {
 
     pub fn is_write(&self) -> bool {
         self.flags.contains(Flags::WRITE)
+    }
+
+    /// Whether a replica whose link is down serves it under `replica-serve-stale-data no`
+    /// (Redis 7.0's `stale` flag, read from its `COMMAND`). A container's own entry carries
+    /// Redis's container flags, so the subcommands Redis flags `stale` are named here: every
+    /// subcommand of the first list, `HELP` of the second, and SCRIPT LOAD.
+    pub fn serves_stale(&self, argv: &[bytes::Bytes]) -> bool {
+        const EVERY_SUB: [&str; 8] = [
+            "acl", "client", "cluster", "command", "config", "latency", "pubsub", "slowlog",
+        ];
+        const HELP: [&str; 7] = [
+            "function", "memory", "module", "object", "script", "xgroup", "xinfo",
+        ];
+        if self.flags.contains(Flags::STALE) || EVERY_SUB.contains(&self.name) {
+            return true;
+        }
+        match argv.get(1).map(|s| s.to_ascii_lowercase()).as_deref() {
+            Some(b"help") => HELP.contains(&self.name),
+            Some(b"load") => self.name == "script",
+            _ => false,
+        }
     }
 
     /// The ACL categories Redis derives for the command (`setImplicitACLCategories` plus the

@@ -69,6 +69,7 @@ impl Engine {
             EngineCommand::Replconf
             | EngineCommand::Sync
             | EngineCommand::Wait
+            | EngineCommand::Waitaof
             | EngineCommand::Role
             | EngineCommand::Replicaof => unreachable!("replication commands run first"),
         }

@@ -65,6 +65,7 @@ mod phase;
 mod procedure;
 mod rdb_load;
 mod repl;
+mod repl_aof;
 mod repl_backlog;
 mod repl_cmd;
 mod replica;
@@ -455,6 +456,7 @@ impl Engine {
 
     /// Work every input ends with: issue writes the policy allows, then release replies.
     fn after(&mut self, now_ms: u64) {
+        self.answer_aof_waits(now_ms);
         // A pending rotation holds new appends back, so the one in flight drains and the
         // rotation can start (it sends what is buffered to the old file itself).
         (self.aof).try_start_rotation(&self.keyspace, &self.config, &mut self.out);

@@ -163,6 +163,8 @@ impl Engine {
             },
             EngineCommand::Lastsave => Frame::Integer((self.snapshots.lastsave_ms / 1000) as i64),
             EngineCommand::Wait => self.wait_in_exec(client, argv),
+            EngineCommand::Waitaof => (self.waitaof(now_ms, client, argv, false))
+                .expect("WAITAOF never blocks inside MULTI"),
             EngineCommand::Role => self.role(),
             EngineCommand::Replicaof => self.replicaof(now_ms, argv),
             _ => self.engine_command(now_ms, client, which, argv),

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use crate::repl_config::ReplConfig;
+use crate::resp::Frame;
 use crate::view::ViewWriter;
 
 use super::clients::ClientId;
@@ -96,20 +97,54 @@ pub(crate) struct Peer {
     /// Old `SYNC`: no ACKs expected, never timed out.
     pub(crate) pre_psync: bool,
     pub(crate) ack_offset: u64,
+    /// The offset its own AOF has fsynced (`REPLCONF ACK <o> FACK <aof-offset>`, Redis 7.2);
+    /// `None` until it sent one: a Redis 7.0 replica never does, so never counts for WAITAOF.
+    pub(crate) fack_offset: Option<u64>,
     pub(crate) ack_ms: u64,
     /// Stream bytes fed while its RDB was being sent, owed once it is online.
     pub(crate) owed: Vec<Bytes>,
     pub(crate) owed_bytes: u64,
 }
 
-/// A client blocked in WAIT.
+/// A client blocked in WAIT or WAITAOF.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Wait {
     pub(crate) client: ClientId,
+    /// The stream offset replicas must have acknowledged (WAIT) or fsynced (WAITAOF).
     pub(crate) target: u64,
     pub(crate) replicas: u64,
     pub(crate) deadline_ms: Option<u64>,
+    /// `Some` for WAITAOF (`repl_aof.rs`).
+    pub(crate) aof: Option<AofWait>,
 }
+
+/// WAITAOF's local part: the AOF log offset to be durable, and whether it was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct AofWait {
+    pub(crate) local_target: u64,
+    pub(crate) numlocal: bool,
+}
+
+/// What WAITAOF's local part sees of this server's AOF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LocalAof {
+    /// `appendonly no`: nothing is ever fsynced locally (Redis's `fsynced_reploff` -1).
+    Off,
+    /// On, with the log's durable offset; `None` while no log is open yet (CONFIG SET
+    /// appendonly yes still writing the first files, as Redis's `AOF_WAIT_REWRITE`).
+    On(Option<u64>),
+}
+
+impl LocalAof {
+    /// Whether the local AOF has fsynced everything up to `target`.
+    pub(crate) fn covers(self, target: u64) -> bool {
+        matches!(self, LocalAof::On(Some(durable)) if durable >= target)
+    }
+}
+
+/// WAITAOF cannot wait for a local fsync that will never come.
+pub(crate) const WAITAOF_AOF_OFF: &str =
+    "ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.";
 
 /// Stream bytes fed: who gets them now, and who was dropped for owing too much.
 #[derive(Default)]
@@ -141,6 +176,14 @@ pub(crate) struct Repl {
     pub(crate) sync_full: u64,
     pub(crate) sync_partial_ok: u64,
     pub(crate) sync_partial_err: u64,
+}
+
+/// WAITAOF's reply: whether the local AOF fsynced, and how many replicas' AOFs did.
+pub(crate) fn waitaof_reply(local: bool, replicas: u64) -> Frame {
+    Frame::Array(vec![
+        Frame::Integer(i64::from(local)),
+        Frame::Integer(replicas as i64),
+    ])
 }
 
 /// splitmix64: ids and EOF marks from the engine's seed (the engine has no randomness source
@@ -305,10 +348,19 @@ impl Repl {
 
     /// REPLCONF ACK: the replica applied the stream up to `offset`. Returns the owed bytes if
     /// this ACK puts a diskless replica online (its first ACK after its payload).
-    pub(crate) fn ack(&mut self, client: ClientId, offset: u64, now_ms: u64) -> Option<Bytes> {
+    pub(crate) fn ack(
+        &mut self,
+        client: ClientId,
+        offset: u64,
+        fack: Option<u64>,
+        now_ms: u64,
+    ) -> Option<Bytes> {
         let peer = self.peers.get_mut(&client)?;
         peer.state?;
         peer.ack_offset = peer.ack_offset.max(offset);
+        if let Some(fack) = fack {
+            peer.fack_offset = Some(peer.fack_offset.map_or(fack, |old| old.max(fack)));
+        }
         peer.ack_ms = now_ms;
         match peer.state {
             Some(SyncState::SendBulk { eof: true, .. }) => Some(Self::go_online(peer, now_ms)),
@@ -350,6 +402,17 @@ impl Repl {
         online.filter(|p| p.ack_offset >= target).count() as u64
     }
 
+    /// Online replicas whose AOF fsynced at least `target` (WAITAOF's count).
+    pub(crate) fn fsynced(&self, target: u64) -> u64 {
+        let online = self
+            .peers
+            .values()
+            .filter(|p| p.state == Some(SyncState::Online));
+        online
+            .filter(|p| p.fack_offset.is_some_and(|o| o >= target))
+            .count() as u64
+    }
+
     /// `min_slaves_good_slaves`: online replicas whose last ACK is at most the lag old.
     pub(crate) fn good_replicas(&self, config: &ReplConfig, now_ms: u64) -> u64 {
         let lag_ms = config.min_replicas_max_lag_s * 1000;
@@ -375,19 +438,39 @@ impl Repl {
     }
 
     /// WAITs whose count is reached, or (with `now_ms`) whose deadline passed, removed, with
-    /// the count to reply.
-    pub(crate) fn take_done_waits(&mut self, now_ms: Option<u64>) -> Vec<(ClientId, u64)> {
+    /// the reply: WAIT's count, WAITAOF's `[local, replicas]` (or its error once `appendonly`
+    /// was turned off under a local wait, as Redis).
+    pub(crate) fn take_done_waits(
+        &mut self,
+        now_ms: Option<u64>,
+        local: LocalAof,
+    ) -> Vec<(ClientId, Frame)> {
         let mut done = Vec::new();
         let mut i = 0;
         while i < self.waits.len() {
             let w = &self.waits[i];
-            let count = self.acked(w.target);
             let expired = now_ms.is_some_and(|now| w.deadline_ms.is_some_and(|at| at <= now));
-            if count >= w.replicas || expired {
-                done.push((w.client, count));
-                self.waits.remove(i);
-            } else {
-                i += 1;
+            let reply = match w.aof {
+                None => {
+                    let count = self.acked(w.target);
+                    (count >= w.replicas || expired).then_some(Frame::Integer(count as i64))
+                }
+                Some(a) if a.numlocal && local == LocalAof::Off => {
+                    Some(Frame::error(WAITAOF_AOF_OFF))
+                }
+                Some(a) => {
+                    let count = self.fsynced(w.target);
+                    let fsynced = local.covers(a.local_target);
+                    let reached = count >= w.replicas && (fsynced || !a.numlocal);
+                    (reached || expired).then(|| waitaof_reply(fsynced, count))
+                }
+            };
+            match reply {
+                Some(frame) => {
+                    done.push((w.client, frame));
+                    self.waits.remove(i);
+                }
+                None => i += 1,
             }
         }
         done

@@ -24,6 +24,16 @@ use super::Engine;
 
 const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 
+/// The `FACK <aof-offset>` pair that may follow `ACK <offset>` (Redis 7.2's replicas).
+fn fack_after(rest: &[Bytes]) -> Option<u64> {
+    match rest {
+        [name, fack, ..] if name.eq_ignore_ascii_case(b"fack") => {
+            parse_integer(fack).and_then(|o| u64::try_from(o).ok())
+        }
+        _ => None,
+    }
+}
+
 impl Engine {
     /// Runs a replication command; `false` if `which` is not one (the caller runs it).
     pub(super) fn repl_command(
@@ -50,6 +60,10 @@ impl Engine {
                 Some(frame) => frame,
                 None => return true,
             },
+            EngineCommand::Waitaof => match self.waitaof(now_ms, client, argv, true) {
+                Some(frame) => frame,
+                None => return true,
+            },
             EngineCommand::Role => self.replica_role().unwrap_or_else(|| self.role()),
             EngineCommand::Replicaof => self.replicaof(now_ms, argv),
             _ => return false,
@@ -64,7 +78,7 @@ impl Engine {
         if argv.len().is_multiple_of(2) {
             return Some(Frame::error("ERR syntax error"));
         }
-        for pair in argv[1..].chunks(2) {
+        for (i, pair) in argv[1..].chunks(2).enumerate() {
             let (option, value) = (pair[0].to_ascii_lowercase(), &pair[1]);
             match option.as_slice() {
                 b"listening-port" => match parse_integer(value) {
@@ -82,11 +96,12 @@ impl Engine {
                         _ => {} // unknown capabilities are ignored, as Redis does
                     }
                 }
-                // `ACK <offset> [FACK <aof-offset>]`: the FACK pair (Redis 7.2) is not read
-                // yet, as WAITAOF is not served.
+                // `ACK <offset> [FACK <aof-offset>]`: FACK (Redis 7.2) is the offset the
+                // replica's own AOF fsynced, which WAITAOF counts.
                 b"ack" => {
                     let offset = parse_integer(value).filter(|&o| o >= 0)?;
-                    self.repl_ack(now_ms, client, offset as u64);
+                    let fack = fack_after(&argv[3 + 2 * i..]);
+                    self.repl_ack(now_ms, client, offset as u64, fack);
                     if self.config.mutation == Mutation::AckAnswered {
                         return Some(Frame::ok());
                     }
@@ -105,8 +120,8 @@ impl Engine {
         Some(Frame::ok())
     }
 
-    fn repl_ack(&mut self, now_ms: u64, client: ClientId, offset: u64) {
-        if let Some(owed) = self.repl.ack(client, offset, now_ms) {
+    fn repl_ack(&mut self, now_ms: u64, client: ClientId, offset: u64, fack: Option<u64>) {
+        if let Some(owed) = self.repl.ack(client, offset, fack, now_ms) {
             self.repl_online(client, owed);
         }
         self.answer_waits(now_ms, None);
@@ -266,7 +281,7 @@ impl Engine {
         self.repl_feed(bytes);
     }
 
-    fn repl_feed(&mut self, bytes: Bytes) {
+    pub(super) fn repl_feed(&mut self, bytes: Bytes) {
         let fed: Fed = self.repl.feed(&bytes, &self.config.repl);
         if self.config.mutation == Mutation::StreamBeforeSnapshot {
             let waiting = self.repl.peers.values_mut();
@@ -319,6 +334,7 @@ impl Engine {
             target,
             replicas,
             deadline_ms,
+            aof: None,
         });
         // Ask every replica for its offset now rather than at its next 1 s ACK.
         if self.repl.active() {
@@ -330,9 +346,10 @@ impl Engine {
     /// Answers the WAITs that are satisfied (or, with `now_ms`, timed out), then runs what
     /// their clients sent meanwhile.
     pub(super) fn answer_waits(&mut self, now_ms: u64, expire: Option<u64>) {
-        for (client, count) in self.repl.take_done_waits(expire) {
+        let local = self.local_aof();
+        for (client, frame) in self.repl.take_done_waits(expire, local) {
             let need = self.need_now();
-            self.answer(client, Frame::Integer(count as i64), need);
+            self.answer(client, frame, need);
             self.release_held(now_ms, client);
         }
     }

@@ -11,9 +11,9 @@ use super::{ClientId, ReplicaSync, Reply};
 use crate::config::{Config, FsyncPolicy};
 use crate::resp::Frame;
 
-const REPLICA: ClientId = 9;
+pub(super) const REPLICA: ClientId = 9;
 
-fn rig(diskless: bool) -> Rig {
+pub(super) fn rig(diskless: bool) -> Rig {
     let mut config: Config = config(FsyncPolicy::No);
     config.repl.diskless_sync = diskless;
     Rig::start(config)
@@ -21,7 +21,7 @@ fn rig(diskless: bool) -> Rig {
 
 /// What `client` was sent since the last call, as bytes on its socket would be (the RDB
 /// payload as a marker), plus whether a payload was handed over.
-fn wire(rig: &mut Rig, client: ClientId) -> (Vec<u8>, Option<ReplicaSync>) {
+pub(super) fn wire(rig: &mut Rig, client: ClientId) -> (Vec<u8>, Option<ReplicaSync>) {
     rig.settle();
     let mut bytes = Vec::new();
     let mut sync = None;
@@ -46,7 +46,7 @@ fn wire(rig: &mut Rig, client: ClientId) -> (Vec<u8>, Option<ReplicaSync>) {
 }
 
 /// The frames released to `client` since the last call; other clients' replies are kept.
-fn frames(rig: &mut Rig, client: ClientId) -> Vec<Frame> {
+pub(super) fn frames(rig: &mut Rig, client: ClientId) -> Vec<Frame> {
     rig.settle();
     let (mine, others) = std::mem::take(&mut rig.replies)
         .into_iter()
@@ -58,7 +58,7 @@ fn frames(rig: &mut Rig, client: ClientId) -> Vec<Frame> {
         .collect()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(super) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -80,7 +80,7 @@ fn info(rig: &mut Rig, field: &str) -> String {
 }
 
 /// Handshake, `PSYNC ? -1`, payload sent: the replica is online at the snapshot's offset.
-fn attach(rig: &mut Rig, client: ClientId) -> String {
+pub(super) fn attach(rig: &mut Rig, client: ClientId) -> String {
     rig.send(client, "PING");
     rig.send(client, "REPLCONF listening-port 7001");
     rig.send(client, "REPLCONF capa eof capa psync2");

@@ -141,6 +141,14 @@ pub(crate) struct Replica {
     /// The master's MULTI is being received: its bytes wait in `tx_bytes` until EXEC.
     pub(crate) in_tx: bool,
     pub(crate) tx_bytes: Vec<u8>,
+    /// (log offset, stream offset) after applied stream bytes, oldest first, until the log is
+    /// durable up to them (`repl_aof.rs`).
+    pub(crate) fack_marks: VecDeque<(u64, u64)>,
+    /// The FACK last reported: the stream offset the AOF has fsynced.
+    pub(crate) fack: u64,
+    /// After a full sync, no FACK moves until `rewrites.count` exceeds this (`u64::MAX` until
+    /// the rewrite that logs the loaded data set has started).
+    pub(crate) fack_gate: Option<u64>,
     ops: VecDeque<LinkOp>,
 }
 
@@ -158,6 +166,9 @@ impl Replica {
             rewrite_due: false,
             in_tx: false,
             tx_bytes: Vec::new(),
+            fack_marks: VecDeque::new(),
+            fack: 0,
+            fack_gate: None,
             ops: VecDeque::new(),
         }
     }
@@ -274,13 +285,16 @@ pub(crate) fn parse_bulk_header(line: &[u8]) -> Option<Framing> {
     Some(Framing::Len(len))
 }
 
-/// `REPLCONF ACK <offset>` as a RESP command.
-pub(crate) fn ack_command(offset: u64) -> Bytes {
-    let argv = [
+/// `REPLCONF ACK <offset> [FACK <aof-offset>]` as a RESP command.
+pub(crate) fn ack_command(offset: u64, fack: Option<u64>) -> Bytes {
+    let mut argv = vec![
         Bytes::from_static(b"REPLCONF"),
         Bytes::from_static(b"ACK"),
         Bytes::from(offset.to_string()),
     ];
+    if let Some(fack) = fack {
+        argv.extend([Bytes::from_static(b"FACK"), Bytes::from(fack.to_string())]);
+    }
     let mut out = Vec::new();
     crate::aof::record::encode(&argv, &mut out);
     Bytes::from(out)

@@ -23,8 +23,8 @@ use crate::resp::{parse_integer, Frame};
 
 use super::clients::ClientId;
 use super::replica::{
-    ack_command, command as encode, parse_bulk_header, parse_fullresync, Framing, Handshake,
-    LinkOp, LinkState, Transfer, MASTER_CLIENT, PAYLOAD_BYTES_MAX,
+    command as encode, parse_bulk_header, parse_fullresync, Framing, Handshake, LinkOp, LinkState,
+    Transfer, MASTER_CLIENT, PAYLOAD_BYTES_MAX,
 };
 use super::Engine;
 
@@ -57,6 +57,7 @@ impl Engine {
         self.replica.last_io_ms = now_ms;
         self.replica.input.extend_from_slice(bytes);
         while self.replica_step(now_ms) {}
+        self.note_fack_mark();
         self.replica.compact();
         self.turn_at = Some(now_ms);
     }
@@ -235,8 +236,7 @@ impl Engine {
         self.replica.state = LinkState::Connected;
         self.replica.down_since_ms = None;
         self.replica.ack_s = now_ms / 1000;
-        let offset = self.repl.offset;
-        self.replica.send(ack_command(offset));
+        self.send_ack();
     }
 
     /// Sub-replicas reconnect after our history changed (they PSYNC again).
@@ -327,11 +327,16 @@ impl Engine {
             "MASTER <-> REPLICA sync: Finished with success ({} keys, offset {})",
             loaded.keys_loaded, t.offset
         ));
+        self.fack_after_full_sync();
         self.replica_online(now_ms);
         if self.config.appendonly {
             // The AOF must describe the new data set: rewrite it now (Redis's
             // `restartAOFAfterSYNC`).
-            if let Err(reason) = self.start_rewrite(now_ms) {
+            let started = self.start_rewrite(now_ms);
+            if started.is_ok() {
+                self.fack_rewrite_started();
+            }
+            if let Err(reason) = started {
                 let reason = format!("{reason:?}");
                 self.out.warn(format!(
                     "Cannot rewrite the AOF after the full sync now ({reason}); will retry"
@@ -355,7 +360,7 @@ impl Engine {
                     name.eq_ignore_ascii_case(b"exec") || name.eq_ignore_ascii_case(b"discard");
                 if is_getack(&argv) {
                     // The offset before these bytes, as Redis.
-                    self.replica.send(ack_command(self.repl.offset));
+                    self.send_ack();
                 } else {
                     let id = command::resolve(&argv[0]);
                     self.handle_request(now_ms, MASTER_CLIENT, id, &argv, None);
@@ -399,6 +404,7 @@ impl Engine {
         self.replica.connect_if_due(now_ms);
         if self.replica.rewrite_due && self.start_rewrite(now_ms).is_ok() {
             self.replica.rewrite_due = false;
+            self.fack_rewrite_started();
         }
         let timeout_ms = self.config.repl.timeout_s * 1000;
         let waiting = !matches!(self.replica.state, LinkState::Connect { .. });
@@ -409,8 +415,7 @@ impl Engine {
         let second = now_ms / 1000;
         if self.replica.is_connected() && second != self.replica.ack_s {
             self.replica.ack_s = second;
-            let offset = self.repl.offset;
-            self.replica.send(ack_command(offset));
+            self.send_ack();
         }
     }
 

@@ -174,9 +174,13 @@ fn full_sync_then_stream_from_a_master_engine() {
     );
     feed(&mut rig, l, &bytes[bytes.len() - 3..]);
     assert_eq!(info(&mut rig, "master_link_status"), "up");
-    assert!(link(&mut rig)
-        .2
-        .starts_with("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n"));
+    // FACK 0 until the rewrite that logs the loaded data set has finished.
+    let first_ack = link(&mut rig).2;
+    assert!(
+        first_ack.starts_with("*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n")
+            && first_ack.ends_with("$4\r\nFACK\r\n$1\r\n0\r\n"),
+        "{first_ack}"
+    );
     assert_eq!(
         reply(&mut rig, 1, "EXISTS stale"),
         Frame::Integer(0),
@@ -221,9 +225,11 @@ fn getack_reports_the_offset_before_it() {
     let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
     feed(&mut rig, l, set);
     feed(&mut rig, l, GETACK);
+    // FACK: the full sync's offset, whose data set the rewrite made durable; the SET after
+    // it is not fsynced under `appendfsync no`.
     assert_eq!(
         link(&mut rig).2,
-        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$3\r\n127\r\n"
+        "*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$3\r\n127\r\n$4\r\nFACK\r\n$3\r\n100\r\n"
     );
     assert_eq!(
         info(&mut rig, "slave_repl_offset"),
@@ -460,4 +466,109 @@ fn a_full_sync_breaks_watches() {
     bytes.extend_from_slice(&rdb);
     feed(&mut rig, l, &bytes);
     assert_eq!(reply(&mut rig, 1, "EXEC"), Frame::NullArray);
+}
+
+/// Goal: a replica's ACK carries `FACK <offset its AOF fsynced>`: 0 until the rewrite after the
+/// full sync finished, then the stream offset once the log covering it is durable (under
+/// `always` at once); with `appendonly no` there is no FACK (it never counts for WAITAOF),
+/// and WAITAOF on a replica is refused as Redis refuses it.
+#[test]
+fn acks_carry_the_fsynced_offset() {
+    let mut rig = Rig::start(config(FsyncPolicy::Always));
+    assert_eq!(reply(&mut rig, 1, "REPLICAOF 127.0.0.1 7000"), Frame::ok());
+    let (l, _) = handshake(&mut rig);
+    let rdb = empty_rdb();
+    let mut bytes = format!("+FULLRESYNC {} 100\r\n${}\r\n", "d".repeat(40), rdb.len());
+    let mut bytes = std::mem::take(&mut bytes).into_bytes();
+    bytes.extend_from_slice(&rdb);
+    feed(&mut rig, l, &bytes);
+    let fack = |n: u64| format!("$4\r\nFACK\r\n${}\r\n{n}\r\n", n.to_string().len());
+    assert!(link(&mut rig).2.ends_with(&fack(0)), "gated by the rewrite");
+    feed(&mut rig, l, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    // Logged, not yet written: the FACK stays at what is durable.
+    rig.tick(1000);
+    let ack = link(&mut rig).2;
+    assert!(
+        ack.contains("ACK\r\n$3\r\n127\r\n") && ack.ends_with(&fack(100)),
+        "{ack}"
+    );
+    rig.tick(1000);
+    let ack = link(&mut rig).2;
+    assert!(
+        ack.contains("ACK\r\n$3\r\n127\r\n") && ack.ends_with(&fack(127)),
+        "{ack}"
+    );
+    let text = "ERR WAITAOF cannot be used with replica instances. Please also note that writes \
+                to replicas are just local and are not propagated.";
+    assert_eq!(reply(&mut rig, 1, "WAITAOF 0 0 0"), Frame::error(text));
+    assert_eq!(reply(&mut rig, 1, "CONFIG SET appendonly no"), Frame::ok());
+    rig.tick(1000);
+    let ack = link(&mut rig).2;
+    assert_eq!(ack, "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$3\r\n127\r\n");
+}
+
+/// Goal: `replica-serve-stale-data no` (CONFIG SET, alias too) makes a replica whose link is
+/// not up answer `-MASTERDOWN` to every command Redis 7.0 does not flag `stale` (PING and
+/// data commands; not INFO, CONFIG, ECHO, CLIENT, SCRIPT LOAD, MEMORY HELP), inside MULTI
+/// too, and aborts an EXEC whose queue holds one; once the link is up it serves again.
+#[test]
+fn stale_data_refused_while_the_link_is_down() {
+    let mut rig = replica_rig();
+    assert_eq!(
+        reply(&mut rig, 1, "GET k"),
+        Frame::Null,
+        "the default serves stale data"
+    );
+    rig.send(1, "MULTI");
+    rig.send(1, "GET k");
+    assert_eq!(
+        reply(&mut rig, 2, "CONFIG SET slave-serve-stale-data no"),
+        Frame::ok()
+    );
+    let down = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    let abort = format!("EXECABORT Transaction discarded because of: {down}");
+    assert_eq!(reply(&mut rig, 1, "EXEC"), Frame::error(abort));
+    let config = reply(&mut rig, 1, "CONFIG GET replica-serve-stale-data");
+    let [name, value] = ["replica-serve-stale-data", "no"].map(|s| Frame::Bulk(Bytes::from(s)));
+    assert_eq!(config, Frame::Map(vec![(name, value)]));
+    for refused in [
+        "GET k",
+        "PING",
+        "SCRIPT EXISTS abc",
+        "MEMORY USAGE k",
+        "DBSIZE",
+    ] {
+        assert_eq!(reply(&mut rig, 1, refused), Frame::error(down), "{refused}");
+    }
+    for served in [
+        "ECHO e",
+        "CLIENT ID",
+        "SCRIPT LOAD return",
+        "MEMORY HELP",
+        "ROLE",
+        "TIME",
+    ] {
+        let frame = reply(&mut rig, 1, served);
+        assert!(!matches!(frame, Frame::Error(_)), "{served}: {frame:?}");
+    }
+    assert_eq!(reply(&mut rig, 1, "MULTI"), Frame::ok());
+    assert_eq!(reply(&mut rig, 1, "GET k"), Frame::error(down));
+    let exec = reply(&mut rig, 1, "EXEC");
+    let previous = "EXECABORT Transaction discarded because of previous errors.";
+    assert_eq!(exec, Frame::error(previous));
+    let (l, _) = handshake(&mut rig);
+    let rdb = empty_rdb();
+    let mut bytes = format!("+FULLRESYNC {} 1\r\n${}\r\n", "e".repeat(40), rdb.len()).into_bytes();
+    bytes.extend_from_slice(&rdb);
+    feed(&mut rig, l, &bytes);
+    assert_eq!(info(&mut rig, "master_link_status"), "up");
+    assert_eq!(
+        reply(&mut rig, 1, "GET k"),
+        Frame::Null,
+        "served once the link is up"
+    );
+    rig.engine.handle_master_closed(rig.now_ms, l);
+    assert_eq!(reply(&mut rig, 1, "GET k"), Frame::error(down));
+    assert_eq!(reply(&mut rig, 1, "REPLICAOF NO ONE"), Frame::ok());
+    assert_eq!(reply(&mut rig, 1, "GET k"), Frame::Null, "a master serves");
 }

@@ -11,7 +11,7 @@ use std::collections::btree_map::Entry;
 
 use bytes::Bytes;
 
-use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Run, Session};
+use crate::command::{self, Command, CommandId, Ctx, EngineCommand, Queued, Run, Session};
 use crate::config::Mutation;
 use crate::resp::{Frame, Protocol};
 
@@ -140,7 +140,7 @@ impl Engine {
                 LastCommand { id, sub }
             });
         }
-        if let Some(frame) = self.refusal(client, id) {
+        if let Some(frame) = self.refusal(client, id, argv) {
             // As Redis's `rejectCommand`: a command refused while queuing fails the transaction.
             if let Some(session) = self.clients.session_mut(client) {
                 session.flag_transaction();
@@ -287,7 +287,12 @@ impl Engine {
 
     /// Why a command may not run now: authentication, RESP2's Pub/Sub mode, `maxmemory`
     /// (`memory.rs`), or a sticky AOF error for writes.
-    fn refusal(&mut self, client: ClientId, id: Option<CommandId>) -> Option<Frame> {
+    fn refusal(
+        &mut self,
+        client: ClientId,
+        id: Option<CommandId>,
+        argv: &[Bytes],
+    ) -> Option<Frame> {
         let entry = id.map(command::entry);
         if client == super::MASTER_CLIENT {
             return None; // the master's stream is obeyed, as Redis's CLIENT_MASTER
@@ -299,6 +304,9 @@ impl Engine {
             return Some(frame);
         }
         if let Some(frame) = entry.and_then(|e| self.pubsub_gate(client, e)) {
+            return Some(frame);
+        }
+        if let Some(frame) = entry.and_then(|e| self.stale_gate(client, e, argv)) {
             return Some(frame);
         }
         if let Some(frame) = self.memory_refusal(client, entry) {
@@ -363,6 +371,30 @@ impl Engine {
             .aof_error()
             .map(|e| format!("MISCONF Errors writing to the AOF file: {}", e.message));
         aof.or_else(|| self.rdb_refusal())
+    }
+
+    /// `-MASTERDOWN` on a replica whose link is down under `replica-serve-stale-data no`, for
+    /// a command Redis does not flag `stale`; an EXEC whose queue holds one is aborted, as
+    /// Redis's `cmd_inv_flags` check.
+    fn stale_gate(&mut self, client: ClientId, entry: &Command, argv: &[Bytes]) -> Option<Frame> {
+        const TEXT: &str =
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+        let replica = &self.replica;
+        if !replica.is_replica() || replica.is_connected() || self.config.replica.serve_stale_data {
+            return None;
+        }
+        if entry.name != "exec" {
+            return (!entry.serves_stale(argv)).then(|| Frame::error(TEXT));
+        }
+        let queued = self.clients.session(client).and_then(|s| s.multi.as_ref());
+        let stale = |q: &Queued| !command::entry(q.command).serves_stale(&q.argv);
+        if !queued.is_some_and(|m| m.queued.iter().any(stale)) {
+            return None;
+        }
+        let session = self.clients.session_mut(client).expect("in MULTI");
+        discard(session, &mut self.keyspace, &mut self.shared);
+        let text = format!("EXECABORT Transaction discarded because of: {TEXT}");
+        Some(Frame::error(text))
     }
 
     fn queued_write(&self, client: ClientId) -> bool {
