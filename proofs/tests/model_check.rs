@@ -47,7 +47,7 @@ const PINNED: &[(&str, usize)] = &[
     ("always-bit-flip", 55963),
     ("everysec-flip-two-crashes", 927448),
     ("everysec-garbage", 52688),
-    ("repl-failover", 211498),
+    ("repl-failover", 223558),
     ("repl-restarts", 109324),
 ];
 
