@@ -248,7 +248,7 @@ impl<'a> Exec<'a> {
         // A string is never `Other` (its bytes are `Str` in either stored form).
         let empty = self.ks.dbs[db]
             .get_stored(key)
-            .is_some_and(|s| matches!(s.value(), ValueRef::Other(v) if v.elements() == 0));
+            .is_some_and(|s| matches!(s.value(), ValueRef::Other(v) if v.is_empty_collection()));
         if empty {
             self.ks.dbs[db].remove(key);
             self.emptied_keys.push((db, key.clone()));

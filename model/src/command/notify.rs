@@ -24,6 +24,7 @@ pub(crate) fn class_of(group: Group) -> u32 {
         Group::Set => SET,
         Group::Hash => HASH,
         Group::SortedSet => ZSET,
+        Group::Stream => STREAM,
         _ => GENERIC,
     }
 }
