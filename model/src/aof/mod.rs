@@ -11,7 +11,7 @@ pub mod base;
 pub mod checksum;
 pub mod manifest;
 pub mod record;
-mod stream_rewrite;
+pub(crate) mod stream_rewrite;
 
 use self::record::Decoded;
 

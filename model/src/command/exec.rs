@@ -66,6 +66,8 @@ pub(crate) struct Exec<'a> {
     /// raised by `redis.call`, counted when that command failed, as Redis's
     /// `ignore_error_stats_update`).
     pub(crate) error_counted: bool,
+    /// A script's `redis.call` is running (XREAD and XREADGROUP refuse BLOCK from scripts).
+    pub(crate) from_script: bool,
 }
 
 impl<'a> Exec<'a> {
@@ -96,6 +98,7 @@ impl<'a> Exec<'a> {
             emptied_keys: Vec::new(),
             busy: None,
             error_counted: false,
+            from_script: false,
         }
     }
 
@@ -464,7 +467,8 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
     x.depth += 1;
     let reply = run(x, argv);
     x.depth -= 1;
-    if !x.ctx.loading {
+    // A command that blocked is counted when it is served (Redis skips CLIENT_BLOCKED).
+    if !x.ctx.loading && x.block.is_none() {
         x.count_call(command, argv, &reply);
     }
     if x.dirty > dirty_before {

@@ -51,6 +51,7 @@ mod set_ops;
 mod sort;
 mod state;
 mod stream;
+mod stream_claim;
 mod stream_group;
 mod stream_info;
 mod stream_read;
@@ -75,6 +76,8 @@ mod list_tests;
 mod set_tests;
 #[cfg(test)]
 mod set_zset_replay_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]

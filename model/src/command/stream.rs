@@ -193,7 +193,7 @@ pub(crate) fn xadd(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         Err(e) => return e,
     };
     let fields = argv.len() - a.id_at - 1;
-    if fields < 2 || fields % 2 == 1 {
+    if fields < 2 || !fields.is_multiple_of(2) {
         return reply::wrong_arity("xadd");
     }
     if a.id == Some((StreamId::MIN, true)) {

@@ -44,7 +44,7 @@ fn timeout_ms(arg: &[u8]) -> Result<u64, Frame> {
     u64::try_from(n).map_err(|_| reply::err("ERR timeout is negative"))
 }
 
-fn parse_read_args(argv: &[Bytes], group: bool) -> Result<ReadArgs, Frame> {
+fn parse_read_args(argv: &[Bytes], group: bool, from_script: bool) -> Result<ReadArgs, Frame> {
     let mut a = ReadArgs {
         count: None,
         block_ms: None,
@@ -58,6 +58,12 @@ fn parse_read_args(argv: &[Bytes], group: bool) -> Result<ReadArgs, Frame> {
         let more = argv.len() - i - 1;
         let opt = argv[i].to_ascii_lowercase();
         if opt == b"block" && more > 0 {
+            if from_script {
+                let name = if group { "xreadgroup" } else { "xread" };
+                return Err(Frame::Error(format!(
+                    "ERR {name} command is not allowed with BLOCK option from scripts"
+                )));
+            }
             a.block_ms = Some(timeout_ms(&argv[i + 1])?);
             i += 1;
         } else if opt == b"count" && more > 0 {
@@ -65,7 +71,7 @@ fn parse_read_args(argv: &[Bytes], group: bool) -> Result<ReadArgs, Frame> {
             a.count = usize::try_from(n).ok().filter(|n| *n > 0);
             i += 1;
         } else if opt == b"streams" && more > 0 {
-            if more % 2 != 0 {
+            if !more.is_multiple_of(2) {
                 return Err(reply::err(
                     "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -145,7 +151,7 @@ fn reply_of(x: &Exec<'_>, parts: Vec<(Frame, Frame)>) -> Frame {
 
 /// XREAD [COUNT count] [BLOCK ms] STREAMS key [key ...] id [id ...].
 pub(crate) fn xread(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
-    let a = match parse_read_args(argv, false) {
+    let a = match parse_read_args(argv, false, x.from_script) {
         Ok(a) => a,
         Err(e) => return e,
     };
@@ -339,7 +345,7 @@ fn history(
 /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let woken = argv[0] == WOKEN;
-    let a = match parse_read_args(argv, true) {
+    let a = match parse_read_args(argv, true, x.from_script) {
         Ok(a) => a,
         Err(e) => return e,
     };
@@ -409,7 +415,7 @@ pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
 /// Whether a client blocked in `argv` (its run-again form) can be answered now in `db`.
 pub fn stream_ready(ks: &Keyspace, db: usize, argv: &[Bytes]) -> bool {
     let group = argv[0] == WOKEN;
-    let Ok(a) = parse_read_args(argv, group) else {
+    let Ok(a) = parse_read_args(argv, group, false) else {
         return true;
     };
     let Some(db) = ks.dbs.get(db) else {

@@ -16,7 +16,7 @@ use super::{
     list_move, object, pubsub, range, scan, script, server, sort, string, transaction,
 };
 use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
-use super::{stream, stream_group, stream_info, stream_read};
+use super::{stream, stream_claim, stream_group, stream_info, stream_read};
 
 const W: Flags = Flags::WRITE;
 const R: Flags = Flags::READONLY;
@@ -210,8 +210,8 @@ static COMMANDS: &[Command] = &[
     cmd("xgroup", -2, W, K0, Xs, "5.0.0", O1, "A container for consumer groups commands", d(stream_group::xgroup)),
     cmd("xack", -4, W.union(F), K1, Xs, "5.0.0", O1, "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", d(stream_group::xack)),
     cmd("xpending", -3, R, K1, Xs, "5.0.0", ON, "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", d(stream_group::xpending)),
-    cmd("xclaim", -6, W.union(F), K1, Xs, "5.0.0", LOGN, "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", d(stream_group::xclaim)),
-    cmd("xautoclaim", -6, W.union(F), K1, Xs, "6.2.0", O1, "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", d(stream_group::xautoclaim)),
+    cmd("xclaim", -6, W.union(F), K1, Xs, "5.0.0", LOGN, "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", d(stream_claim::xclaim)),
+    cmd("xautoclaim", -6, W.union(F), K1, Xs, "6.2.0", O1, "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", d(stream_claim::xautoclaim)),
     cmd("xinfo", -2, R, K0, Xs, "5.0.0", O1, "A container for stream introspection commands", d(stream_info::xinfo)),
     cmd("zrangestore", -5, W.union(M), K2, Zs, "6.2.0", LOGN, "Store a range of members from sorted set into another key", d(zset_range::zrangestore)),
     cmd("zrevrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set, by index, with scores ordered from high to low", d(zset_range::zrevrange)),

@@ -199,7 +199,7 @@ fn read_node(s: &mut StreamValue, master: StreamId, items: &[Bytes]) -> Result<(
             it.by_ref().take(2 * n).cloned().collect()
         };
         int(it.next())?;
-        if fields.len() % 2 != 0 || last.is_some_and(|l| id <= l) {
+        if !fields.len().is_multiple_of(2) || last.is_some_and(|l| id <= l) {
             return Err("stream entry out of order or cut short".into());
         }
         last = Some(id);
