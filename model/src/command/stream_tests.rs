@@ -245,9 +245,5 @@ fn rdb_payload_round_trip(original: &StreamValue) {
             s.groups.clone(),
         )
     };
-    assert_eq!(
-        all(&back),
-        all(original),
-        "RDB round trip keeps everything"
-    );
+    assert_eq!(all(&back), all(original), "RDB round trip keeps everything");
 }

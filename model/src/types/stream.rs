@@ -169,8 +169,7 @@ pub struct StreamValue {
     entries: OrdMap<StreamId, Fields>,
     nodes: OrdMap<StreamId, Node>,
     pub last_id: StreamId,
-    /// Redis's `first_id`: the first entry's ID; 0-0 before any entry, the maximum ID once
-    /// every entry is deleted (as `streamGetEdgeID` leaves it).
+    /// Redis's `first_id`: the first entry's ID; 0-0 when there is none.
     pub first_id: StreamId,
     pub max_deleted_id: StreamId,
     pub entries_added: u64,
@@ -315,7 +314,7 @@ impl StreamValue {
         if id > self.max_deleted_id {
             self.max_deleted_id = id;
         }
-        self.first_id = self.first().map_or(StreamId::MAX, |(id, _)| id);
+        self.first_id = self.first().map_or(StreamId::MIN, |(id, _)| id);
         true
     }
 
@@ -357,7 +356,7 @@ impl StreamValue {
             break;
         }
         if deleted > 0 {
-            self.first_id = self.first().map_or(StreamId::MAX, |(id, _)| id);
+            self.first_id = self.first().map_or(StreamId::MIN, |(id, _)| id);
         }
         deleted
     }
