@@ -4,7 +4,7 @@
 //! that one server wrote, holding streams with deleted and trimmed entries, several nodes,
 //! consumer groups, pending entries, consumers without any, and an empty stream with a set
 //! last ID and counters, loads in the other server to the same streams; `redis-check-rdb` and
-//! `redis-check-aof` accept durakv's files.
+//! `redis-check-aof` accept durakv's files; a DUMP of each restores in the other server.
 //! Method: both servers build the streams by the same commands; each key is then observed
 //! key by key as its `XINFO STREAM key FULL COUNT 0` (every entry, group, PEL entry and
 //! consumer, flattened) and its `DEBUG DIGEST-VALUE`. `radix-tree-nodes` (Redis's radix tree
@@ -323,4 +323,45 @@ fn redis_aof_with_streams_loads_in_durakv_rdb_preamble() {
 #[test]
 fn redis_aof_with_streams_loads_in_durakv_resp_base() {
     redis_aof_to_durakv("no");
+}
+
+/// Every key of `from` DUMPed and RESTOREd into `to`, database by database.
+fn carry(from: &mut RespClient, to: &mut RespClient, keys: &Snapshot) {
+    for (db, key) in keys.keys() {
+        let db = db.to_string();
+        call(from, &[b"SELECT", db.as_bytes()]);
+        call(to, &[b"SELECT", db.as_bytes()]);
+        let Frame::Bulk(payload) = call(from, &[b"DUMP", key]) else {
+            panic!("DUMP gave no payload");
+        };
+        call(to, &[b"RESTORE", key, b"0", &payload]);
+    }
+    call(from, &[b"SELECT", b"0"]);
+    call(to, &[b"SELECT", b"0"]);
+}
+
+#[test]
+fn stream_dumps_restore_in_the_other_server() {
+    if !have_redis() {
+        return eprintln!("redis-server not installed: skipped");
+    }
+    let (dir, our_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let redis = Redis::start(dir.path(), &RDB_ARGS);
+    let durakv = ServerProcess::start(our_dir.path(), &RDB_ARGS);
+    let (mut theirs, mut ours) = (redis.client(), durakv.client());
+    fill(&mut theirs);
+    let written = snapshot(&mut theirs, false);
+    carry(&mut theirs, &mut ours, &written);
+    assert_same(
+        &written,
+        &snapshot(&mut ours, false),
+        "redis DUMP -> durakv RESTORE",
+    );
+    call(&mut theirs, &[b"FLUSHALL"]);
+    carry(&mut ours, &mut theirs, &written);
+    assert_same(
+        &written,
+        &snapshot(&mut theirs, false),
+        "durakv DUMP -> redis RESTORE",
+    );
 }

@@ -329,7 +329,10 @@ impl<'a> Exec<'a> {
         changed.sort_by_key(|(db, key)| !is_first(*db, key));
         for (db, key) in &changed {
             let first = is_first(*db, key);
-            self.notify(class, notify::event_of(command.name, first), *db, key);
+            let event = notify::event_of(command.name, first);
+            if !event.is_empty() {
+                self.notify(class, event, *db, key);
+            }
             if notify::sets_expiry(command.name, argv) {
                 self.notify(notify::GENERIC, "expire", *db, key);
             }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::exec::Exec;
+use super::notify;
 use super::reply;
 use super::typed;
 use crate::keyspace::Value;
@@ -226,8 +227,9 @@ pub(crate) fn xadd(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let values: Fields = Arc::from(&argv[a.id_at + 1..]);
     stream.append(id, values, limits.stream_nodes());
     let mut out = None;
+    let mut trimmed = 0;
     if let Some(trim) = a.trim {
-        stream.trim(trim, a.approx, a.limit);
+        trimmed = stream.trim(trim, a.approx, a.limit);
         if a.approx {
             out = Some(exact_trim_argv(argv, &a, stream));
         }
@@ -243,6 +245,11 @@ pub(crate) fn xadd(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     x.changed(key);
     x.add_dirty(1);
     x.propagate_as(out);
+    let db = x.db();
+    x.notify(notify::STREAM, "xadd", db, key);
+    if trimmed > 0 {
+        x.notify(notify::STREAM, "xtrim", db, key);
+    }
     Frame::Bulk(id.to_bytes())
 }
 

@@ -9,10 +9,11 @@
 use bytes::Bytes;
 
 use super::exec::Exec;
+use super::notify;
 use super::reply;
 use super::stream::{entry_frame, parse_id};
 use super::stream_group::{interval, lossy, nogroup_key};
-use super::stream_read::{setid_argv, xclaim_argv};
+use super::stream_read::{consumer_exists, setid_argv, xclaim_argv};
 use super::typed;
 use crate::resp::{parse_integer, Frame};
 use crate::types::stream::{Group, Pending};
@@ -139,6 +140,7 @@ fn xclaim_run(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Frame, Frame> {
     };
     let db = x.db();
     let s = typed::write::<StreamValue>(x, key)?.expect("checked above");
+    let existed = consumer_exists(s, name, consumer);
     let mut props = Vec::new();
     let mut frames = Vec::new();
     let mut propagate_last = false;
@@ -165,7 +167,8 @@ fn xclaim_run(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Frame, Frame> {
     if props.is_empty() && propagate_last {
         props.push(setid_argv(key, name, &s.groups[name]));
     }
-    finish_claim(x, key, db, props);
+    let created = !existed && consumer_exists(s, name, consumer);
+    finish_claim(x, key, db, props, created);
     Ok(Frame::Array(frames))
 }
 
@@ -215,8 +218,12 @@ fn claim_listed(
     })
 }
 
-fn finish_claim(x: &mut Exec<'_>, key: &Bytes, db: usize, props: Vec<Vec<Bytes>>) {
+/// Propagates `props` and signals the change; `created`: the claiming consumer is new.
+fn finish_claim(x: &mut Exec<'_>, key: &Bytes, db: usize, props: Vec<Vec<Bytes>>, created: bool) {
     x.prevent_propagation();
+    if created {
+        x.notify(notify::STREAM, "xgroup-createconsumer", db, key);
+    }
     if props.is_empty() {
         return;
     }
@@ -267,6 +274,7 @@ fn xautoclaim_run(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Frame, Frame> {
     let now_ms = x.ctx.now_ms;
     let db = x.db();
     let s = typed::write::<StreamValue>(x, key)?.expect("checked above");
+    let existed = consumer_exists(s, name, consumer);
     let mut attempts = count.saturating_mul(10);
     let visit = usize::try_from(attempts.saturating_add(1)).unwrap_or(usize::MAX);
     let ids: Vec<StreamId> = s.groups[name]
@@ -308,7 +316,8 @@ fn xautoclaim_run(x: &mut Exec<'_>, argv: &[Bytes]) -> Result<Frame, Frame> {
         count -= 1;
     }
     let cursor = ids.get(next).copied().unwrap_or(StreamId::MIN);
-    finish_claim(x, key, db, props);
+    let created = !existed && consumer_exists(s, name, consumer);
+    finish_claim(x, key, db, props, created);
     Ok(Frame::Array(vec![
         Frame::Bulk(cursor.to_bytes()),
         Frame::Array(frames),

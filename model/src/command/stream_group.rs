@@ -8,6 +8,7 @@
 use bytes::Bytes;
 
 use super::exec::Exec;
+use super::notify;
 use super::reply;
 use super::stream::{new_stream, parse_id};
 use super::typed;
@@ -184,20 +185,19 @@ fn xgroup_run(x: &mut Exec<'_>, argv: &[Bytes], sub: &str) -> Result<Frame, Fram
         _ => {
             let s = typed::write::<StreamValue>(x, key)?.expect("checked above");
             let g = s.groups.get_mut(name).expect("checked above");
-            let pending = match g.consumers.remove(&argv[4]) {
-                None => 0,
-                Some(c) => {
-                    c.pel.iter().for_each(|id| {
-                        g.pel.remove(id);
-                    });
-                    c.pel.len()
-                }
+            let Some(c) = g.consumers.remove(&argv[4]) else {
+                return Ok(reply::int(0));
             };
-            reply::count(pending)
+            c.pel.iter().for_each(|id| {
+                g.pel.remove(id);
+            });
+            reply::count(c.pel.len())
         }
     };
     x.changed(key);
     x.add_dirty(1);
+    let db = x.db();
+    x.notify(notify::STREAM, &format!("xgroup-{sub}"), db, key);
     Ok(frame)
 }
 

@@ -13,6 +13,7 @@
 use bytes::Bytes;
 
 use super::exec::Exec;
+use super::notify;
 use super::reply;
 use super::state::Block;
 use super::stream::{entry_frame, parse_id};
@@ -342,6 +343,16 @@ fn history(
     frames
 }
 
+/// Whether every key holds a stream (a woken XREADGROUP's keys may be gone or retyped).
+fn all_streams(x: &mut Exec<'_>, keys: &[Bytes]) -> bool {
+    keys.iter().all(|key| {
+        matches!(
+            x.peek(key),
+            Some(crate::keyspace::ValueRef::Other(Value::Stream(_)))
+        )
+    })
+}
+
 /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
     let woken = argv[0] == WOKEN;
@@ -349,15 +360,8 @@ pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         Ok(a) => a,
         Err(e) => return e,
     };
-    if woken {
-        for key in &argv[a.streams_at..a.streams_at + a.streams] {
-            if !matches!(
-                x.peek(key),
-                Some(crate::keyspace::ValueRef::Other(Value::Stream(_)))
-            ) {
-                return reply::err("UNBLOCKED the stream key no longer exists");
-            }
-        }
+    if woken && !all_streams(x, &argv[a.streams_at..a.streams_at + a.streams]) {
+        return reply::err("UNBLOCKED the stream key no longer exists");
     }
     let ids = match resolve_ids(x, argv, &a) {
         Ok(ids) => ids,
@@ -380,6 +384,7 @@ pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
             continue;
         };
         let g = &s.groups[&group];
+        let existed = g.consumers.contains_key(&consumer);
         let has_new = s.last().is_some_and(|(last, _)| last > g.last_id);
         let (frames, props) = if *after != NEW_ONLY {
             (history(s, &d, *after, a.count), Vec::new())
@@ -394,11 +399,15 @@ pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         } else {
             continue;
         };
+        let created = !existed && consumer_exists(s, &group, &consumer);
         for p in props {
             x.propagate(db, p);
         }
         x.changed(key);
         x.add_dirty(1);
+        if created {
+            x.notify(notify::STREAM, "xgroup-createconsumer", db, key);
+        }
         parts.push(key_part(key, frames));
     }
     if !parts.is_empty() {
@@ -410,6 +419,13 @@ pub(crate) fn xreadgroup(x: &mut Exec<'_>, argv: &[Bytes]) -> Frame {
         block(x, argv, &a, rerun);
     }
     Frame::NullArray
+}
+
+/// Whether `group` of `s` has the consumer `name`.
+pub(crate) fn consumer_exists(s: &StreamValue, group: &Bytes, name: &Bytes) -> bool {
+    s.groups
+        .get(group)
+        .is_some_and(|g| g.consumers.contains_key(name))
 }
 
 /// Whether a client blocked in `argv` (its run-again form) can be answered now in `db`.
