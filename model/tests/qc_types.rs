@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use durakv_model::keyspace::{Entry, Keyspace, Value};
 use durakv_model::rdb::{self, payload, LoadOptions, SaveInfo};
-use durakv_model::types::{HashValue, Limits, ListValue, Score, SetValue, ZSetValue};
+use durakv_model::types::{HashValue, Limits, ListValue, Score, SetValue, StreamId, ZSetValue};
 use quickcheck::{empty_shrinker, Arbitrary, Gen, TestResult};
 
 #[path = "support/qc_check.rs"]
@@ -129,6 +129,10 @@ fn content(v: &Value) -> (&'static str, Vec<Vec<u8>>) {
         Value::ZSet(z) => z
             .iter()
             .map(|(m, s)| [m.to_vec(), (s.get() + 0.0).to_bits().to_le_bytes().to_vec()].concat())
+            .collect(),
+        Value::Stream(s) => s
+            .range(StreamId::MIN, StreamId::MAX, false)
+            .map(|(id, f)| [id.to_raw().to_vec(), f.concat()].concat())
             .collect(),
     };
     if matches!(v, Value::Hash(_) | Value::Set(_)) {

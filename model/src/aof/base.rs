@@ -73,6 +73,21 @@ fn write_value<W: Write>(
             super::record::encode(&[b("SET"), key.clone(), s.clone()], record);
             return Ok(0);
         }
+        Value::Stream(s) => {
+            let mut written = 0u64;
+            let mut failed = None;
+            super::stream_rewrite::rewrite_stream(key, s, &mut |argv| {
+                super::record::encode(argv, record);
+                if record.len() >= FLUSH_BYTES && failed.is_none() {
+                    match out.write_all(record) {
+                        Ok(()) => written += record.len() as u64,
+                        Err(e) => failed = Some(e),
+                    }
+                    record.clear();
+                }
+            });
+            return failed.map_or(Ok(written), Err);
+        }
         Value::List(l) => ("RPUSH", Box::new(l.items.iter().map(|i| vec![i.clone()]))),
         Value::Hash(h) => (
             "HMSET",

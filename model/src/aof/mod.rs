@@ -11,6 +11,7 @@ pub mod base;
 pub mod checksum;
 pub mod manifest;
 pub mod record;
+pub(crate) mod stream_rewrite;
 
 use self::record::Decoded;
 

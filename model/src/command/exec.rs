@@ -66,6 +66,8 @@ pub(crate) struct Exec<'a> {
     /// raised by `redis.call`, counted when that command failed, as Redis's
     /// `ignore_error_stats_update`).
     pub(crate) error_counted: bool,
+    /// A script's `redis.call` is running (XREAD and XREADGROUP refuse BLOCK from scripts).
+    pub(crate) from_script: bool,
 }
 
 impl<'a> Exec<'a> {
@@ -96,6 +98,7 @@ impl<'a> Exec<'a> {
             emptied_keys: Vec::new(),
             busy: None,
             error_counted: false,
+            from_script: false,
         }
     }
 
@@ -248,7 +251,7 @@ impl<'a> Exec<'a> {
         // A string is never `Other` (its bytes are `Str` in either stored form).
         let empty = self.ks.dbs[db]
             .get_stored(key)
-            .is_some_and(|s| matches!(s.value(), ValueRef::Other(v) if v.elements() == 0));
+            .is_some_and(|s| matches!(s.value(), ValueRef::Other(v) if v.is_empty_collection()));
         if empty {
             self.ks.dbs[db].remove(key);
             self.emptied_keys.push((db, key.clone()));
@@ -326,7 +329,10 @@ impl<'a> Exec<'a> {
         changed.sort_by_key(|(db, key)| !is_first(*db, key));
         for (db, key) in &changed {
             let first = is_first(*db, key);
-            self.notify(class, notify::event_of(command.name, first), *db, key);
+            let event = notify::event_of(command.name, first);
+            if !event.is_empty() {
+                self.notify(class, event, *db, key);
+            }
             if notify::sets_expiry(command.name, argv) {
                 self.notify(notify::GENERIC, "expire", *db, key);
             }
@@ -464,7 +470,8 @@ pub(crate) fn call(x: &mut Exec<'_>, command: &Command, argv: &[Bytes]) -> Frame
     x.depth += 1;
     let reply = run(x, argv);
     x.depth -= 1;
-    if !x.ctx.loading {
+    // A command that blocked is counted when it is served (Redis skips CLIENT_BLOCKED).
+    if !x.ctx.loading && x.block.is_none() {
         x.count_call(command, argv, &reply);
     }
     if x.dirty > dirty_before {

@@ -94,6 +94,7 @@ pub enum Group {
     Set,
     SortedSet,
     Bitmap,
+    Stream,
 }
 
 impl Group {
@@ -111,6 +112,7 @@ impl Group {
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
             Group::Bitmap => "bitmap",
+            Group::Stream => "stream",
         }
     }
 
@@ -129,6 +131,7 @@ impl Group {
             Group::Set => Some("@set"),
             Group::SortedSet => Some("@sortedset"),
             Group::Bitmap => Some("@bitmap"),
+            Group::Stream => Some("@stream"),
         }
     }
 }

@@ -51,6 +51,7 @@ fn block_or(x: &mut Exec<'_>, keys: &[Bytes], at: Option<u64>, now_reply: Frame)
         type_name: "list",
         deadline_ms: at,
         timeout_reply: Frame::NullArray,
+        rerun: None,
     });
     Frame::NullArray
 }

@@ -50,6 +50,11 @@ mod set;
 mod set_ops;
 mod sort;
 mod state;
+mod stream;
+mod stream_claim;
+mod stream_group;
+mod stream_info;
+mod stream_read;
 mod string;
 mod subscriptions;
 mod table;
@@ -71,6 +76,8 @@ mod list_tests;
 mod set_tests;
 #[cfg(test)]
 mod set_zset_replay_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
@@ -100,6 +107,7 @@ pub use script::busy::{BusyAnswer, BusyGate, Replay, BUSY_EVAL, BUSY_FUNCTION};
 pub(crate) use script::load_libraries;
 pub(crate) use state::Interrupt;
 pub use state::{Block, CommandId, Ctx, Multi, Outcome, Propagated, Queued, Session, Shared};
+pub use stream_read::stream_ready;
 
 /// The command a request names (any letter case), resolved once, without allocating.
 pub fn resolve(name: &[u8]) -> Option<CommandId> {

@@ -24,6 +24,7 @@ pub(crate) fn class_of(group: Group) -> u32 {
         Group::Set => SET,
         Group::Hash => HASH,
         Group::SortedSet => ZSET,
+        Group::Stream => STREAM,
         _ => GENERIC,
     }
 }
@@ -48,6 +49,8 @@ pub(crate) fn event_of(command: &'static str, first: bool) -> &'static str {
         "move" => "move_to",
         "copy" => "copy_to",
         "sort" => "sortstore",
+        // Stream commands raise their own events, or none (`stream*.rs`).
+        "xadd" | "xgroup" | "xreadgroup" | "xclaim" | "xautoclaim" | "xack" => "",
         other => other,
     }
 }

@@ -125,6 +125,8 @@ pub struct Block {
     pub type_name: &'static str,
     pub deadline_ms: Option<u64>,
     pub timeout_reply: Frame,
+    /// What to run when woken, if not the command as sent (XREAD with `$` resolved).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// What executing one command produced.

@@ -16,6 +16,7 @@ use super::{
     list_move, object, pubsub, range, scan, script, server, sort, string, transaction,
 };
 use super::{set, set_ops, zset, zset_block, zset_ops, zset_range};
+use super::{stream, stream_claim, stream_group, stream_info, stream_read};
 
 const W: Flags = Flags::WRITE;
 const R: Flags = Flags::READONLY;
@@ -87,7 +88,7 @@ use Group::{
     Server as Srv, String as Str, Transactions as Tx,
 };
 const PS: Flags = Flags::PUBSUB;
-use Group::{Bitmap as Bm, Set as Se, SortedSet as Zs};
+use Group::{Bitmap as Bm, Set as Se, SortedSet as Zs, Stream as Xs};
 
 const O1: &str = "O(1)";
 const ON: &str = "O(N)";
@@ -197,6 +198,21 @@ static COMMANDS: &[Command] = &[
     cmd("zrandmember", -2, R, K1, Zs, "6.2.0", ON, "Get one or multiple random elements from a sorted set", d(zset::zrandmember)),
     cmd("zscan", -3, R, K1, Zs, "2.8.0", O1, "Incrementally iterate sorted sets elements and associated scores", d(zset::zscan)),
     cmd("zrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set", d(zset_range::zrange)),
+    cmd("xadd", -5, W.union(M).union(F), K1, Xs, "5.0.0", O1, "Appends a new entry to a stream", d(stream::xadd)),
+    cmd("xlen", 2, R.union(F), K1, Xs, "5.0.0", O1, "Return the number of entries in a stream", d(stream::xlen)),
+    cmd("xrange", -4, R, K1, Xs, "5.0.0", ON, "Return a range of elements in a stream, with IDs matching the specified IDs interval", d(stream::xrange)),
+    cmd("xrevrange", -4, R, K1, Xs, "5.0.0", ON, "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", d(stream::xrevrange)),
+    cmd("xdel", -3, W.union(F), K1, Xs, "5.0.0", O1, "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", d(stream::xdel)),
+    cmd("xtrim", -4, W, K1, Xs, "5.0.0", ON, "Trims the stream to (approximately if '~' is passed) a certain size", d(stream::xtrim)),
+    cmd("xsetid", -3, W.union(M).union(F), K1, Xs, "5.0.0", O1, "An internal command for replicating stream values", d(stream::xsetid)),
+    cmd("xread", -4, R, K0, Xs, "5.0.0", ON, "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", d(stream_read::xread)),
+    cmd("xreadgroup", -7, W, K0, Xs, "5.0.0", ON, "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", d(stream_read::xreadgroup)),
+    cmd("xgroup", -2, W, K0, Xs, "5.0.0", O1, "A container for consumer groups commands", d(stream_group::xgroup)),
+    cmd("xack", -4, W.union(F), K1, Xs, "5.0.0", O1, "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", d(stream_group::xack)),
+    cmd("xpending", -3, R, K1, Xs, "5.0.0", ON, "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", d(stream_group::xpending)),
+    cmd("xclaim", -6, W.union(F), K1, Xs, "5.0.0", LOGN, "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", d(stream_claim::xclaim)),
+    cmd("xautoclaim", -6, W.union(F), K1, Xs, "6.2.0", O1, "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", d(stream_claim::xautoclaim)),
+    cmd("xinfo", -2, R, K0, Xs, "5.0.0", O1, "A container for stream introspection commands", d(stream_info::xinfo)),
     cmd("zrangestore", -5, W.union(M), K2, Zs, "6.2.0", LOGN, "Store a range of members from sorted set into another key", d(zset_range::zrangestore)),
     cmd("zrevrange", -4, R, K1, Zs, "1.2.0", LOGN, "Return a range of members in a sorted set, by index, with scores ordered from high to low", d(zset_range::zrevrange)),
     cmd("zrangebyscore", -4, R, K1, Zs, "1.0.5", LOGN, "Return a range of members in a sorted set, by score", d(zset_range::zrangebyscore)),

@@ -12,7 +12,7 @@ use super::exec::Exec;
 use super::reply;
 use crate::keyspace::{Entry, NotCollection, Value, ValueRef};
 use crate::resp::Frame;
-use crate::types::{HashValue, ListValue, SetValue, ZSetValue};
+use crate::types::{HashValue, ListValue, SetValue, StreamValue, ZSetValue};
 
 /// A collection type as a variant of [`Value`].
 pub(crate) trait Typed: Sized {
@@ -43,6 +43,7 @@ typed!(ListValue, List);
 typed!(HashValue, Hash);
 typed!(SetValue, Set);
 typed!(ZSetValue, ZSet);
+typed!(StreamValue, Stream);
 
 fn wrongtype() -> Frame {
     reply::err(reply::WRONGTYPE)

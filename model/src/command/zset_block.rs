@@ -25,6 +25,7 @@ fn block_or_null(x: &mut Exec<'_>, keys: &[Bytes], at: Option<u64>) -> Frame {
             type_name: "zset",
             deadline_ms: at,
             timeout_reply: Frame::NullArray,
+            rerun: None,
         });
     }
     Frame::NullArray

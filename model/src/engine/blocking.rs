@@ -19,6 +19,9 @@ use super::Engine;
 impl Engine {
     /// Whether a key `b` waits on now holds a value of the type that can serve it.
     fn is_ready(&self, b: &Blocked) -> bool {
+        if b.block.type_name == "stream" {
+            return command::stream_ready(&self.keyspace, b.block.db, &b.argv);
+        }
         let Some(db) = self.keyspace.dbs.get(b.block.db) else {
             return false;
         };

@@ -16,6 +16,7 @@ use crate::config::DebugAccess;
 use crate::keyspace::{Entry, Keyspace, Value};
 use crate::resp::Frame;
 use crate::types::float::format_g17;
+use crate::types::StreamId;
 
 use super::clients::{ClientId, Held, Pause};
 use super::Engine;
@@ -204,6 +205,7 @@ fn xor_object_digest(digest: &mut [u8; 20], entry: &Entry) {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
+        Value::Stream(_) => 6,
     };
     mix_digest(digest, &type_code.to_be_bytes());
     match &entry.value {
@@ -224,6 +226,13 @@ fn xor_object_digest(digest: &mut [u8; 20], entry: &Entry) {
                 mix_digest(&mut element, field);
                 mix_digest(&mut element, value);
                 xor_digest(digest, &element);
+            }
+        }
+        // As Redis: each entry's `ms.seq`, then its fields and values (groups are not mixed).
+        Value::Stream(stream) => {
+            for (id, fields) in stream.range(StreamId::MIN, StreamId::MAX, false) {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                fields.iter().for_each(|f| mix_digest(digest, f));
             }
         }
     }

@@ -239,7 +239,7 @@ impl Engine {
         self.repl_feed_writes(&outcome.propagate);
         self.repl_feed_publish(client, id, argv);
         if let Some(block) = outcome.block {
-            let argv = argv.to_vec();
+            let argv = block.rerun.clone().unwrap_or_else(|| argv.to_vec());
             let blocked = super::clients::Blocked {
                 client,
                 id,

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use crate::types::{HashValue, ListValue, SetValue, ZSetValue};
+use crate::types::{HashValue, ListValue, SetValue, StreamId, StreamValue, ZSetValue};
 
 /// What a key's slot in a trie node takes (pinned by `stored.rs`'s layout test): the
 /// estimate of MEMORY USAGE counts it for every key.
@@ -22,6 +22,7 @@ pub enum Value {
     Hash(HashValue),
     Set(SetValue),
     ZSet(Box<ZSetValue>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -33,6 +34,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -45,7 +47,14 @@ impl Value {
             Value::Hash(h) => Some(h.encoding()),
             Value::Set(s) => Some(s.encoding()),
             Value::ZSet(z) => Some(z.encoding()),
+            Value::Stream(s) => Some(s.encoding()),
         }
+    }
+
+    /// Whether the value is a collection left empty, which Redis never keeps (a stream may
+    /// stay empty: its IDs and groups outlive its entries).
+    pub fn is_empty_collection(&self) -> bool {
+        !matches!(self, Value::Str(_) | Value::Stream(_)) && self.elements() == 0
     }
 
     /// Elements held (1 for a string).
@@ -56,6 +65,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len(),
         }
     }
 
@@ -75,6 +85,14 @@ impl Value {
             Value::Set(s) => s.iter().map(|m| m.len()).sum::<usize>() + s.len() * PER_ELEMENT_BYTES,
             Value::ZSet(z) => {
                 z.iter().map(|(m, _)| m.len() + 8).sum::<usize>() + z.len() * PER_ELEMENT_BYTES
+            }
+            Value::Stream(s) => {
+                let entries = s.range(StreamId::MIN, StreamId::MAX, false);
+                let payload: usize = entries
+                    .map(|(_, f)| f.iter().map(Bytes::len).sum::<usize>() + 16)
+                    .sum();
+                let pending: usize = s.groups.values().map(|g| g.pel.len() * 48).sum();
+                payload + s.len() * PER_ELEMENT_BYTES + pending
             }
         }
     }

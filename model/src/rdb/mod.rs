@@ -22,6 +22,7 @@ pub mod lzf;
 pub mod payload;
 mod reader;
 mod sink;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod value_read;

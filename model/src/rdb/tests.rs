@@ -417,12 +417,9 @@ fn checksum_zero_skips_wrong_refuses() {
 /// Goal: each not-yet-supported construct is refused by name with its offset, never skipped.
 #[test]
 fn unsupported_content_is_named() {
+    // Streams load (`rdb/stream.rs`): one whose counters are cut off is refused, never skipped.
     let stream = error_of(&file(10, b"\xfe\x00\x0f\x01s\x00"));
-    assert_eq!(
-        stream.reason,
-        "value type 15 (stream_listpacks) of key 's' is not supported yet at offset 11"
-    );
-    assert_eq!(stream.offset, 11);
+    assert!(stream.offset > 11, "{stream}");
     let module = error_of(&file(10, b"\x07"));
     assert!(
         module.reason.starts_with("value type 7 (module_2)"),

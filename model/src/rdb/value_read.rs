@@ -1,6 +1,6 @@
 //! Reading each collection value of an RDB file or RESTORE payload, every form Redis 7.0
 //! reads (`rdbLoadObject`): lists 1/10/14/18, sets 2/11, sorted sets 3/5/12/17, hashes
-//! 4/9/13/16.
+//! 4/9/13/16, streams 15/19 (`stream.rs`).
 //!
 //! Owns the loader's re-encoding under the live [`Limits`] (plain and ziplist forms by count
 //! and lengths, listpack and intset blobs by count only, as 7.0) and its refusals.
@@ -13,13 +13,14 @@ use bytes::Bytes;
 use super::format::*;
 use super::listpack;
 use super::reader::{RdbError, Reader};
+use super::stream;
 use super::ziplist;
 use crate::keyspace::Value;
 use crate::types::{HashValue, Limits, ListValue, Score, SetValue, ZSetValue};
 
 /// Whether `type_id` is a collection type this module reads.
 pub(crate) fn is_collection(type_id: u8) -> bool {
-    matches!(type_id, 1..=5 | 9..=14 | 16..=18)
+    matches!(type_id, 1..=5 | 9..=19)
 }
 
 /// The value of collection type `type_id` at the reader (after the key); `None` if empty.
@@ -55,6 +56,10 @@ pub(crate) fn read_payload(
             let zset = ZSetValue::from_pairs(pairs, limits, check_lengths)
                 .ok_or_else(|| RdbError::corrupt(at, "Duplicate zset fields detected"))?;
             Some(Value::ZSet(Box::new(zset)))
+        }
+        stream::TYPE_STREAM_LISTPACKS | stream::TYPE_STREAM_LISTPACKS_2 => {
+            // A stream is kept even when empty: its IDs and groups are its state.
+            Some(Value::Stream(Box::new(stream::read_stream(r, type_id)?)))
         }
         _ => unreachable!("callers pass only collection types"),
     };

@@ -39,6 +39,7 @@ pub(crate) fn type_id(value: &Value) -> u8 {
             ZSetValue::Pack(_) => TYPE_ZSET_LISTPACK,
             ZSetValue::Skip(_) => TYPE_ZSET_2,
         },
+        Value::Stream(_) => super::stream::TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -73,6 +74,7 @@ pub(crate) fn write_payload<W: Write>(
             set.iter().try_for_each(|(m, _)| sink.string(m))
         }
         Value::ZSet(z) => write_zset(sink, z),
+        Value::Stream(s) => super::stream::write_stream(sink, s),
     }
 }
 

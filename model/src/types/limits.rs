@@ -26,6 +26,10 @@ pub struct Limits {
     /// Redis's quicklist `packed_threshold` (DEBUG QUICKLIST-PACKED-THRESHOLD, not a config):
     /// list elements of at least this many bytes get a PLAIN node of their own in an RDB.
     pub list_packed_threshold_bytes: u64,
+    /// `stream-node-max-bytes`: a stream node takes no more entries past this estimate.
+    pub stream_node_max_bytes: u64,
+    /// `stream-node-max-entries`: entries (deleted ones included) per stream node.
+    pub stream_node_max_entries: u64,
 }
 
 impl Default for Limits {
@@ -40,12 +44,14 @@ impl Default for Limits {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_packed_threshold_bytes: 1 << 30,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }
 
 /// Each setting's name and its 7.0 alias (CONFIG GET answers both, CONFIG SET takes both).
-const NAMES: [(&str, Option<&str>); 7] = [
+const NAMES: [(&str, Option<&str>); 9] = [
     ("list-max-listpack-size", Some("list-max-ziplist-size")),
     ("list-compress-depth", None),
     (
@@ -59,10 +65,20 @@ const NAMES: [(&str, Option<&str>); 7] = [
         Some("zset-max-ziplist-entries"),
     ),
     ("zset-max-listpack-value", Some("zset-max-ziplist-value")),
+    ("stream-node-max-bytes", None),
+    ("stream-node-max-entries", None),
 ];
 
 impl Limits {
-    fn values(&self) -> [i64; 7] {
+    /// The node limits of streams.
+    pub fn stream_nodes(&self) -> super::stream::NodeLimits {
+        super::stream::NodeLimits {
+            entries: self.stream_node_max_entries,
+            bytes: self.stream_node_max_bytes,
+        }
+    }
+
+    fn values(&self) -> [i64; 9] {
         let u = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         [
             self.list_max_listpack_size,
@@ -72,6 +88,8 @@ impl Limits {
             u(self.set_max_intset_entries),
             u(self.zset_max_listpack_entries),
             u(self.zset_max_listpack_value),
+            u(self.stream_node_max_bytes),
+            u(self.stream_node_max_entries),
         ]
     }
 
@@ -118,7 +136,9 @@ impl Limits {
             3 => unsigned().map(|n| self.hash_max_listpack_value = n),
             4 => unsigned().map(|n| self.set_max_intset_entries = n),
             5 => unsigned().map(|n| self.zset_max_listpack_entries = n),
-            _ => unsigned().map(|n| self.zset_max_listpack_value = n),
+            6 => unsigned().map(|n| self.zset_max_listpack_value = n),
+            7 => unsigned().map(|n| self.stream_node_max_bytes = n),
+            _ => unsigned().map(|n| self.stream_node_max_entries = n),
         };
         Some(result)
     }

@@ -1,4 +1,4 @@
-//! The collection types — list, hash, set, sorted set — each in its own file with its compact
+//! The collection types — list, hash, set, sorted set, stream — each in its own file with its compact
 //! and large forms, and the [`Limits`] that decide between them.
 //!
 //! Owns value representations only: commands live in `command/`, file formats in `rdb/` and
@@ -14,10 +14,12 @@ pub mod limits;
 pub mod list;
 pub mod ranked;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use hash::HashValue;
 pub use limits::Limits;
 pub use list::ListValue;
 pub use set::SetValue;
+pub use stream::{StreamId, StreamValue};
 pub use zset::{Score, ZSetValue};

@@ -79,7 +79,10 @@ fn checked_call(
         }
     }
     flags.wrote |= writes;
-    Ok(exec::call(x, command, argv))
+    let outer = std::mem::replace(&mut x.from_script, true);
+    let reply = exec::call(x, command, argv);
+    x.from_script = outer;
+    Ok(reply)
 }
 
 /// DEBUG from a script (allowed by DEBUG SET-DISABLE-DENY-SCRIPTS 1): the subcommands that do
