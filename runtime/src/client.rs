@@ -89,6 +89,10 @@ pub(crate) struct Client {
     payload_sent: bool,
     /// The engine sent it replication bytes: it is a replica, with a replica's output limit.
     replica: bool,
+    /// The name the last request used and what it resolved to: a pipeline repeats one
+    /// command, and comparing a few bytes is cheaper than the index's binary search
+    /// (`command::resolve` is a pure function of the bytes, so the memo is never stale).
+    last_name: Option<(Bytes, Option<CommandId>)>,
 }
 
 impl Client {
@@ -112,6 +116,7 @@ impl Client {
             after_payload: Vec::new(),
             payload_sent: false,
             replica: false,
+            last_name: None,
         }
     }
 
@@ -228,7 +233,7 @@ impl Client {
                 continue;
             }
             // The name is resolved once, here; the id travels with the request.
-            let id = command::resolve(&argv[0]);
+            let id = self.resolve(&argv[0]);
             let quit = id.is_some_and(|id| matches!(command::entry(id).run, Run::Connection));
             if quit && self.in_flight > 0 {
                 self.resume = Resume::WhenIdle;
@@ -240,6 +245,19 @@ impl Client {
             } else {
                 self.in_flight += 1;
                 sink(id, argv);
+            }
+        }
+    }
+
+    /// [`command::resolve`], memoised for the last name seen on this connection.
+    fn resolve(&mut self, name: &Bytes) -> Option<CommandId> {
+        match &self.last_name {
+            Some((last, id)) if last == name => *id,
+            _ => {
+                let id = command::resolve(name);
+                // A clone shares the argument's buffer, so the memo costs no copy.
+                self.last_name = Some((name.clone(), id));
+                id
             }
         }
     }

@@ -22,6 +22,9 @@ use super::replies::Need;
 use super::retained::Retained;
 use super::timers::{Timer, TimerTable};
 
+/// Largest capacity a fresh log buffer is given up front (the size of the batch before it).
+const NEXT_BUF_BYTES_MAX: usize = 1 << 20;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Inflight {
     pub(crate) id: EffectId,
@@ -220,7 +223,11 @@ impl AofLog {
 
     fn issue_append(&mut self, out: &mut Outbox) {
         self.seal();
-        let bytes = Bytes::from(std::mem::take(&mut self.buf));
+        // The next batch is likely about as large as this one: sized once, the buffer is not
+        // grown by doubling (a realloc and a copy of everything so far at each step) while the
+        // next batch's records are logged. Capped so one huge batch does not pin its size.
+        let next = Vec::with_capacity(self.buf.len().min(NEXT_BUF_BYTES_MAX));
+        let bytes = Bytes::from(std::mem::replace(&mut self.buf, next));
         let end = self.offset_written + bytes.len() as u64;
         self.offset_logged = end;
         // Kept until durable as the same buffer the append writes: no second copy.
