@@ -255,8 +255,10 @@ impl Client {
             Some((last, id)) if last == name => *id,
             _ => {
                 let id = command::resolve(name);
-                // A clone shares the argument's buffer, so the memo costs no copy.
-                self.last_name = Some((name.clone(), id));
+                // A copy, not a clone: a clone would share the read buffer the name was cut
+                // from and keep a large request's bytes alive for as long as the memo lives.
+                // Misses are rare in a pipeline, so the copy costs nothing measurable.
+                self.last_name = Some((Bytes::copy_from_slice(name), id));
                 id
             }
         }
