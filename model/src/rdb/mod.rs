@@ -22,6 +22,9 @@ pub mod lzf;
 pub mod payload;
 mod reader;
 mod sink;
+mod stream;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 mod value_read;
@@ -35,3 +38,4 @@ pub use decode::{decode, LoadOptions, Loaded};
 pub use encode::{encode, encode_with_repl, SaveInfo};
 pub use format::RDB_VERSION;
 pub use reader::RdbError;
+pub use stream::{Progress, StreamDecoder};
