@@ -124,18 +124,19 @@ pub(crate) fn decode_value(bytes: &[u8], limits: &Limits) -> Result<Value, RdbEr
 }
 
 /// Loader state between items.
-struct State {
-    db: usize,
+#[derive(Default)]
+pub(super) struct State {
+    pub(super) db: usize,
     /// Set by an expiry opcode, consumed by the next key (Redis resets it after each key).
-    expire_at_ms: Option<u64>,
-    keys_loaded: u64,
-    keys_expired: u64,
-    functions: Vec<Bytes>,
-    repl_id: Option<String>,
-    repl_offset: Option<u64>,
+    pub(super) expire_at_ms: Option<u64>,
+    pub(super) keys_loaded: u64,
+    pub(super) keys_expired: u64,
+    pub(super) functions: Vec<Bytes>,
+    pub(super) repl_id: Option<String>,
+    pub(super) repl_offset: Option<u64>,
 }
 
-fn read_header(reader: &mut Reader<'_>) -> Result<u32, RdbError> {
+pub(super) fn read_header(reader: &mut Reader<'_>) -> Result<u32, RdbError> {
     // Check the signature on whatever is there first, so that a short non-RDB input is
     // "wrong signature" and only a short prefix of "REDIS" is incomplete.
     let seen = &reader.bytes[..reader.bytes.len().min(MAGIC.len())];
@@ -161,7 +162,7 @@ fn read_header(reader: &mut Reader<'_>) -> Result<u32, RdbError> {
 }
 
 /// One opcode or one key, after its first byte `opcode` (at offset `at`).
-fn read_item(
+pub(super) fn read_item(
     reader: &mut Reader<'_>,
     ks: &mut Keyspace,
     opts: &LoadOptions,

@@ -16,6 +16,9 @@
 mod checksum;
 mod decode;
 mod encode;
+mod feed;
+#[cfg(test)]
+mod feed_tests;
 pub mod format;
 mod listpack;
 pub mod lzf;
@@ -34,5 +37,6 @@ mod ziplist;
 pub use checksum::{crc64_redis, Crc64};
 pub use decode::{decode, LoadOptions, Loaded};
 pub use encode::{encode, encode_with_repl, SaveInfo};
+pub use feed::{Progress, StreamDecoder};
 pub use format::RDB_VERSION;
 pub use reader::RdbError;

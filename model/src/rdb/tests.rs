@@ -9,7 +9,7 @@ use crate::keyspace::{Entry, Keyspace, Value};
 
 /// The annotated dump of `SET k v`, `SET n 300`, `PEXPIREAT n 1900000000000`, `SAVE` from
 /// Redis 7.0.15 (facts §1.1), rebuilt from its hexdump.
-fn redis_dump() -> Vec<u8> {
+pub(super) fn redis_dump() -> Vec<u8> {
     let mut b = b"REDIS0010".to_vec();
     b.extend_from_slice(b"\xfa\x09redis-ver\x067.0.15");
     b.extend_from_slice(b"\xfa\x0aredis-bits\xc0\x40");
@@ -24,7 +24,7 @@ fn redis_dump() -> Vec<u8> {
     b
 }
 
-fn keep_all(now_ms: u64) -> LoadOptions {
+pub(super) fn keep_all(now_ms: u64) -> LoadOptions {
     LoadOptions {
         now_ms,
         drop_expired: false,
@@ -44,7 +44,7 @@ fn entry(value: &[u8], expire_at_ms: Option<u64>) -> Entry {
     }
 }
 
-fn info(compression: bool, checksum: bool) -> SaveInfo {
+pub(super) fn info(compression: bool, checksum: bool) -> SaveInfo {
     SaveInfo {
         aof_base: false,
         ctime_s: 1_795_463_312,
@@ -54,7 +54,7 @@ fn info(compression: bool, checksum: bool) -> SaveInfo {
     }
 }
 
-fn save(ks: &Keyspace, info: &SaveInfo) -> Vec<u8> {
+pub(super) fn save(ks: &Keyspace, info: &SaveInfo) -> Vec<u8> {
     let mut out = Vec::new();
     let written = encode(ks, info, &mut out).unwrap();
     assert_eq!(written, out.len() as u64);
@@ -62,7 +62,7 @@ fn save(ks: &Keyspace, info: &SaveInfo) -> Vec<u8> {
 }
 
 /// A keyspace exercising every string encoding decision and several databases.
-fn varied_keyspace() -> Keyspace {
+pub(super) fn varied_keyspace() -> Keyspace {
     let mut ks = Keyspace::default();
     let values: &[&[u8]] = &[
         b"0",
@@ -122,7 +122,7 @@ fn varied_keyspace() -> Keyspace {
 
 /// Builds a file around `body`: header of `version`, `body`, EOF, and the CRC when the
 /// version has one.
-fn file(version: u32, body: &[u8]) -> Vec<u8> {
+pub(super) fn file(version: u32, body: &[u8]) -> Vec<u8> {
     let mut b = format!("REDIS{version:04}").into_bytes();
     b.extend_from_slice(body);
     b.push(OPCODE_EOF);
