@@ -12,6 +12,7 @@
 //! the tests themselves (they pass there, and fail against Redis with `appendonly no`).
 
 pub mod client;
+pub mod conformance;
 pub mod files;
 pub mod load;
 pub mod raw;

@@ -29,13 +29,13 @@ use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use durakv_runtime::io_queue::Wake;
 use durakv_runtime::FileWorkersForTests;
-use model::io::{Effect, EffectId, IoDone, IoResult, Lane, Op, Owner, ViewFormat, ViewWriter};
+use durakv_tests::conformance::{self, comparable, rebase, Permit};
+use model::io::{IoResult, Lane, Op, ViewFormat, ViewWriter};
 use model::keyspace::{Entry, Keyspace, Value};
 use model::sim::SimDisk;
 use quickcheck::{Arbitrary, Gen, QuickCheck, TestResult};
@@ -175,30 +175,6 @@ impl Arbitrary for Step {
 // ---------------------------------------------------------------------------------------------
 // The real side: one set of file threads for the whole test, one fresh directory per case.
 
-/// A waker that keeps one permit, as the driver's `Notify` does.
-#[derive(Default)]
-struct Permit {
-    set: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Wake for Permit {
-    fn wake(&self) {
-        *self.set.lock().unwrap() = true;
-        self.changed.notify_one();
-    }
-}
-
-impl Permit {
-    fn wait(&self) {
-        let mut set = self.set.lock().unwrap();
-        while !*set {
-            set = self.changed.wait(set).unwrap();
-        }
-        *set = false;
-    }
-}
-
 struct Real {
     root: PathBuf,
     workers: FileWorkersForTests<Permit>,
@@ -230,61 +206,7 @@ impl Real {
     /// Runs `op` on `lane` and waits for its completion.
     fn execute(&mut self, lane: Lane, op: Op) -> IoResult {
         let seq = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // The file threads only carry the id back; any owner does.
-        let id = EffectId {
-            seq,
-            owner: Owner::AofLog,
-        };
-        self.workers.submit(Effect { id, lane, op });
-        let mut done: Vec<IoDone> = Vec::new();
-        loop {
-            self.workers.drain_into(&mut done);
-            if let Some(at) = done.iter().position(|d| d.id == id) {
-                let result = done.swap_remove(at).result;
-                assert!(done.is_empty(), "unexpected completions: {done:?}");
-                return result;
-            }
-            assert!(done.is_empty(), "unexpected completions: {done:?}");
-            self.workers.waker().wait();
-        }
-    }
-}
-
-/// Prefixes a case-relative path with the case's directory.
-fn in_case(case: &str, path: &str) -> String {
-    if path.is_empty() {
-        case.to_string()
-    } else {
-        format!("{case}/{path}")
-    }
-}
-
-fn rebase(case: &str, op: &Op) -> Op {
-    let mut op = op.clone();
-    match &mut op {
-        Op::Read { path, .. }
-        | Op::List { path }
-        | Op::CreateDir { path }
-        | Op::Create { path }
-        | Op::Append { path, .. }
-        | Op::Fsync { path }
-        | Op::FsyncDir { path }
-        | Op::Delete { path }
-        | Op::Truncate { path, .. }
-        | Op::WriteView { path, .. } => *path = in_case(case, path),
-        Op::Rename { from, to } => {
-            *from = in_case(case, from);
-            *to = in_case(case, to);
-        }
-    }
-    op
-}
-
-/// What the two sides are compared on: the OS message of a failure is left out.
-fn comparable(result: &IoResult) -> String {
-    match result {
-        IoResult::Failed(error) => format!("Failed({})", error.kind),
-        other => format!("{other:?}"),
+        conformance::execute(&mut self.workers, seq, lane, op)
     }
 }
 

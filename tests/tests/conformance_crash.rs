@@ -58,15 +58,15 @@ use std::io::{self, Seek};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use durakv_runtime::io_queue::Wake;
 use durakv_runtime::syscalls::{Os, Syscalls};
 use durakv_runtime::FileWorkersForTests;
+use durakv_tests::conformance::{self, comparable, rebase, Permit};
 use model::config::{Config, FsyncPolicy};
 use model::engine::{ClientAddr, Engine};
-use model::io::{Effect, EffectId, IoDone, IoResult, Lane, Op, Owner, ViewFormat, ViewWriter};
+use model::io::{IoDone, IoResult, Lane, Op, ViewFormat, ViewWriter};
 use model::keyspace::{Entry, Keyspace, Value};
 use model::sim::{FateTree, SimDisk, Tears};
 use quickcheck::{Arbitrary, Gen, TestResult};
@@ -468,30 +468,6 @@ fn power_cut(trace: &SimDisk, pick: u64, dir: &Path, allowed: &[FateTree]) -> Re
 // ---------------------------------------------------------------------------------------------
 // The real side: one set of file threads per twin, one fresh directory per case.
 
-/// A waker that keeps one permit, as the driver's `Notify` does.
-#[derive(Default)]
-struct Permit {
-    set: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Wake for Permit {
-    fn wake(&self) {
-        *self.set.lock().unwrap() = true;
-        self.changed.notify_one();
-    }
-}
-
-impl Permit {
-    fn wait(&self) {
-        let mut set = self.set.lock().unwrap();
-        while !*set {
-            set = self.changed.wait(set).unwrap();
-        }
-        *set = false;
-    }
-}
-
 struct Real {
     root: PathBuf,
     workers: FileWorkersForTests<Permit, Recorder>,
@@ -534,64 +510,12 @@ impl Real {
     /// Runs `op` on `lane` and waits for its completion.
     fn execute(&mut self, lane: Lane, op: Op) -> IoResult {
         let seq = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let id = EffectId {
-            seq,
-            owner: Owner::AofLog,
-        };
-        self.workers.submit(Effect { id, lane, op });
-        let mut done: Vec<IoDone> = Vec::new();
-        loop {
-            self.workers.drain_into(&mut done);
-            if let Some(at) = done.iter().position(|d| d.id == id) {
-                let result = done.swap_remove(at).result;
-                assert!(done.is_empty(), "unexpected completions: {done:?}");
-                return result;
-            }
-            assert!(done.is_empty(), "unexpected completions: {done:?}");
-            self.workers.waker().wait();
-        }
+        conformance::execute(&mut self.workers, seq, lane, op)
     }
 
     /// The calls recorded since the last time.
     fn take_calls(&self) -> Vec<Call> {
         std::mem::take(&mut *self.calls.lock().unwrap())
-    }
-}
-
-fn in_case(case: &str, path: &str) -> String {
-    if path.is_empty() {
-        case.to_string()
-    } else {
-        format!("{case}/{path}")
-    }
-}
-
-fn rebase(case: &str, op: &Op) -> Op {
-    let mut op = op.clone();
-    match &mut op {
-        Op::Read { path, .. }
-        | Op::List { path }
-        | Op::CreateDir { path }
-        | Op::Create { path }
-        | Op::Append { path, .. }
-        | Op::Fsync { path }
-        | Op::FsyncDir { path }
-        | Op::Delete { path }
-        | Op::Truncate { path, .. }
-        | Op::WriteView { path, .. } => *path = in_case(case, path),
-        Op::Rename { from, to } => {
-            *from = in_case(case, from);
-            *to = in_case(case, to);
-        }
-    }
-    op
-}
-
-/// What the two sides are compared on: the OS message of a failure is left out.
-fn comparable(result: &IoResult) -> String {
-    match result {
-        IoResult::Failed(error) => format!("Failed({})", error.kind),
-        other => format!("{other:?}"),
     }
 }
 
