@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use model::resp::{encode_command, parse_frame, Frame};
@@ -105,4 +105,22 @@ pub fn info_field(con: &mut RespClient, field: &str) -> String {
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
         .unwrap_or_else(|| panic!("INFO persistence has no {field}:\n{text}"))
+}
+
+/// Runs the server's first BGREWRITEAOF (`aof_rewrites` goes 0 → 1) and waits, at most
+/// `wait`, until it has finished with status ok.
+pub fn first_rewrite(con: &mut RespClient, wait: Duration) {
+    match con.call_str(&["BGREWRITEAOF"]).unwrap() {
+        Frame::Simple(_) => {}
+        other => panic!("BGREWRITEAOF: {other:?}"),
+    }
+    let deadline = Instant::now() + wait;
+    while !(info_field(con, "aof_rewrite_in_progress") == "0"
+        && info_field(con, "aof_rewrite_scheduled") == "0"
+        && info_field(con, "aof_rewrites") == "1")
+    {
+        assert!(Instant::now() < deadline, "rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(info_field(con, "aof_last_bgrewrite_status"), "ok");
 }

@@ -164,3 +164,20 @@ impl Drop for Redis {
         }
     }
 }
+
+/// Runs Redis's file checker `tool` (`redis-check-rdb`, `redis-check-aof`) on `path` and
+/// fails the test unless it exits 0 and prints `expected`.
+pub fn check_tool(tool: &str, path: &Path, expected: &str) {
+    let output = Command::new(tool)
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the checker");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && text.contains(expected),
+        "{tool} refused {}:\n{text}",
+        path.display()
+    );
+}

@@ -18,7 +18,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use durakv_tests::client::{bulk, info_field, integer};
+use durakv_tests::client::first_rewrite;
+use durakv_tests::client::{bulk, integer};
 use durakv_tests::files;
 use durakv_tests::redis::{have_redis, Redis};
 use durakv_tests::{RespClient, ServerProcess};
@@ -227,25 +228,6 @@ fn assert_same(written: &Keyspace, loaded: &Keyspace, elapsed: Duration, what: &
 }
 
 /// BGREWRITEAOF, then waits for `aof_rewrite_in_progress:0` and `aof_rewrites:1`.
-fn rewrite(con: &mut RespClient) {
-    match con.call_str(&["BGREWRITEAOF"]).unwrap() {
-        Frame::Simple(_) => {}
-        other => panic!("BGREWRITEAOF: {other:?}"),
-    }
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if info_field(con, "aof_rewrite_in_progress") == "0"
-            && info_field(con, "aof_rewrite_scheduled") == "0"
-            && info_field(con, "aof_rewrites") == "1"
-        {
-            assert_eq!(info_field(con, "aof_last_bgrewrite_status"), "ok");
-            return;
-        }
-        assert!(Instant::now() < deadline, "rewrite did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// `redis-check-aof` on the manifest must accept the directory.
 fn check_aof(dir: &Path) {
     let manifest = dir.join(files::AOF_DIR).join(files::MANIFEST);
@@ -311,7 +293,7 @@ fn durakv_to_redis(preamble: &str) {
     let mut durakv = ServerProcess::start(dir.path(), &args);
     let mut con = durakv.client();
     phase_one(&mut con);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     phase_two(&mut con);
     let written = keyspace(&mut con);
     let stopped = Instant::now();
@@ -382,7 +364,7 @@ fn redis_to_durakv(preamble: &str) {
     let mut redis = Redis::start(dir.path(), &args);
     let mut con = redis.client();
     phase_one(&mut con);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     phase_two(&mut con);
     let written = keyspace(&mut con);
     let stopped = Instant::now();
@@ -399,7 +381,7 @@ fn redis_to_durakv(preamble: &str) {
     let what = format!("redis -> durakv, preamble {preamble}");
     assert_same(&written, &loaded, stopped.elapsed(), &what);
     // durakv takes over the directory: a rewrite of its own, a restart, the same data.
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     assert!(durakv.stop().success());
     check_aof(dir.path());
     durakv.restart().expect("restart after own rewrite");

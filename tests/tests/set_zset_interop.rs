@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use durakv_tests::client::{bulk, info_field, integer};
+use durakv_tests::client::first_rewrite;
+use durakv_tests::client::{bulk, integer};
+use durakv_tests::redis::check_tool;
 use durakv_tests::redis::{have_redis, Redis};
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
@@ -162,21 +163,6 @@ fn assert_same(written: &Snapshot, loaded: &Snapshot, what: &str) {
     println!("{what}: {} keys identical", loaded.len());
 }
 
-fn check_tool(tool: &str, path: &Path, expected: &str) {
-    let output = Command::new(tool)
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the checker");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && text.contains(expected),
-        "{tool} refused {}:\n{text}",
-        path.display()
-    );
-}
-
 const RDB_ARGS: [&str; 4] = ["--save", "", "--appendonly", "no"];
 
 #[test]
@@ -236,18 +222,6 @@ const AOF_ARGS: [&str; 8] = [
 ];
 
 /// BGREWRITEAOF, then waits until it is done.
-fn rewrite(con: &mut RespClient) {
-    call(con, &["BGREWRITEAOF"]);
-    let deadline = Instant::now() + WAIT;
-    while !(info_field(con, "aof_rewrite_in_progress") == "0"
-        && info_field(con, "aof_rewrite_scheduled") == "0"
-        && info_field(con, "aof_rewrites") == "1")
-    {
-        assert!(Instant::now() < deadline, "rewrite did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn manifest(dir: &Path) -> std::path::PathBuf {
     dir.join("appendonlydir").join("appendonly.aof.manifest")
 }
@@ -261,7 +235,7 @@ fn durakv_aof_replays_in_redis() {
     let mut durakv = ServerProcess::start(dir.path(), &AOF_ARGS);
     let mut con = durakv.client();
     fill(&mut con, false);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     churn(&mut con);
     let written = snapshot(&mut con);
     assert!(durakv.stop().success());
@@ -284,7 +258,7 @@ fn redis_aof_replays_in_durakv() {
     let mut redis = Redis::start(dir.path(), &AOF_ARGS);
     let mut con = redis.client();
     fill(&mut con, false);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     churn(&mut con);
     let written = snapshot(&mut con);
     redis.shutdown();

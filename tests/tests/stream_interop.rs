@@ -15,12 +15,11 @@
 //! Skipped with a note (and passes) without `redis-server`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use durakv_tests::client::info_field;
+use durakv_tests::client::first_rewrite;
 use durakv_tests::files;
+use durakv_tests::redis::check_tool;
 use durakv_tests::redis::{have_redis, Redis};
 use durakv_tests::{RespClient, ServerProcess};
 use model::resp::Frame;
@@ -168,34 +167,6 @@ fn assert_same(written: &Snapshot, loaded: &Snapshot, what: &str) {
     assert_eq!(written.len(), loaded.len(), "{what}: no extra keys");
 }
 
-fn check_tool(tool: &str, path: &Path, ok: &str) {
-    let output = Command::new(tool)
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the checker");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && text.contains(ok),
-        "{tool} refused {}:\n{text}",
-        path.display()
-    );
-}
-
-fn rewrite(con: &mut RespClient) {
-    call(con, &[b"BGREWRITEAOF"]);
-    let deadline = Instant::now() + WAIT;
-    while !(info_field(con, "aof_rewrite_in_progress") == "0"
-        && info_field(con, "aof_rewrite_scheduled") == "0"
-        && info_field(con, "aof_rewrites") == "1")
-    {
-        assert!(Instant::now() < deadline, "rewrite did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(info_field(con, "aof_last_bgrewrite_status"), "ok");
-}
-
 const RDB_ARGS: [&str; 6] = [
     "--appendonly",
     "no",
@@ -269,7 +240,7 @@ fn durakv_aof_to_redis(preamble: &str) {
     let mut durakv = ServerProcess::start(dir.path(), &args);
     let mut con = durakv.client();
     fill(&mut con);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     more(&mut con);
     assert!(durakv.stop().success(), "{}", durakv.stderr());
     let mut durakv = ServerProcess::start(dir.path(), &args);
@@ -292,7 +263,7 @@ fn redis_aof_to_durakv(preamble: &str) {
     let mut redis = Redis::start(dir.path(), &args);
     let mut con = redis.client();
     fill(&mut con);
-    rewrite(&mut con);
+    first_rewrite(&mut con, WAIT);
     more(&mut con);
     redis.shutdown();
     let mut redis = Redis::start(dir.path(), &args);
