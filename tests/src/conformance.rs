@@ -13,6 +13,14 @@ use durakv_runtime::syscalls::Syscalls;
 use durakv_runtime::FileWorkersForTests;
 use model::io::{Effect, EffectId, IoDone, IoResult, Lane, Op, Owner};
 
+// The names random schedules work on: files, directories, and a directory that may not exist.
+/// File names only ever name files; `gone/x` is in a directory the ops may or may not create.
+pub const FILES: &[&str] = &["a", "b", "sub/a", "sub/c", "gone/x"];
+/// Directories `CreateDir` may create.
+pub const DIRS: &[&str] = &["sub", "gone"];
+/// Directories `List` and `FsyncDir` look at, `""` being the top.
+pub const LISTED: &[&str] = &["", "sub", "gone"];
+
 /// A waker that keeps one permit, as the driver's `Notify` does.
 #[derive(Default)]
 pub struct Permit {

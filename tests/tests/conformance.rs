@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use durakv_runtime::FileWorkersForTests;
-use durakv_tests::conformance::{self, comparable, rebase, Permit};
+use durakv_tests::conformance::{self, comparable, rebase, Permit, DIRS, FILES, LISTED};
 use model::io::{IoResult, Lane, Op, ViewFormat, ViewWriter};
 use model::keyspace::{Entry, Keyspace, Value};
 use model::sim::SimDisk;
@@ -50,14 +50,7 @@ use qc_check::{below, env_u64, random_seed};
 // Running: seed and case count from our environment variables (the repo's convention).
 
 // ---------------------------------------------------------------------------------------------
-// The names ops work on: files, directories, and a directory that may not exist.
-
-/// File names only ever name files; `gone/x` is in a directory the ops may or may not create.
-const FILES: &[&str] = &["a", "b", "sub/a", "sub/c", "gone/x"];
-/// Directories `CreateDir` may create.
-const DIRS: &[&str] = &["sub", "gone"];
-/// Directories `List` and `FsyncDir` look at, `""` being the top.
-const LISTED: &[&str] = &["", "sub", "gone"];
+// Picking names: the files and directories are in `durakv_tests::conformance`.
 
 fn pick(g: &mut Gen, names: &[&str]) -> String {
     names[below(g, names.len())].to_string()

@@ -63,7 +63,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 use durakv_runtime::syscalls::{Os, Syscalls};
 use durakv_runtime::FileWorkersForTests;
-use durakv_tests::conformance::{self, comparable, rebase, Permit};
+use durakv_tests::conformance::{self, comparable, rebase, Permit, DIRS, FILES, LISTED};
 use model::config::{Config, FsyncPolicy};
 use model::engine::{ClientAddr, Engine};
 use model::io::{IoDone, IoResult, Lane, Op, ViewFormat, ViewWriter};
@@ -931,13 +931,6 @@ fn a_worker_acknowledging_fdatasync_early_is_caught() {
 
 // ---------------------------------------------------------------------------------------------
 // Random schedules.
-
-/// File names only ever name files; `gone/x` is in a directory the ops may or may not create.
-const FILES: &[&str] = &["a", "b", "sub/a", "sub/c", "gone/x"];
-/// Directories `CreateDir` may create.
-const DIRS: &[&str] = &["sub", "gone"];
-/// Directories `List` and `FsyncDir` look at, `""` being the top.
-const LISTED: &[&str] = &["", "sub", "gone"];
 
 fn pick(g: &mut Gen, names: &[&str]) -> String {
     names[below(g, names.len())].to_string()
